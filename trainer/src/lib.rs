@@ -1,0 +1,1 @@
+//! Host trainer: trains the LSTMs with dfdx, quantizes and exports them.
