@@ -7,4 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod format;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod tokenizer;
