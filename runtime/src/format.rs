@@ -1,6 +1,50 @@
-//! The model file format (see `runtime/FORMAT.md`).
+//! The model file format, version 1 (the spec is `runtime/FORMAT.md`).
+//!
+//! ```text
+//! offset 0   4 bytes   magic "LSTM"
+//! offset 4   2 bytes   format version, u16 little-endian
+//! offset 6   n bytes   postcard encoding of `Body`
+//! offset 6+n 4 bytes   CRC-32 (ISO-HDLC) of bytes 0..6+n, u32 little-endian
+//! ```
+//!
+//! The same types are written by the trainer (postcard serialisation) and
+//! read by the runtime without copying: every weight array is a borrowed
+//! byte slice of the file. [`Model::from_bytes`] validates every length,
+//! range and dimension that inference indexes with, so a model that decodes
+//! cannot make inference go out of bounds or overflow.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::tokenizer::WordHashing;
+use crate::Error;
+
+/// The four bytes every model file starts with.
+pub const MAGIC: [u8; 4] = *b"LSTM";
+/// The format version this runtime reads and writes.
+pub const VERSION: u16 = 1;
+/// Most LSTM layers in a model.
+pub const MAX_LAYERS: usize = 4;
+/// Widest LSTM layer. With int8 weights in `[-127, 127]` and int16 inputs,
+/// dot products over at most `2 * MAX_HIDDEN` terms stay below `2^31`.
+pub const MAX_HIDDEN: usize = 256;
+/// Widest embedding.
+pub const MAX_EMBED: usize = 256;
+/// Largest vocabulary (embedding rows).
+pub const MAX_VOCAB: u32 = 1 << 20;
+/// Largest absolute bias: keeps `accumulator + bias` below `2^32` and the
+/// requantization product below `2^63`.
+pub const MAX_BIAS: i32 = 1 << 30;
+/// Bytes of the fixed prefix (magic, version).
+pub const PREFIX_LEN: usize = 6;
+/// Bytes of the CRC trailer.
+pub const CRC_LEN: usize = 4;
+
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// CRC-32 (ISO-HDLC, as zlib and PNG) of `bytes`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    CRC32.checksum(bytes)
+}
 
 /// What a model file does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +55,15 @@ pub enum ModelKind {
     CharLm,
 }
 
+impl core::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Sentiment => "sentiment classifier",
+            ModelKind::CharLm => "character language model",
+        })
+    }
+}
+
 /// How the LSTM outputs over time become the dense layer's features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Pooling {
@@ -19,4 +72,383 @@ pub enum Pooling {
     /// The mean over time, then the max over time, of the last layer's hidden
     /// state (features = 2H); both stream in constant memory.
     MeanMax,
+}
+
+impl Pooling {
+    /// Feature count of the dense layer for hidden width `hidden`.
+    pub const fn features(self, hidden: usize) -> usize {
+        match self {
+            Pooling::Last => hidden,
+            Pooling::MeanMax => 2 * hidden,
+        }
+    }
+}
+
+/// Signed 8-bit values stored as bytes (two's complement), borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct I8s<'a>(pub &'a [u8]);
+
+/// Little-endian `i32` values stored as bytes, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct I32s<'a>(pub &'a [u8]);
+
+macro_rules! byte_slice_serde {
+    ($t:ident) => {
+        impl Serialize for $t<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        impl<'de: 'a, 'a> Deserialize<'de> for $t<'a> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <&'a [u8]>::deserialize(d).map($t)
+            }
+        }
+    };
+}
+byte_slice_serde!(I8s);
+byte_slice_serde!(I32s);
+
+impl I8s<'_> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Value `i`. Panics out of range, which validated models never reach.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i8 {
+        self.0[i] as i8
+    }
+}
+
+impl I32s<'_> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() < 4
+    }
+    /// Value `i`. Panics out of range, which validated models never reach.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i32 {
+        let b = &self.0[4 * i..4 * i + 4];
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
+
+/// Per-row requantization: row `r`'s int32 accumulator `a` becomes
+/// `round(a * multiplier[r] / 2^(31 + shift[r]))`, rounding half up
+/// .
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowScales<'a> {
+    /// Q0.31 multipliers, in `[0, 2^31)`.
+    #[serde(borrow)]
+    pub multipliers: I32s<'a>,
+    /// Extra right shifts, in `[-30, 31]` (negative = left).
+    #[serde(borrow)]
+    pub shifts: I8s<'a>,
+}
+
+impl RowScales<'_> {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.shifts.len()
+    }
+    /// True if no rows.
+    pub fn is_empty(&self) -> bool {
+        self.shifts.is_empty()
+    }
+}
+
+/// The tokenizer a model reads its input with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tokenizer<'a> {
+    /// Hashed words (see [`crate::tokenizer::WordTokenizer`]).
+    Words(WordHashing),
+    /// A charset: id `i` is byte `charset[i]`; bytes must be distinct.
+    Chars(#[serde(borrow)] &'a [u8]),
+}
+
+impl Tokenizer<'_> {
+    /// Number of token ids, including the padding id 0 of `Words`.
+    pub fn vocab_size(&self) -> u32 {
+        match self {
+            Tokenizer::Words(h) => h.vocab_size(),
+            Tokenizer::Chars(c) => c.len() as u32,
+        }
+    }
+}
+
+/// Dimensions of the network, first in the body so tools can read them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// What the model does.
+    pub kind: ModelKind,
+    /// Embedding rows (token ids).
+    pub vocab: u32,
+    /// Embedding width E.
+    pub embed_dim: u16,
+    /// LSTM width H (all layers).
+    pub hidden: u16,
+    /// Number of LSTM layers.
+    pub layers: u8,
+    /// Dense outputs: 1 for sentiment, `vocab` for the language model.
+    pub outputs: u16,
+}
+
+/// The embedding table, `[vocab][E]`, with values in Q0.7 scaled by the
+/// layer-0 input requantization (the value is the int8 itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Embedding<'a> {
+    /// 8: one int8 a value; 4: two int4 a byte, low nibble first, E even.
+    pub bits: u8,
+    /// The packed table.
+    #[serde(borrow)]
+    pub table: &'a [u8],
+}
+
+/// One LSTM layer. Rows are ordered unit-major: row `4*j + g` is gate `g`
+/// (0 = i, 1 = f, 2 = g, 3 = o) of unit `j`, so one unit's four gates are
+/// adjacent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LstmLayer<'a> {
+    /// Input width I (E for layer 0, H after).
+    pub input: u16,
+    /// Input weights `[4H][I]`, int8 in `[-127, 127]`.
+    #[serde(borrow)]
+    pub w_x: I8s<'a>,
+    /// Recurrent weights `[4H][H]`, int8 in `[-127, 127]`.
+    #[serde(borrow)]
+    pub w_h: I8s<'a>,
+    /// Bias `[4H]`, in the scale of the input accumulator.
+    #[serde(borrow)]
+    pub bias: I32s<'a>,
+    /// Input accumulator (plus bias) to gate pre-activation Q3.12, `[4H]`.
+    #[serde(borrow)]
+    pub scale_x: RowScales<'a>,
+    /// Recurrent accumulator to gate pre-activation Q3.12, `[4H]`.
+    #[serde(borrow)]
+    pub scale_h: RowScales<'a>,
+    /// Fractional bits of the int16 cell state (Q(15-f).f), in `0..=15`.
+    pub cell_frac: u8,
+}
+
+/// The dense output layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head<'a> {
+    /// Feature pooling.
+    pub pooling: Pooling,
+    /// Sentiment: only the last `max_tokens` tokens are read (0 = all).
+    pub max_tokens: u32,
+    /// Weights `[outputs][features]`, int8 in `[-127, 127]`; features are the
+    /// hidden state in Q0.15.
+    #[serde(borrow)]
+    pub w: I8s<'a>,
+    /// Bias `[outputs]`, in the accumulator's scale.
+    #[serde(borrow)]
+    pub bias: I32s<'a>,
+    /// Accumulator (plus bias) to output logit Q(31-f).f, `[outputs]`.
+    #[serde(borrow)]
+    pub scale: RowScales<'a>,
+    /// Fractional bits `f` of the output logits, in `0..=15`.
+    pub out_frac: u8,
+}
+
+/// Everything between the prefix and the CRC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model<'a> {
+    /// Dimensions.
+    pub header: Header,
+    /// Tokenizer tables.
+    #[serde(borrow)]
+    pub tokenizer: Tokenizer<'a>,
+    /// Embedding.
+    #[serde(borrow)]
+    pub embedding: Embedding<'a>,
+    /// LSTM layers, input first.
+    #[serde(borrow)]
+    pub layers: heapless::Vec<LstmLayer<'a>, MAX_LAYERS>,
+    /// Dense output layer.
+    #[serde(borrow)]
+    pub head: Head<'a>,
+}
+
+fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch { what, expected, found })
+    }
+}
+
+fn check_range(what: &'static str, value: i64, min: i64, max: i64) -> Result<(), Error> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::OutOfRange { what, value, min, max })
+    }
+}
+
+fn check_weights(what: &'static str, w: I8s<'_>) -> Result<(), Error> {
+    match w.0.iter().find(|&&b| b as i8 == i8::MIN) {
+        None => Ok(()),
+        Some(_) => Err(Error::OutOfRange { what, value: -128, min: -127, max: 127 }),
+    }
+}
+
+fn check_scales(what: &'static str, s: RowScales<'_>, rows: usize) -> Result<(), Error> {
+    check_len(what, rows * 4, s.multipliers.0.len())?;
+    check_len(what, rows, s.shifts.len())?;
+    for r in 0..rows {
+        check_range(what, i64::from(s.multipliers.get(r)), 0, i64::from(i32::MAX))?;
+        check_range(what, i64::from(s.shifts.get(r)), -30, 31)?;
+    }
+    Ok(())
+}
+
+fn check_bias(what: &'static str, b: I32s<'_>, rows: usize) -> Result<(), Error> {
+    check_len(what, rows * 4, b.0.len())?;
+    for r in 0..rows {
+        check_range(what, i64::from(b.get(r)), -i64::from(MAX_BIAS), i64::from(MAX_BIAS))?;
+    }
+    Ok(())
+}
+
+impl<'a> Model<'a> {
+    /// Decode and validate a model file in place (no copy, no allocation).
+    ///
+    /// Checks, in order: length, magic, version, CRC, postcard structure,
+    /// then every dimension, length and range (see [`Model::validate`]).
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+        let min = PREFIX_LEN + CRC_LEN;
+        if bytes.len() < min {
+            return Err(Error::Truncated { len: bytes.len(), min });
+        }
+        let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        if magic != MAGIC {
+            return Err(Error::BadMagic { found: magic });
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
+        }
+        let (content, tail) = bytes.split_at(bytes.len() - CRC_LEN);
+        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        let computed = crc32(content);
+        if stored != computed {
+            return Err(Error::CrcMismatch { stored, computed });
+        }
+        let body = &content[PREFIX_LEN..];
+        let (model, rest): (Model<'a>, _) =
+            postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
+        if !rest.is_empty() {
+            return Err(Error::TrailingBytes { count: rest.len() });
+        }
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Check every dimension, length and range that inference relies on.
+    pub fn validate(&self) -> Result<(), Error> {
+        let h = &self.header;
+        let hidden = usize::from(h.hidden);
+        let embed = usize::from(h.embed_dim);
+        check_range("vocab", i64::from(h.vocab), 1, i64::from(MAX_VOCAB))?;
+        check_range("hidden", hidden as i64, 1, MAX_HIDDEN as i64)?;
+        check_range("embed_dim", embed as i64, 1, MAX_EMBED as i64)?;
+        check_range("layers", i64::from(h.layers), 1, MAX_LAYERS as i64)?;
+        check_len("layers", usize::from(h.layers), self.layers.len())?;
+        check_len("tokenizer vocabulary", h.vocab as usize, self.tokenizer.vocab_size() as usize)?;
+        match (h.kind, &self.tokenizer) {
+            (ModelKind::Sentiment, Tokenizer::Words(w)) => {
+                check_range("hash buckets", i64::from(w.buckets), 1, i64::from(MAX_VOCAB - 1))?;
+            }
+            (ModelKind::CharLm, Tokenizer::Chars(cs)) => {
+                for (i, c) in cs.iter().enumerate() {
+                    if cs[..i].contains(c) {
+                        return Err(Error::Inconsistent { what: "charset has a repeated byte" });
+                    }
+                }
+            }
+            _ => return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" }),
+        }
+        let e = &self.embedding;
+        let rows = h.vocab as usize;
+        match e.bits {
+            8 => check_len("embedding table", rows * embed, e.table.len())?,
+            4 => {
+                if embed % 2 != 0 {
+                    return Err(Error::Inconsistent { what: "4-bit embedding needs an even width" });
+                }
+                check_len("embedding table", rows * embed / 2, e.table.len())?
+            }
+            b => return Err(Error::OutOfRange { what: "embedding bits", value: i64::from(b), min: 4, max: 8 }),
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            let input = if l == 0 { embed } else { hidden };
+            check_len("layer input width", input, usize::from(layer.input))?;
+            check_len("w_x", 4 * hidden * input, layer.w_x.len())?;
+            check_len("w_h", 4 * hidden * hidden, layer.w_h.len())?;
+            check_weights("w_x", layer.w_x)?;
+            check_weights("w_h", layer.w_h)?;
+            check_bias("lstm bias", layer.bias, 4 * hidden)?;
+            check_scales("scale_x", layer.scale_x, 4 * hidden)?;
+            check_scales("scale_h", layer.scale_h, 4 * hidden)?;
+            check_range("cell_frac", i64::from(layer.cell_frac), 0, 15)?;
+        }
+        let head = &self.head;
+        let outputs = usize::from(h.outputs);
+        match h.kind {
+            ModelKind::Sentiment => check_len("outputs", 1, outputs)?,
+            ModelKind::CharLm => {
+                check_len("outputs", rows, outputs)?;
+                if head.pooling != Pooling::Last || head.max_tokens != 0 {
+                    return Err(Error::Inconsistent { what: "a language model has no pooling" });
+                }
+            }
+        }
+        let features = head.pooling.features(hidden);
+        check_len("dense weights", outputs * features, head.w.len())?;
+        check_weights("dense weights", head.w)?;
+        check_bias("dense bias", head.bias, outputs)?;
+        check_scales("dense scale", head.scale, outputs)?;
+        check_range("out_frac", i64::from(head.out_frac), 0, 15)?;
+        Ok(())
+    }
+
+    /// Serialize into `buf` (prefix, body, CRC); returns the bytes written.
+    pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if buf.len() < PREFIX_LEN + CRC_LEN {
+            return Err(Error::BufferTooSmall);
+        }
+        buf[..4].copy_from_slice(&MAGIC);
+        buf[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        let end = buf.len() - CRC_LEN;
+        let n = postcard::to_slice(self, &mut buf[PREFIX_LEN..end])
+            .map_err(|_| Error::BufferTooSmall)?
+            .len();
+        let content = PREFIX_LEN + n;
+        let crc = crc32(&buf[..content]);
+        buf[content..content + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
+        Ok(content + CRC_LEN)
+    }
+
+    /// Serialize into a new vector (host only).
+    #[cfg(feature = "host")]
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(PREFIX_LEN + CRC_LEN + 64);
+        v.extend_from_slice(&MAGIC);
+        v.extend_from_slice(&VERSION.to_le_bytes());
+        let body = postcard::to_allocvec(self).expect("postcard writes to a Vec without error");
+        v.extend_from_slice(&body);
+        let crc = crc32(&v);
+        v.extend_from_slice(&crc.to_le_bytes());
+        v
+    }
 }

@@ -7,7 +7,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod error;
+pub mod fixed;
 pub mod format;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod tokenizer;
+
+pub use error::Error;
+pub use format::Model;
