@@ -71,7 +71,11 @@ const fn exp_f64(x: f64) -> f64 {
     // exp(x) = 2^k * exp(r), |r| <= ln2 / 2, with a 24-term Taylor series.
     const LN2: f64 = core::f64::consts::LN_2;
     let kf = x / LN2;
-    let k = if kf >= 0.0 { (kf + 0.5) as i64 } else { (kf - 0.5) as i64 };
+    let k = if kf >= 0.0 {
+        (kf + 0.5) as i64
+    } else {
+        (kf - 0.5) as i64
+    };
     let r = x - k as f64 * LN2;
     let mut term = 1.0;
     let mut sum = 1.0;
@@ -115,7 +119,13 @@ const fn act_table(tanh: bool) -> [i16; ACT_TABLE_LEN] {
             1.0 / (1.0 + exp_f64(-x))
         };
         let q = round_f64(y * 32768.0);
-        t[i] = if q > 32767 { 32767 } else if q < -32767 { -32767 } else { q as i16 };
+        t[i] = if q > 32767 {
+            32767
+        } else if q < -32767 {
+            -32767
+        } else {
+            q as i16
+        };
         i += 1;
     }
     t

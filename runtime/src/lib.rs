@@ -7,12 +7,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod charlm;
 mod error;
 pub mod fixed;
 pub mod format;
+mod head;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod lstm;
+pub mod sentiment;
 pub mod tokenizer;
 
+pub use charlm::{CharLm, CharLmState, Rng, Sampler};
 pub use error::Error;
 pub use format::Model;
+pub use lstm::{Lstm, LstmState};
+pub use sentiment::{Classifier, Probability, SentimentState};

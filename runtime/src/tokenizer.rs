@@ -14,9 +14,9 @@
 //!   [`MAX_TAG_LEN`] bytes), is a separator: IMDb's `<br />` line breaks;
 //! - every other byte (space, punctuation, control) ends the current word.
 //!
-//! A word's id is `1 + fnv1a32(seed, word) % buckets` (the hashing trick: no
-//! vocabulary table on the device). Id 0 is never produced; the trainer uses
-//! it for padding.
+//! A word's id is `1 + (fnv1a32(word) ^ seed) % buckets`, FNV-1a over the
+//! lower-cased word bytes (the hashing trick: no vocabulary table on the
+//! device). Id 0 is never produced; the trainer uses it for padding.
 //!
 //! # Characters (language model)
 //! [`CharTokenizer`] maps each byte to its index in the model's charset.
@@ -35,7 +35,7 @@ const FNV_PRIME: u32 = 0x0100_0193;
 pub struct WordHashing {
     /// Number of hash buckets; ids run from 1 to `buckets` inclusive.
     pub buckets: u32,
-    /// Seed mixed into the FNV-1a offset basis.
+    /// Seed, XORed into the word's FNV-1a hash.
     pub seed: u32,
 }
 
@@ -57,8 +57,9 @@ enum Mode {
     Tag(u8),
 }
 
-/// Streaming word tokenizer (see the module docs for the rules).
-#[derive(Clone, Debug)]
+/// Streaming word tokenizer (see the module docs for the rules): the
+/// hashing parameters (from the model) and six bytes of state.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WordTokenizer {
     params: WordHashing,
     hash: u32,
@@ -71,10 +72,15 @@ impl WordTokenizer {
     pub const fn new(params: WordHashing) -> Self {
         Self {
             params,
-            hash: FNV_OFFSET ^ params.seed,
+            hash: FNV_OFFSET,
             in_word: false,
             mode: Mode::Text,
         }
+    }
+
+    /// The hashing parameters.
+    pub const fn params(&self) -> WordHashing {
+        self.params
     }
 
     /// Forget any partial word: start a new text.
@@ -137,8 +143,8 @@ impl WordTokenizer {
         if !self.in_word {
             return None;
         }
-        let id = 1 + self.hash % self.params.buckets.max(1);
-        self.hash = FNV_OFFSET ^ self.params.seed;
+        let id = 1 + (self.hash ^ self.params.seed) % self.params.buckets.max(1);
+        self.hash = FNV_OFFSET;
         self.in_word = false;
         Some(id)
     }
@@ -171,7 +177,10 @@ impl<'a> CharTokenizer<'a> {
 
     /// The id of `byte`, or `None` if it is outside the charset.
     pub fn id(&self, byte: u8) -> Option<u16> {
-        self.charset.iter().position(|&c| c == byte).map(|i| i as u16)
+        self.charset
+            .iter()
+            .position(|&c| c == byte)
+            .map(|i| i as u16)
     }
 
     /// The byte of id `id`, or `None` if out of range.
@@ -194,7 +203,10 @@ impl<'a> CharTokenizer<'a> {
 mod tests {
     use super::*;
 
-    const P: WordHashing = WordHashing { buckets: 1 << 20, seed: 7 };
+    const P: WordHashing = WordHashing {
+        buckets: 1 << 20,
+        seed: 7,
+    };
 
     fn ids(text: &str) -> std::vec::Vec<u32> {
         let mut v = std::vec::Vec::new();
@@ -235,7 +247,10 @@ mod tests {
 
     #[test]
     fn ids_in_range_and_streaming_equals_whole() {
-        let p = WordHashing { buckets: 10, seed: 0 };
+        let p = WordHashing {
+            buckets: 10,
+            seed: 0,
+        };
         let text = b"The quick brown fox, <br />jumped over the lazy dog's back.";
         let mut whole = std::vec::Vec::new();
         WordTokenizer::for_each_id(p, text, |id| whole.push(id));
@@ -260,7 +275,10 @@ mod tests {
     #[test]
     fn fnv_known_value() {
         // FNV-1a 32 of "a" with the standard basis is 0xe40c292c.
-        let p = WordHashing { buckets: u32::MAX, seed: 0 };
+        let p = WordHashing {
+            buckets: u32::MAX,
+            seed: 0,
+        };
         let mut v = std::vec::Vec::new();
         WordTokenizer::for_each_id(p, b"a", |id| v.push(id));
         assert_eq!(v, std::vec![1 + 0xe40c_292c % u32::MAX]);

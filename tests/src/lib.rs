@@ -1,1 +1,115 @@
-//! Integration tests across the crates live in `tests/`.
+//! Shared fixtures for the integration tests in `tests/tests/`: random float
+//! networks (seeded, no files, no network) and helpers.
+
+use runtime::format::{ModelKind, Pooling};
+use runtime::host::{FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+use runtime::tokenizer::WordHashing;
+use runtime::Rng;
+
+/// Dimensions of a random test network.
+#[derive(Clone, Copy, Debug)]
+pub struct Dims {
+    /// Embedding rows (for a language model: the charset size).
+    pub vocab: usize,
+    /// Embedding width.
+    pub embed: usize,
+    /// LSTM width.
+    pub hidden: usize,
+    /// LSTM layers.
+    pub layers: usize,
+}
+
+/// A uniform f32 in `[-a, a)`.
+pub fn uniform(rng: &mut Rng, a: f32) -> f32 {
+    (rng.next_u32() as f32 / 4_294_967_296.0 * 2.0 - 1.0) * a
+}
+
+fn fill(rng: &mut Rng, n: usize, a: f32) -> Vec<f32> {
+    (0..n).map(|_| uniform(rng, a)).collect()
+}
+
+/// The printable charset of the language-model fixtures (65 bytes, as Hamlet).
+pub fn test_charset(n: usize) -> Vec<u8> {
+    (0u8..=255)
+        .filter(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n')
+        .take(n)
+        .collect()
+}
+
+/// A random network with weights uniform in `±scale / sqrt(fan_in)`.
+pub fn random_model(
+    kind: ModelKind,
+    d: Dims,
+    pooling: Pooling,
+    max_tokens: u32,
+    seed: u64,
+    scale: f32,
+) -> FloatModel {
+    let mut rng = Rng::new(seed);
+    let h = d.hidden;
+    let layers = (0..d.layers)
+        .map(|l| {
+            let input = if l == 0 { d.embed } else { h };
+            FloatLstmLayer {
+                input,
+                hidden: h,
+                w_x: fill(&mut rng, 4 * h * input, scale / (input as f32).sqrt()),
+                w_h: fill(&mut rng, 4 * h * h, scale / (h as f32).sqrt()),
+                bias: fill(&mut rng, 4 * h, 0.5),
+            }
+        })
+        .collect();
+    let (tokenizer, outputs) = match kind {
+        ModelKind::Sentiment => (
+            FloatTokenizer::Words(WordHashing {
+                buckets: d.vocab as u32 - 1,
+                seed: 3,
+            }),
+            1,
+        ),
+        ModelKind::CharLm => (FloatTokenizer::Chars(test_charset(d.vocab)), d.vocab),
+    };
+    let features = pooling.features(h);
+    FloatModel {
+        kind,
+        tokenizer,
+        embedding: fill(&mut rng, d.vocab * d.embed, 1.0),
+        embed_dim: d.embed,
+        layers,
+        head: FloatHead {
+            pooling,
+            max_tokens,
+            w: fill(&mut rng, outputs * features, 2.0 / (features as f32).sqrt()),
+            b: fill(&mut rng, outputs, 0.5),
+        },
+    }
+}
+
+/// Random token ids in `lo..vocab`.
+pub fn random_ids(rng: &mut Rng, n: usize, lo: u32, vocab: u32) -> Vec<u32> {
+    (0..n).map(|_| lo + rng.next_u32() % (vocab - lo)).collect()
+}
+
+fn snap_rows(w: &mut [f32], cols: usize) {
+    for row in w.chunks_mut(cols) {
+        let s = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 127.0;
+        if s > 0.0 {
+            row.iter_mut().for_each(|v| *v = (*v / s).round() * s);
+        }
+    }
+}
+
+/// Move every weight onto the int8 grid the quantizer will use (per-row
+/// scale `max / 127`, one scale for the embedding), so that quantizing the
+/// model loses nothing in the weights: what the integer engine then differs
+/// by comes from its arithmetic alone.
+pub fn snap_to_int8_grid(m: &mut FloatModel) {
+    let e = m.embedding.len();
+    snap_rows(&mut m.embedding, e);
+    for l in &mut m.layers {
+        snap_rows(&mut l.w_x, l.input);
+        snap_rows(&mut l.w_h, l.hidden);
+    }
+    let f = m.head.pooling.features(m.hidden());
+    snap_rows(&mut m.head.w, f);
+}

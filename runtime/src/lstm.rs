@@ -1,0 +1,198 @@
+//! The integer LSTM: weights (borrowed), state (caller-owned), one step.
+//!
+//! Three types, three roles: [`Lstm`] borrows the validated [`Model`] (the
+//! configuration and weights, read in place), [`LstmState`] is the mutable
+//! `h` and `c` the caller owns (a `static` if it likes: `const fn new`), and
+//! the scratch of a step lives on the stack, sized by the same const
+//! generics. Nothing is allocated.
+
+use crate::fixed::{requantize, round_shift, sat16, sigmoid_q15, tanh_q15};
+use crate::format::{LstmLayer, Model};
+use crate::Error;
+
+/// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LstmState<const H: usize, const L: usize> {
+    /// Hidden state per layer, Q0.15.
+    pub h: [[i16; H]; L],
+    /// Cell state per layer, Q(15-f).f with the layer's `cell_frac` f.
+    pub c: [[i16; H]; L],
+}
+
+impl<const H: usize, const L: usize> LstmState<H, L> {
+    /// The zero state (the start of every sequence).
+    pub const fn new() -> Self {
+        Self {
+            h: [[0; H]; L],
+            c: [[0; H]; L],
+        }
+    }
+
+    /// Back to the zero state.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+}
+
+impl<const H: usize, const L: usize> Default for LstmState<H, L> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Dot product of int8 weights (stored as bytes) with int16 values.
+///
+/// Validated models keep `|w| <= 127`, `|x| <= 32768` and at most 512 terms,
+/// so the sum stays below `2^31`.
+#[inline(always)]
+pub fn dot_i8_i16(w: &[u8], x: &[i16]) -> i32 {
+    let mut acc = 0i32;
+    for (&a, &b) in w.iter().zip(x) {
+        acc += i32::from(a as i8) * i32::from(b);
+    }
+    acc
+}
+
+/// One time step of one layer.
+///
+/// - `x`: `[I]` input, int16 (layer 0: the int8 embedding, sign-extended;
+///   later layers: the previous layer's new `h`, Q0.15);
+/// - `h`: `[H]` hidden state, Q0.15, updated in place;
+/// - `c`: `[H]` cell state, Q(15-f).f, updated in place;
+/// - `h_new`: `[H]` scratch.
+pub fn layer_step(
+    layer: &LstmLayer<'_>,
+    x: &[i16],
+    h: &mut [i16],
+    c: &mut [i16],
+    h_new: &mut [i16],
+) {
+    let hidden = h.len();
+    let input = x.len();
+    let cf = u32::from(layer.cell_frac);
+    for j in 0..hidden {
+        // Gate pre-activations i, f, g, o of unit j, Q3.12.
+        let mut pre = [0i16; 4];
+        for (g, p) in pre.iter_mut().enumerate() {
+            let r = 4 * j + g;
+            let wx = &layer.w_x.0[r * input..(r + 1) * input];
+            let wh = &layer.w_h.0[r * hidden..(r + 1) * hidden];
+            let acc_x = i64::from(dot_i8_i16(wx, x)) + i64::from(layer.bias.get(r));
+            let acc_h = i64::from(dot_i8_i16(wh, h));
+            let zx = requantize(
+                acc_x,
+                layer.scale_x.multipliers.get(r),
+                layer.scale_x.shifts.get(r),
+            );
+            let zh = requantize(
+                acc_h,
+                layer.scale_h.multipliers.get(r),
+                layer.scale_h.shifts.get(r),
+            );
+            *p = sat16(zx.clamp(-(1 << 20), 1 << 20) as i32 + zh.clamp(-(1 << 20), 1 << 20) as i32);
+        }
+        // Gates, Q0.15.
+        let i = i32::from(sigmoid_q15(pre[0]));
+        let f = i32::from(sigmoid_q15(pre[1]));
+        let g = i32::from(tanh_q15(pre[2]));
+        let o = i32::from(sigmoid_q15(pre[3]));
+        // c = f*c + i*g: Q0.15 x Q.f >> 15 is Q.f; Q0.15 x Q0.15 is Q0.30, >> (30-f) is Q.f.
+        let fc = round_shift(f * i32::from(c[j]), 15);
+        let ig = round_shift(i * g, 30 - cf);
+        let c_new = sat16(fc + ig);
+        c[j] = c_new;
+        // tanh takes Q3.12.
+        let c12 = if cf >= 12 {
+            round_shift(i32::from(c_new), cf - 12) as i16
+        } else {
+            sat16(i32::from(c_new) << (12 - cf))
+        };
+        // h = o * tanh(c), Q0.15.
+        h_new[j] = round_shift(o * i32::from(tanh_q15(c12)), 15) as i16;
+    }
+    h.copy_from_slice(h_new);
+}
+
+/// An `L`-layer LSTM over an `E`-wide embedding with `H` units, reading a
+/// validated model in place.
+#[derive(Clone, Debug)]
+pub struct Lstm<'a, const E: usize, const H: usize, const L: usize> {
+    model: Model<'a>,
+}
+
+fn check_dim(what: &'static str, compiled: usize, model: usize) -> Result<(), Error> {
+    if compiled == model {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            compiled,
+            model,
+        })
+    }
+}
+
+impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
+    /// Check the model's dimensions against the compile-time sizes once.
+    pub fn new(model: Model<'a>) -> Result<Self, Error> {
+        check_dim("embedding width", E, usize::from(model.header.embed_dim))?;
+        check_dim("hidden width", H, usize::from(model.header.hidden))?;
+        check_dim("layer count", L, usize::from(model.header.layers))?;
+        Ok(Self { model })
+    }
+
+    /// The model this network reads.
+    pub fn model(&self) -> &Model<'a> {
+        &self.model
+    }
+
+    /// Embedding row of `id` as int16 into `x`.
+    fn embed(&self, id: u32, x: &mut [i16; E]) -> Result<(), Error> {
+        let vocab = self.model.header.vocab;
+        if id >= vocab {
+            return Err(Error::OutOfRange {
+                what: "token id",
+                value: i64::from(id),
+                min: 0,
+                max: i64::from(vocab) - 1,
+            });
+        }
+        let table = self.model.embedding.table;
+        let id = id as usize;
+        if self.model.embedding.bits == 8 {
+            for (k, v) in x.iter_mut().enumerate() {
+                *v = i16::from(table[id * E + k] as i8);
+            }
+        } else {
+            // 4 bits: two values a byte, low nibble first, sign-extended.
+            let row = &table[id * E / 2..(id + 1) * E / 2];
+            for (k, v) in x.iter_mut().enumerate() {
+                let byte = row[k / 2];
+                let nib = if k % 2 == 0 { byte << 4 } else { byte & 0xf0 };
+                *v = i16::from((nib as i8) >> 4);
+            }
+        }
+        Ok(())
+    }
+
+    /// Advance the state by one token; the new top-layer hidden state is
+    /// `state.h[L - 1]`. An id outside the vocabulary is an error and leaves
+    /// the state unchanged.
+    pub fn step(&self, state: &mut LstmState<H, L>, id: u32) -> Result<(), Error> {
+        let mut x = [0i16; E];
+        self.embed(id, &mut x)?;
+        let mut h_new = [0i16; H];
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let (below, rest) = state.h.split_at_mut(l);
+            let input: &[i16] = if l == 0 { &x } else { &below[l - 1] };
+            layer_step(layer, input, &mut rest[0], &mut state.c[l], &mut h_new);
+        }
+        Ok(())
+    }
+
+    /// Advance the state over a whole sequence (the same as calling
+    /// [`Lstm::step`] on each id). Stops at the first invalid id.
+    pub fn run(&self, state: &mut LstmState<H, L>, ids: &[u32]) -> Result<(), Error> {
+        ids.iter().try_for_each(|&id| self.step(state, id))
+    }
+}

@@ -1,0 +1,288 @@
+//! Sentiment: stream a review's bytes in, get a probability out.
+//!
+//! Memory: the [`SentimentState`] holds the LSTM state, the tokenizer state,
+//! the pooling sums and, when the model reads only the last `max_tokens`
+//! tokens, a ring of the last `N` token ids (`N >= max_tokens`, checked when
+//! the classifier is built). A review of any length streams through it in
+//! constant memory.
+
+use crate::format::{ModelKind, Pooling, Tokenizer};
+use crate::head::dense_output;
+use crate::lstm::{Lstm, LstmState};
+use crate::tokenizer::{WordHashing, WordTokenizer};
+use crate::{Error, Model};
+
+/// A probability in Q0.15 (`0..=32767`, 32768 = 1.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Probability(pub i16);
+
+impl Probability {
+    /// The probability in units of 1/10,000, rounded half up.
+    pub fn per_10k(self) -> u32 {
+        ((i32::from(self.0).max(0) as u32) * 10_000 + (1 << 14)) >> 15
+    }
+
+    /// The probability as `f32` (for display only).
+    pub fn to_f32(self) -> f32 {
+        f32::from(self.0) / 32768.0
+    }
+
+    /// True when the review is classified positive (`p >= 0.5`).
+    pub fn is_positive(self) -> bool {
+        self.0 >= 1 << 14
+    }
+
+    /// `"positive"` or `"negative"`.
+    pub fn label(self) -> &'static str {
+        if self.is_positive() {
+            "positive"
+        } else {
+            "negative"
+        }
+    }
+}
+
+/// One prediction line: the probability with four decimals and the label,
+/// for example `0.8123 positive`. The host and the firmware both print this.
+impl core::fmt::Display for Probability {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let p = self.per_10k();
+        write!(f, "{}.{:04} {}", p / 10_000, p % 10_000, self.label())
+    }
+}
+
+/// Streaming state of one review: `H` units, `L` layers, a window of `N`
+/// token ids.
+#[derive(Clone, Debug)]
+pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
+    lstm: LstmState<H, L>,
+    tokenizer: WordTokenizer,
+    /// Tokens seen in this review.
+    count: u32,
+    /// The last `min(count, max_tokens)` ids, oldest at `count % max_tokens`.
+    window: [u32; N],
+    /// Sum over time of the top layer's h (mean pooling), Q0.15.
+    sum: [i32; H],
+    /// Max over time of the top layer's h (max pooling), Q0.15.
+    max: [i16; H],
+}
+
+impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
+    /// An empty state, for a `static`.
+    pub const fn new() -> Self {
+        Self {
+            lstm: LstmState::new(),
+            tokenizer: WordTokenizer::new(WordHashing {
+                buckets: 1,
+                seed: 0,
+            }),
+            count: 0,
+            window: [0; N],
+            sum: [0; H],
+            max: [i16::MIN; H],
+        }
+    }
+
+    /// Tokens read so far in this review.
+    pub fn tokens(&self) -> u32 {
+        self.count
+    }
+}
+
+impl<const H: usize, const L: usize, const N: usize> Default for SentimentState<H, L, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A sentiment classifier over a validated model: embedding width `E`, `H`
+/// units, `L` layers.
+#[derive(Clone, Debug)]
+pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
+    lstm: Lstm<'a, E, H, L>,
+    hashing: WordHashing,
+}
+
+impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L> {
+    /// Build from a decoded model; checks kind and sizes once.
+    pub fn new(model: Model<'a>) -> Result<Self, Error> {
+        if model.header.kind != ModelKind::Sentiment {
+            return Err(Error::WrongKind {
+                expected: ModelKind::Sentiment,
+                found: model.header.kind,
+            });
+        }
+        let Tokenizer::Words(hashing) = model.tokenizer else {
+            return Err(Error::Inconsistent {
+                what: "tokenizer does not fit the model kind",
+            });
+        };
+        Ok(Self {
+            lstm: Lstm::new(model)?,
+            hashing,
+        })
+    }
+
+    /// Decode and build in one go.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+        Self::new(Model::from_bytes(bytes)?)
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model<'a> {
+        self.lstm.model()
+    }
+
+    /// The window of ids the model reads (0 = all).
+    fn max_tokens(&self) -> usize {
+        self.model().head.max_tokens as usize
+    }
+
+    /// Start a review: reset `state`, and check its window against the model.
+    pub fn begin<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Result<(), Error> {
+        if self.max_tokens() > N {
+            return Err(Error::DimensionMismatch {
+                what: "token window",
+                compiled: N,
+                model: self.max_tokens(),
+            });
+        }
+        state.lstm.reset();
+        state.tokenizer = WordTokenizer::new(self.hashing);
+        state.count = 0;
+        state.sum = [0; H];
+        state.max = [i16::MIN; H];
+        Ok(())
+    }
+
+    /// Feed the next bytes of the review (any split of the text gives the
+    /// same result).
+    pub fn feed<const N: usize>(&self, state: &mut SentimentState<H, L, N>, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(id) = state.tokenizer.push(b) {
+                self.token(state, id);
+            }
+        }
+    }
+
+    /// Feed one token id directly (ids the tokenizer made elsewhere, e.g.
+    /// the trainer's evaluation). An id outside the vocabulary is an error.
+    pub fn push_id<const N: usize>(
+        &self,
+        state: &mut SentimentState<H, L, N>,
+        id: u32,
+    ) -> Result<(), Error> {
+        let vocab = self.model().header.vocab;
+        if id >= vocab {
+            return Err(Error::OutOfRange {
+                what: "token id",
+                value: i64::from(id),
+                min: 0,
+                max: i64::from(vocab) - 1,
+            });
+        }
+        self.token(state, id);
+        Ok(())
+    }
+
+    fn token<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
+        let window = self.max_tokens();
+        if window == 0 {
+            self.advance(state, id);
+        } else {
+            state.window[state.count as usize % window] = id;
+        }
+        state.count = state.count.saturating_add(1);
+    }
+
+    fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
+        // Ids come from the model's own tokenizer: always in range.
+        if self.lstm.step(&mut state.lstm, id).is_ok() {
+            let top = &state.lstm.h[L - 1];
+            for k in 0..H {
+                state.sum[k] += i32::from(top[k]);
+                state.max[k] = state.max[k].max(top[k]);
+            }
+        }
+    }
+
+    /// End the review: run the window (if any), pool, and classify. The
+    /// state is ready for [`Classifier::begin`] of the next review.
+    pub fn finish<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Probability {
+        if let Some(id) = state.tokenizer.finish() {
+            self.token(state, id);
+        }
+        let window = self.max_tokens();
+        let steps = if window == 0 {
+            state.count as usize
+        } else {
+            let n = (state.count as usize).min(window);
+            let start = state.count as usize - n;
+            for t in start..state.count as usize {
+                let id = state.window[t % window];
+                self.advance(state, id);
+            }
+            n
+        };
+        let head = &self.model().head;
+        let mut features = [[0i16; H]; 2];
+        match head.pooling {
+            Pooling::Last => features[0] = state.lstm.h[L - 1],
+            Pooling::MeanMax => {
+                if steps > 0 {
+                    let n = steps as i32;
+                    for k in 0..H {
+                        // Mean rounded half away from zero; |mean| <= 32767.
+                        let s = state.sum[k];
+                        let m = if s >= 0 {
+                            (s + n / 2) / n
+                        } else {
+                            (s - n / 2) / n
+                        };
+                        features[0][k] = m as i16;
+                        features[1][k] = state.max[k];
+                    }
+                }
+            }
+        }
+        let f = head.pooling.features(H);
+        let flat = features.as_flattened();
+        let logit = dense_output(head, 0, &flat[..f]);
+        // The logit is in Q.f; the sigmoid takes Q3.12.
+        let f_bits = u32::from(head.out_frac);
+        let z = if f_bits >= 12 {
+            crate::fixed::round_shift(logit.clamp(i32::MIN / 2, i32::MAX / 2), f_bits - 12)
+        } else {
+            (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+                as i32
+        };
+        let p = Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)));
+        state.lstm.reset();
+        state.count = 0;
+        p
+    }
+
+    /// Classify a review given as token ids.
+    pub fn classify_ids<const N: usize>(
+        &self,
+        state: &mut SentimentState<H, L, N>,
+        ids: &[u32],
+    ) -> Result<Probability, Error> {
+        self.begin(state)?;
+        for &id in ids {
+            self.push_id(state, id)?;
+        }
+        Ok(self.finish(state))
+    }
+
+    /// Classify a whole review held in memory.
+    pub fn classify<const N: usize>(
+        &self,
+        state: &mut SentimentState<H, L, N>,
+        text: &[u8],
+    ) -> Result<Probability, Error> {
+        self.begin(state)?;
+        self.feed(state, text);
+        Ok(self.finish(state))
+    }
+}
