@@ -55,11 +55,7 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler with a seed, a temperature in Q8.8 and a top-k.
     pub const fn new(seed: u64, temperature_q8: u16, top_k: u16) -> Self {
-        Self {
-            rng: Rng::new(seed),
-            temperature_q8,
-            top_k,
-        }
+        Self { rng: Rng::new(seed), temperature_q8, top_k }
     }
 
     /// Pick an index from `logits` (Q(31-f).f with `out_frac` = f).
@@ -70,11 +66,7 @@ impl Sampler {
         if self.temperature_q8 == 0 {
             return logits.iter().position(|&z| z == zmax).unwrap_or(0);
         }
-        let k = if self.top_k == 0 {
-            logits.len()
-        } else {
-            usize::from(self.top_k).min(logits.len())
-        };
+        let k = if self.top_k == 0 { logits.len() } else { usize::from(self.top_k).min(logits.len()) };
         // The k-th largest value: scan down through distinct values.
         let mut threshold = i32::MAX;
         let mut taken = 0;
@@ -90,11 +82,7 @@ impl Sampler {
         let ties_left = k.saturating_sub(above);
         let weight = |z: i32| -> u64 {
             let d = i64::from(zmax) - i64::from(z); // >= 0, Q.f
-            let d12 = if out_frac >= 12 {
-                d >> (out_frac - 12)
-            } else {
-                d << (12 - out_frac)
-            };
+            let d12 = if out_frac >= 12 { d >> (out_frac - 12) } else { d << (12 - out_frac) };
             let scaled = (d12 * 256) / i64::from(self.temperature_q8);
             u64::from(exp_neg_q16(scaled.min(i64::from(u32::MAX)) as u32))
         };
@@ -135,10 +123,7 @@ pub struct CharLmState<const H: usize, const L: usize, const V: usize> {
 impl<const H: usize, const L: usize, const V: usize> CharLmState<H, L, V> {
     /// The zero state, for a `static`.
     pub const fn new() -> Self {
-        Self {
-            lstm: LstmState::new(),
-            logits: [0; V],
-        }
+        Self { lstm: LstmState::new(), logits: [0; V] }
     }
 
     /// Back to the start of a text.
@@ -146,7 +131,8 @@ impl<const H: usize, const L: usize, const V: usize> CharLmState<H, L, V> {
         *self = Self::new();
     }
 
-    /// Logits of the next character after what was fed.
+    /// Logits of the next character after what was fed, `[V]` (the first
+    /// `vocab` are the model's; see [`CharLm::logits`]).
     pub fn logits(&self) -> &[i32; V] {
         &self.logits
     }
@@ -163,8 +149,8 @@ impl<const H: usize, const L: usize, const V: usize> Default for CharLmState<H, 
     }
 }
 
-/// A character language model: embedding width `E`, `H` units, `L` layers,
-/// `V` characters.
+/// A character language model compiled for embedding width up to `E`, up to
+/// `H` units, `L` layers and `V` characters (see [`Lstm`]).
 #[derive(Clone, Debug)]
 pub struct CharLm<'a, const E: usize, const H: usize, const L: usize, const V: usize> {
     lstm: Lstm<'a, E, H, L>,
@@ -175,27 +161,15 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
     /// Build from a decoded model; checks kind and sizes once.
     pub fn new(model: Model<'a>) -> Result<Self, Error> {
         if model.header.kind != ModelKind::CharLm {
-            return Err(Error::WrongKind {
-                expected: ModelKind::CharLm,
-                found: model.header.kind,
-            });
+            return Err(Error::WrongKind { expected: ModelKind::CharLm, found: model.header.kind });
         }
         let Tokenizer::Chars(charset) = model.tokenizer else {
-            return Err(Error::Inconsistent {
-                what: "tokenizer does not fit the model kind",
-            });
+            return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" });
         };
         if charset.len() != V {
-            return Err(Error::DimensionMismatch {
-                what: "charset size",
-                compiled: V,
-                model: charset.len(),
-            });
+            return Err(Error::DimensionMismatch { what: "charset size", compiled: V, model: charset.len() });
         }
-        Ok(Self {
-            lstm: Lstm::new(model)?,
-            chars: CharTokenizer::new(charset),
-        })
+        Ok(Self { lstm: Lstm::new(model)?, chars: CharTokenizer::new(charset) })
     }
 
     /// Decode and build in one go.
@@ -213,13 +187,20 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
         self.chars
     }
 
-    /// Feed one character id (`< V`) and compute the next logits.
+    /// The next character's logits after what `state` was fed, Q(31-f).f
+    /// with the head's `out_frac` f, one per charset byte.
+    pub fn logits<'s>(&self, state: &'s CharLmState<H, L, V>) -> &'s [i32] {
+        &state.logits[..self.chars.len()]
+    }
+
+    /// Feed one character id (below the charset size) and compute the next
+    /// logits.
     pub fn step_id(&self, state: &mut CharLmState<H, L, V>, id: u16) -> Result<(), Error> {
         self.lstm.step(&mut state.lstm, u32::from(id))?;
         let head = &self.model().head;
-        let h = &state.lstm.h[L - 1];
-        for (r, z) in state.logits.iter_mut().enumerate() {
-            *z = dense_output(head, r, h);
+        let h = self.lstm.top(&state.lstm);
+        for (r, z) in state.logits[..self.chars.len()].iter_mut().enumerate() {
+            *z = dense_output(head, r, h, &[]);
         }
         Ok(())
     }
@@ -242,20 +223,14 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
 
     /// Draw the next character from the current logits and feed it back.
     pub fn next_byte(&self, state: &mut CharLmState<H, L, V>, sampler: &mut Sampler) -> u8 {
-        let id = sampler.pick(&state.logits, self.model().head.out_frac) as u16;
+        let id = sampler.pick(&state.logits[..self.chars.len()], self.model().head.out_frac) as u16;
         // `id < V` by construction, so the step cannot fail.
         let _ = self.step_id(state, id);
         self.chars.byte(id).unwrap_or(b'?')
     }
 
     /// Generate `n` characters after what was fed, calling `out` with each.
-    pub fn generate(
-        &self,
-        state: &mut CharLmState<H, L, V>,
-        sampler: &mut Sampler,
-        n: usize,
-        mut out: impl FnMut(u8),
-    ) {
+    pub fn generate(&self, state: &mut CharLmState<H, L, V>, sampler: &mut Sampler, n: usize, mut out: impl FnMut(u8)) {
         for _ in 0..n {
             out(self.next_byte(state, sampler));
         }

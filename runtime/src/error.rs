@@ -89,59 +89,31 @@ impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
             Error::Truncated { len, min } => {
-                write!(
-                    f,
-                    "the model file is truncated: {len} bytes, at least {min} needed"
-                )
+                write!(f, "the model file is truncated: {len} bytes, at least {min} needed")
             }
             Error::BadMagic { found } => {
-                write!(
-                    f,
-                    "not a model file: it starts with {found:02x?}, not \"LSTM\""
-                )
+                write!(f, "not a model file: it starts with {found:02x?}, not \"LSTM\"")
             }
-            Error::UnsupportedVersion { found, supported } => write!(
-                f,
-                "the model file has format version {found}, this runtime reads version {supported}"
-            ),
-            Error::CrcMismatch { stored, computed } => write!(
-                f,
-                "the model file is corrupt: CRC-32 is {computed:08x}, the file says {stored:08x}"
-            ),
+            Error::UnsupportedVersion { found, supported } => {
+                write!(f, "the model file has format version {found}, this runtime reads version {supported}")
+            }
+            Error::CrcMismatch { stored, computed } => {
+                write!(f, "the model file is corrupt: CRC-32 is {computed:08x}, the file says {stored:08x}")
+            }
             Error::Malformed => f.write_str("the model file's body is not a valid encoding"),
             Error::TrailingBytes { count } => {
-                write!(
-                    f,
-                    "the model file has {count} unexpected bytes after its body"
-                )
+                write!(f, "the model file has {count} unexpected bytes after its body")
             }
-            Error::LengthMismatch {
-                what,
-                expected,
-                found,
-            } => {
-                write!(
-                    f,
-                    "the model's {what} has length {found}, its dimensions need {expected}"
-                )
+            Error::LengthMismatch { what, expected, found } => {
+                write!(f, "the model's {what} has length {found}, its dimensions need {expected}")
             }
-            Error::OutOfRange {
-                what,
-                value,
-                min,
-                max,
-            } => {
+            Error::OutOfRange { what, value, min, max } => {
                 write!(f, "the model's {what} is {value}, outside {min}..={max}")
             }
             Error::Inconsistent { what } => write!(f, "the model is inconsistent: {what}"),
-            Error::DimensionMismatch {
-                what,
-                compiled,
-                model,
-            } => write!(
-                f,
-                "the model's {what} is {model}, this network was compiled for {compiled}"
-            ),
+            Error::DimensionMismatch { what, compiled, model } => {
+                write!(f, "the model's {what} is {model}, this network was compiled for {compiled}")
+            }
             Error::WrongKind { expected, found } => {
                 write!(f, "the model is a {found}, a {expected} is needed")
             }

@@ -71,11 +71,7 @@ const fn exp_f64(x: f64) -> f64 {
     // exp(x) = 2^k * exp(r), |r| <= ln2 / 2, with a 24-term Taylor series.
     const LN2: f64 = core::f64::consts::LN_2;
     let kf = x / LN2;
-    let k = if kf >= 0.0 {
-        (kf + 0.5) as i64
-    } else {
-        (kf - 0.5) as i64
-    };
+    let k = if kf >= 0.0 { (kf + 0.5) as i64 } else { (kf - 0.5) as i64 };
     let r = x - k as f64 * LN2;
     let mut term = 1.0;
     let mut sum = 1.0;

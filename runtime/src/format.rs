@@ -284,11 +284,7 @@ fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Er
     if expected == found {
         Ok(())
     } else {
-        Err(Error::LengthMismatch {
-            what,
-            expected,
-            found,
-        })
+        Err(Error::LengthMismatch { what, expected, found })
     }
 }
 
@@ -296,24 +292,14 @@ fn check_range(what: &'static str, value: i64, min: i64, max: i64) -> Result<(),
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(Error::OutOfRange {
-            what,
-            value,
-            min,
-            max,
-        })
+        Err(Error::OutOfRange { what, value, min, max })
     }
 }
 
 fn check_weights(what: &'static str, w: I8s<'_>) -> Result<(), Error> {
     match w.0.iter().find(|&&b| b as i8 == i8::MIN) {
         None => Ok(()),
-        Some(_) => Err(Error::OutOfRange {
-            what,
-            value: -128,
-            min: -127,
-            max: 127,
-        }),
+        Some(_) => Err(Error::OutOfRange { what, value: -128, min: -127, max: 127 }),
     }
 }
 
@@ -321,12 +307,7 @@ fn check_scales(what: &'static str, s: RowScales<'_>, rows: usize) -> Result<(),
     check_len(what, rows * 4, s.multipliers.0.len())?;
     check_len(what, rows, s.shifts.len())?;
     for r in 0..rows {
-        check_range(
-            what,
-            i64::from(s.multipliers.get(r)),
-            0,
-            i64::from(i32::MAX),
-        )?;
+        check_range(what, i64::from(s.multipliers.get(r)), 0, i64::from(i32::MAX))?;
         check_range(what, i64::from(s.shifts.get(r)), -30, 31)?;
     }
     Ok(())
@@ -335,12 +316,7 @@ fn check_scales(what: &'static str, s: RowScales<'_>, rows: usize) -> Result<(),
 fn check_bias(what: &'static str, b: I32s<'_>, rows: usize) -> Result<(), Error> {
     check_len(what, rows * 4, b.0.len())?;
     for r in 0..rows {
-        check_range(
-            what,
-            i64::from(b.get(r)),
-            -i64::from(MAX_BIAS),
-            i64::from(MAX_BIAS),
-        )?;
+        check_range(what, i64::from(b.get(r)), -i64::from(MAX_BIAS), i64::from(MAX_BIAS))?;
     }
     Ok(())
 }
@@ -353,10 +329,7 @@ impl<'a> Model<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let min = PREFIX_LEN + CRC_LEN;
         if bytes.len() < min {
-            return Err(Error::Truncated {
-                len: bytes.len(),
-                min,
-            });
+            return Err(Error::Truncated { len: bytes.len(), min });
         }
         let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
         if magic != MAGIC {
@@ -364,10 +337,7 @@ impl<'a> Model<'a> {
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         if version != VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: VERSION,
-            });
+            return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let (content, tail) = bytes.split_at(bytes.len() - CRC_LEN);
         let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
@@ -376,8 +346,7 @@ impl<'a> Model<'a> {
             return Err(Error::CrcMismatch { stored, computed });
         }
         let body = &content[PREFIX_LEN..];
-        let (model, rest): (Model<'a>, _) =
-            postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
+        let (model, rest): (Model<'a>, _) = postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });
         }
@@ -395,34 +364,19 @@ impl<'a> Model<'a> {
         check_range("embed_dim", embed as i64, 1, MAX_EMBED as i64)?;
         check_range("layers", i64::from(h.layers), 1, MAX_LAYERS as i64)?;
         check_len("layers", usize::from(h.layers), self.layers.len())?;
-        check_len(
-            "tokenizer vocabulary",
-            h.vocab as usize,
-            self.tokenizer.vocab_size() as usize,
-        )?;
+        check_len("tokenizer vocabulary", h.vocab as usize, self.tokenizer.vocab_size() as usize)?;
         match (h.kind, &self.tokenizer) {
             (ModelKind::Sentiment, Tokenizer::Words(w)) => {
-                check_range(
-                    "hash buckets",
-                    i64::from(w.buckets),
-                    1,
-                    i64::from(MAX_VOCAB - 1),
-                )?;
+                check_range("hash buckets", i64::from(w.buckets), 1, i64::from(MAX_VOCAB - 1))?;
             }
             (ModelKind::CharLm, Tokenizer::Chars(cs)) => {
                 for (i, c) in cs.iter().enumerate() {
                     if cs[..i].contains(c) {
-                        return Err(Error::Inconsistent {
-                            what: "charset has a repeated byte",
-                        });
+                        return Err(Error::Inconsistent { what: "charset has a repeated byte" });
                     }
                 }
             }
-            _ => {
-                return Err(Error::Inconsistent {
-                    what: "tokenizer does not fit the model kind",
-                })
-            }
+            _ => return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" }),
         }
         let e = &self.embedding;
         let rows = h.vocab as usize;
@@ -430,20 +384,11 @@ impl<'a> Model<'a> {
             8 => check_len("embedding table", rows * embed, e.table.len())?,
             4 => {
                 if embed % 2 != 0 {
-                    return Err(Error::Inconsistent {
-                        what: "4-bit embedding needs an even width",
-                    });
+                    return Err(Error::Inconsistent { what: "4-bit embedding needs an even width" });
                 }
                 check_len("embedding table", rows * embed / 2, e.table.len())?
             }
-            b => {
-                return Err(Error::OutOfRange {
-                    what: "embedding bits",
-                    value: i64::from(b),
-                    min: 4,
-                    max: 8,
-                })
-            }
+            b => return Err(Error::OutOfRange { what: "embedding bits", value: i64::from(b), min: 4, max: 8 }),
         }
         for (l, layer) in self.layers.iter().enumerate() {
             let input = if l == 0 { embed } else { hidden };
@@ -464,9 +409,7 @@ impl<'a> Model<'a> {
             ModelKind::CharLm => {
                 check_len("outputs", rows, outputs)?;
                 if head.pooling != Pooling::Last || head.max_tokens != 0 {
-                    return Err(Error::Inconsistent {
-                        what: "a language model has no pooling",
-                    });
+                    return Err(Error::Inconsistent { what: "a language model has no pooling" });
                 }
             }
         }
@@ -496,9 +439,7 @@ impl<'a> Model<'a> {
         buf[..4].copy_from_slice(&MAGIC);
         buf[4..6].copy_from_slice(&VERSION.to_le_bytes());
         let end = buf.len() - CRC_LEN;
-        let n = postcard::to_slice(self, &mut buf[PREFIX_LEN..end])
-            .map_err(|_| Error::BufferTooSmall)?
-            .len();
+        let n = postcard::to_slice(self, &mut buf[PREFIX_LEN..end]).map_err(|_| Error::BufferTooSmall)?.len();
         let content = PREFIX_LEN + n;
         let crc = crc32(&buf[..content]);
         buf[content..content + CRC_LEN].copy_from_slice(&crc.to_le_bytes());

@@ -131,13 +131,7 @@ impl FloatModel {
             .b
             .iter()
             .enumerate()
-            .map(|(r, b)| {
-                b + self.head.w[r * n..(r + 1) * n]
-                    .iter()
-                    .zip(features)
-                    .map(|(a, x)| a * x)
-                    .sum::<f32>()
-            })
+            .map(|(r, b)| b + self.head.w[r * n..(r + 1) * n].iter().zip(features).map(|(a, x)| a * x).sum::<f32>())
             .collect()
     }
 
@@ -145,11 +139,7 @@ impl FloatModel {
     /// head says).
     pub fn sentiment_logit(&self, ids: &[u32]) -> f32 {
         let window = self.head.max_tokens as usize;
-        let ids = if window > 0 && ids.len() > window {
-            &ids[ids.len() - window..]
-        } else {
-            ids
-        };
+        let ids = if window > 0 && ids.len() > window { &ids[ids.len() - window..] } else { ids };
         let mut s = self.zero_state();
         let hd = self.hidden();
         let mut sum = vec![0.0f32; hd];
@@ -165,11 +155,7 @@ impl FloatModel {
         let features = match self.head.pooling {
             Pooling::Last => s.h.last().expect("a model has layers").clone(),
             Pooling::MeanMax if ids.is_empty() => vec![0.0; 2 * hd],
-            Pooling::MeanMax => sum
-                .iter()
-                .map(|v| v / ids.len() as f32)
-                .chain(max)
-                .collect(),
+            Pooling::MeanMax => sum.iter().map(|v| v / ids.len() as f32).chain(max).collect(),
         };
         self.dense(&features)[0]
     }
@@ -234,22 +220,14 @@ pub fn quantize_multiplier(m: f64) -> (i32, i8) {
 /// Fractional bits of the logits the quantizer writes.
 pub const OUT_FRAC: u8 = 12;
 
-fn row_quantize(
-    w: &[f32],
-    cols: usize,
-    rows_order: &[usize],
-    min_scale: &[f64],
-) -> (Vec<u8>, Vec<f64>) {
+fn row_quantize(w: &[f32], cols: usize, rows_order: &[usize], min_scale: &[f64]) -> (Vec<u8>, Vec<f64>) {
     let mut bytes = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows_order.len());
     for (k, &r) in rows_order.iter().enumerate() {
         let row = &w[r * cols..(r + 1) * cols];
         let max = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
         let s = (max / 127.0).max(min_scale[k]).max(1e-12);
-        bytes.extend(
-            row.iter()
-                .map(|&v| ((v as f64 / s).round().clamp(-127.0, 127.0) as i8) as u8),
-        );
+        bytes.extend(row.iter().map(|&v| ((v as f64 / s).round().clamp(-127.0, 127.0) as i8) as u8));
         scales.push(s);
     }
     (bytes, scales)
@@ -267,10 +245,7 @@ fn scales_bytes(reals: impl Iterator<Item = f64>) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn rs(s: &(Vec<u8>, Vec<u8>)) -> RowScales<'_> {
-    RowScales {
-        multipliers: I32s(&s.0),
-        shifts: I8s(&s.1),
-    }
+    RowScales { multipliers: I32s(&s.0), shifts: I8s(&s.1) }
 }
 
 struct OwnedLayer {
@@ -321,10 +296,7 @@ impl QuantizedModel {
         Model {
             header: self.header,
             tokenizer,
-            embedding: Embedding {
-                bits: self.embed_bits,
-                table: &self.embedding,
-            },
+            embedding: Embedding { bits: self.embed_bits, table: &self.embedding },
             layers,
             head: Head {
                 pooling: *pooling,
@@ -352,30 +324,19 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Quanti
     let qmax = if embed_bits == 4 { 7.0 } else { 127.0 };
     let emax = model.embedding.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
     let s_emb = (emax / qmax).max(1e-12);
-    let eq: Vec<i8> = model
-        .embedding
-        .iter()
-        .map(|&v| (v as f64 / s_emb).round().clamp(-qmax, qmax) as i8)
-        .collect();
+    let eq: Vec<i8> = model.embedding.iter().map(|&v| (v as f64 / s_emb).round().clamp(-qmax, qmax) as i8).collect();
     let embedding = if embed_bits == 4 {
-        eq.chunks(2)
-            .map(|p| ((p[0] as u8) & 0x0f) | ((p[1] as u8) << 4))
-            .collect()
+        eq.chunks(2).map(|p| ((p[0] as u8) & 0x0f) | ((p[1] as u8) << 4)).collect()
     } else {
         eq.iter().map(|&v| v as u8).collect()
     };
     // Runtime row 4*j + g is float row g*H + j.
-    let order: Vec<usize> = (0..hd)
-        .flat_map(|j| (0..4).map(move |g| g * hd + j))
-        .collect();
+    let order: Vec<usize> = (0..hd).flat_map(|j| (0..4).map(move |g| g * hd + j)).collect();
     let mut layers = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let s_in = if l == 0 { s_emb } else { 2f64.powi(-15) };
         // The bias must fit in 2^30 accumulator units.
-        let min_sx: Vec<f64> = order
-            .iter()
-            .map(|&r| layer.bias[r].abs() as f64 / (2f64.powi(30) * s_in))
-            .collect();
+        let min_sx: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (2f64.powi(30) * s_in)).collect();
         let (w_x, sx) = row_quantize(&layer.w_x, layer.input, &order, &min_sx);
         let (w_h, sh) = row_quantize(&layer.w_h, hd, &order, &vec![0.0; order.len()]);
         let bias: Vec<u8> = order
@@ -389,25 +350,12 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Quanti
         let cmax = f64::from(cal.cell_abs_max.get(l).copied().unwrap_or(1.0)).max(1e-3) * 1.05;
         let int_bits = cmax.log2().ceil().max(0.0) as i32;
         let cell_frac = (15 - int_bits).clamp(0, 15) as u8;
-        layers.push(OwnedLayer {
-            input: layer.input as u16,
-            w_x,
-            w_h,
-            bias,
-            scale_x,
-            scale_h,
-            cell_frac,
-        });
+        layers.push(OwnedLayer { input: layer.input as u16, w_x, w_h, bias, scale_x, scale_h, cell_frac });
     }
     let features = model.head.pooling.features(hd);
     let outputs = model.head.b.len();
     let rows: Vec<usize> = (0..outputs).collect();
-    let min_sd: Vec<f64> = model
-        .head
-        .b
-        .iter()
-        .map(|b| b.abs() as f64 / (2f64.powi(30) * 2f64.powi(-15)))
-        .collect();
+    let min_sd: Vec<f64> = model.head.b.iter().map(|b| b.abs() as f64 / (2f64.powi(30) * 2f64.powi(-15))).collect();
     let (hw, sd) = row_quantize(&model.head.w, features, &rows, &min_sd);
     let hb: Vec<u8> = model
         .head
@@ -416,10 +364,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Quanti
         .zip(&sd)
         .flat_map(|(&b, &s)| ((b as f64 / (s * 2f64.powi(-15))).round() as i32).to_le_bytes())
         .collect();
-    let hs = scales_bytes(
-        sd.iter()
-            .map(|s| s * 2f64.powi(-15) * 2f64.powi(i32::from(OUT_FRAC))),
-    );
+    let hs = scales_bytes(sd.iter().map(|s| s * 2f64.powi(-15) * 2f64.powi(i32::from(OUT_FRAC))));
     let (hashing, charset) = match &model.tokenizer {
         FloatTokenizer::Words(h) => (Some(*h), Vec::new()),
         FloatTokenizer::Chars(c) => (None, c.clone()),
@@ -440,4 +385,56 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Quanti
         layers,
         head: (model.head.pooling, model.head.max_tokens, hw, hb, hs),
     }
+}
+
+/// Capacities of the host's networks: the format's maxima (a device build
+/// uses its model's exact sizes instead).
+pub const HOST_E: usize = crate::format::MAX_EMBED;
+/// See [`HOST_E`].
+pub const HOST_H: usize = crate::format::MAX_HIDDEN;
+/// See [`HOST_E`].
+pub const HOST_L: usize = crate::format::MAX_LAYERS;
+/// See [`HOST_E`].
+pub const HOST_V: usize = 256;
+/// The host's sentiment token window: models may read at most this many
+/// last tokens.
+pub const HOST_WINDOW: usize = 4096;
+
+/// The host's sentiment classifier type.
+pub type HostClassifier<'a> = crate::Classifier<'a, HOST_E, HOST_H, HOST_L>;
+/// The host's sentiment state type (boxed: it is large).
+pub type HostSentimentState = crate::SentimentState<HOST_H, HOST_L, HOST_WINDOW>;
+/// The host's language model type.
+pub type HostCharLm<'a> = crate::CharLm<'a, HOST_E, HOST_H, HOST_L, HOST_V>;
+/// The host's language model state type.
+pub type HostCharLmState = crate::CharLmState<HOST_H, HOST_L, HOST_V>;
+
+/// `trainer sentiment predict`: one line per review of `text` (one review
+/// a line), each the [`crate::Probability`] display, `0.8123 positive`.
+pub fn predict_lines(model: &[u8], text: &[u8]) -> Result<String, crate::Error> {
+    use std::fmt::Write;
+    let clf = HostClassifier::from_bytes(model)?;
+    let mut state = Box::new(HostSentimentState::new());
+    let mut out = String::new();
+    let mut line = |p: crate::Probability| {
+        let _ = writeln!(out, "{p}");
+    };
+    clf.feed_lines(&mut state, text, &mut line)?;
+    clf.end_lines(&mut state, &mut line);
+    Ok(out)
+}
+
+/// `trainer charlm generate`: the prime, then `len` sampled characters.
+pub fn generate_text(
+    model: &[u8],
+    prime: &[u8],
+    len: usize,
+    mut sampler: crate::Sampler,
+) -> Result<Vec<u8>, crate::Error> {
+    let lm = HostCharLm::from_bytes(model)?;
+    let mut state = Box::new(HostCharLmState::new());
+    lm.prime(&mut state, prime);
+    let mut out = prime.to_vec();
+    lm.generate(&mut state, &mut sampler, len, |b| out.push(b));
+    Ok(out)
 }

@@ -22,10 +22,7 @@ pub struct LstmState<const H: usize, const L: usize> {
 impl<const H: usize, const L: usize> LstmState<H, L> {
     /// The zero state (the start of every sequence).
     pub const fn new() -> Self {
-        Self {
-            h: [[0; H]; L],
-            c: [[0; H]; L],
-        }
+        Self { h: [[0; H]; L], c: [[0; H]; L] }
     }
 
     /// Back to the zero state.
@@ -60,13 +57,7 @@ pub fn dot_i8_i16(w: &[u8], x: &[i16]) -> i32 {
 /// - `h`: `[H]` hidden state, Q0.15, updated in place;
 /// - `c`: `[H]` cell state, Q(15-f).f, updated in place;
 /// - `h_new`: `[H]` scratch.
-pub fn layer_step(
-    layer: &LstmLayer<'_>,
-    x: &[i16],
-    h: &mut [i16],
-    c: &mut [i16],
-    h_new: &mut [i16],
-) {
+pub fn layer_step(layer: &LstmLayer<'_>, x: &[i16], h: &mut [i16], c: &mut [i16], h_new: &mut [i16]) {
     let hidden = h.len();
     let input = x.len();
     let cf = u32::from(layer.cell_frac);
@@ -79,16 +70,8 @@ pub fn layer_step(
             let wh = &layer.w_h.0[r * hidden..(r + 1) * hidden];
             let acc_x = i64::from(dot_i8_i16(wx, x)) + i64::from(layer.bias.get(r));
             let acc_h = i64::from(dot_i8_i16(wh, h));
-            let zx = requantize(
-                acc_x,
-                layer.scale_x.multipliers.get(r),
-                layer.scale_x.shifts.get(r),
-            );
-            let zh = requantize(
-                acc_h,
-                layer.scale_h.multipliers.get(r),
-                layer.scale_h.shifts.get(r),
-            );
+            let zx = requantize(acc_x, layer.scale_x.multipliers.get(r), layer.scale_x.shifts.get(r));
+            let zh = requantize(acc_h, layer.scale_h.multipliers.get(r), layer.scale_h.shifts.get(r));
             *p = sat16(zx.clamp(-(1 << 20), 1 << 20) as i32 + zh.clamp(-(1 << 20), 1 << 20) as i32);
         }
         // Gates, Q0.15.
@@ -102,43 +85,55 @@ pub fn layer_step(
         let c_new = sat16(fc + ig);
         c[j] = c_new;
         // tanh takes Q3.12.
-        let c12 = if cf >= 12 {
-            round_shift(i32::from(c_new), cf - 12) as i16
-        } else {
-            sat16(i32::from(c_new) << (12 - cf))
-        };
+        let c12 =
+            if cf >= 12 { round_shift(i32::from(c_new), cf - 12) as i16 } else { sat16(i32::from(c_new) << (12 - cf)) };
         // h = o * tanh(c), Q0.15.
         h_new[j] = round_shift(o * i32::from(tanh_q15(c12)), 15) as i16;
     }
     h.copy_from_slice(h_new);
 }
 
-/// An `L`-layer LSTM over an `E`-wide embedding with `H` units, reading a
-/// validated model in place.
+/// An LSTM reading a validated model in place, compiled for at most `L`
+/// layers of at most `H` units over an embedding at most `E` wide: the
+/// capacities of its state and scratch. A device build sets them to the
+/// model's exact sizes; a host tool may set them to the format's maxima.
 #[derive(Clone, Debug)]
 pub struct Lstm<'a, const E: usize, const H: usize, const L: usize> {
     model: Model<'a>,
+    embed: usize,
+    hidden: usize,
+    layers: usize,
 }
 
-fn check_dim(what: &'static str, compiled: usize, model: usize) -> Result<(), Error> {
-    if compiled == model {
+/// Error unless the model's size fits the compile-time capacity.
+pub(crate) fn check_dim(what: &'static str, compiled: usize, model: usize) -> Result<(), Error> {
+    if model <= compiled {
         Ok(())
     } else {
-        Err(Error::DimensionMismatch {
-            what,
-            compiled,
-            model,
-        })
+        Err(Error::DimensionMismatch { what, compiled, model })
     }
 }
 
 impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
-    /// Check the model's dimensions against the compile-time sizes once.
+    /// Check the model's dimensions against the compile-time capacities once.
     pub fn new(model: Model<'a>) -> Result<Self, Error> {
-        check_dim("embedding width", E, usize::from(model.header.embed_dim))?;
-        check_dim("hidden width", H, usize::from(model.header.hidden))?;
-        check_dim("layer count", L, usize::from(model.header.layers))?;
-        Ok(Self { model })
+        let embed = usize::from(model.header.embed_dim);
+        let hidden = usize::from(model.header.hidden);
+        let layers = usize::from(model.header.layers);
+        check_dim("embedding width", E, embed)?;
+        check_dim("hidden width", H, hidden)?;
+        check_dim("layer count", L, layers)?;
+        Ok(Self { model, embed, hidden, layers })
+    }
+
+    /// The model's hidden width.
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// The top layer's hidden state, Q0.15.
+    pub fn top<'s>(&self, state: &'s LstmState<H, L>) -> &'s [i16] {
+        &state.h[self.layers - 1][..self.hidden]
     }
 
     /// The model this network reads.
@@ -147,7 +142,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     }
 
     /// Embedding row of `id` as int16 into `x`.
-    fn embed(&self, id: u32, x: &mut [i16; E]) -> Result<(), Error> {
+    fn embed(&self, id: u32, x: &mut [i16]) -> Result<(), Error> {
         let vocab = self.model.header.vocab;
         if id >= vocab {
             return Err(Error::OutOfRange {
@@ -158,14 +153,14 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
             });
         }
         let table = self.model.embedding.table;
-        let id = id as usize;
+        let (id, e) = (id as usize, self.embed);
         if self.model.embedding.bits == 8 {
             for (k, v) in x.iter_mut().enumerate() {
-                *v = i16::from(table[id * E + k] as i8);
+                *v = i16::from(table[id * e + k] as i8);
             }
         } else {
             // 4 bits: two values a byte, low nibble first, sign-extended.
-            let row = &table[id * E / 2..(id + 1) * E / 2];
+            let row = &table[id * e / 2..(id + 1) * e / 2];
             for (k, v) in x.iter_mut().enumerate() {
                 let byte = row[k / 2];
                 let nib = if k % 2 == 0 { byte << 4 } else { byte & 0xf0 };
@@ -176,16 +171,19 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     }
 
     /// Advance the state by one token; the new top-layer hidden state is
-    /// `state.h[L - 1]`. An id outside the vocabulary is an error and leaves
+    /// [`Lstm::top`]. An id outside the vocabulary is an error and leaves
     /// the state unchanged.
     pub fn step(&self, state: &mut LstmState<H, L>, id: u32) -> Result<(), Error> {
+        let (e, hd) = (self.embed, self.hidden);
+        // x: [E] the token's embedding row, int8 values as int16.
         let mut x = [0i16; E];
-        self.embed(id, &mut x)?;
+        self.embed(id, &mut x[..e])?;
+        // h_new: [H] scratch of a layer step, Q0.15.
         let mut h_new = [0i16; H];
         for (l, layer) in self.model.layers.iter().enumerate() {
             let (below, rest) = state.h.split_at_mut(l);
-            let input: &[i16] = if l == 0 { &x } else { &below[l - 1] };
-            layer_step(layer, input, &mut rest[0], &mut state.c[l], &mut h_new);
+            let input: &[i16] = if l == 0 { &x[..e] } else { &below[l - 1][..hd] };
+            layer_step(layer, input, &mut rest[0][..hd], &mut state.c[l][..hd], &mut h_new[..hd]);
         }
         Ok(())
     }

@@ -65,6 +65,8 @@ pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
     sum: [i32; H],
     /// Max over time of the top layer's h (max pooling), Q0.15.
     max: [i16; H],
+    /// [`Classifier::feed_lines`]: a review (line) has begun.
+    line_open: bool,
 }
 
 impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
@@ -72,14 +74,12 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
     pub const fn new() -> Self {
         Self {
             lstm: LstmState::new(),
-            tokenizer: WordTokenizer::new(WordHashing {
-                buckets: 1,
-                seed: 0,
-            }),
+            tokenizer: WordTokenizer::new(WordHashing { buckets: 1, seed: 0 }),
             count: 0,
             window: [0; N],
             sum: [0; H],
             max: [i16::MIN; H],
+            line_open: false,
         }
     }
 
@@ -95,8 +95,8 @@ impl<const H: usize, const L: usize, const N: usize> Default for SentimentState<
     }
 }
 
-/// A sentiment classifier over a validated model: embedding width `E`, `H`
-/// units, `L` layers.
+/// A sentiment classifier over a validated model, compiled for embedding
+/// width up to `E`, up to `H` units and up to `L` layers (see [`Lstm`]).
 #[derive(Clone, Debug)]
 pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
     lstm: Lstm<'a, E, H, L>,
@@ -107,20 +107,12 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// Build from a decoded model; checks kind and sizes once.
     pub fn new(model: Model<'a>) -> Result<Self, Error> {
         if model.header.kind != ModelKind::Sentiment {
-            return Err(Error::WrongKind {
-                expected: ModelKind::Sentiment,
-                found: model.header.kind,
-            });
+            return Err(Error::WrongKind { expected: ModelKind::Sentiment, found: model.header.kind });
         }
         let Tokenizer::Words(hashing) = model.tokenizer else {
-            return Err(Error::Inconsistent {
-                what: "tokenizer does not fit the model kind",
-            });
+            return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" });
         };
-        Ok(Self {
-            lstm: Lstm::new(model)?,
-            hashing,
-        })
+        Ok(Self { lstm: Lstm::new(model)?, hashing })
     }
 
     /// Decode and build in one go.
@@ -141,11 +133,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// Start a review: reset `state`, and check its window against the model.
     pub fn begin<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Result<(), Error> {
         if self.max_tokens() > N {
-            return Err(Error::DimensionMismatch {
-                what: "token window",
-                compiled: N,
-                model: self.max_tokens(),
-            });
+            return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.max_tokens() });
         }
         state.lstm.reset();
         state.tokenizer = WordTokenizer::new(self.hashing);
@@ -167,11 +155,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
 
     /// Feed one token id directly (ids the tokenizer made elsewhere, e.g.
     /// the trainer's evaluation). An id outside the vocabulary is an error.
-    pub fn push_id<const N: usize>(
-        &self,
-        state: &mut SentimentState<H, L, N>,
-        id: u32,
-    ) -> Result<(), Error> {
+    pub fn push_id<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) -> Result<(), Error> {
         let vocab = self.model().header.vocab;
         if id >= vocab {
             return Err(Error::OutOfRange {
@@ -198,8 +182,8 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
         // Ids come from the model's own tokenizer: always in range.
         if self.lstm.step(&mut state.lstm, id).is_ok() {
-            let top = &state.lstm.h[L - 1];
-            for k in 0..H {
+            let top = self.lstm.top(&state.lstm);
+            for k in 0..top.len() {
                 state.sum[k] += i32::from(top[k]);
                 state.max[k] = state.max[k].max(top[k]);
             }
@@ -225,41 +209,72 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
             n
         };
         let head = &self.model().head;
-        let mut features = [[0i16; H]; 2];
-        match head.pooling {
-            Pooling::Last => features[0] = state.lstm.h[L - 1],
+        let hd = self.lstm.hidden();
+        // mean, max: [H] pooled features, Q0.15 (zero for an empty review).
+        let mut mean = [0i16; H];
+        let mut max = [0i16; H];
+        let logit = match head.pooling {
+            Pooling::Last => dense_output(head, 0, self.lstm.top(&state.lstm), &[]),
             Pooling::MeanMax => {
                 if steps > 0 {
                     let n = steps as i32;
-                    for k in 0..H {
+                    for k in 0..hd {
                         // Mean rounded half away from zero; |mean| <= 32767.
                         let s = state.sum[k];
-                        let m = if s >= 0 {
-                            (s + n / 2) / n
-                        } else {
-                            (s - n / 2) / n
-                        };
-                        features[0][k] = m as i16;
-                        features[1][k] = state.max[k];
+                        mean[k] = (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16;
+                        max[k] = state.max[k];
                     }
                 }
+                dense_output(head, 0, &mean[..hd], &max[..hd])
             }
-        }
-        let f = head.pooling.features(H);
-        let flat = features.as_flattened();
-        let logit = dense_output(head, 0, &flat[..f]);
+        };
         // The logit is in Q.f; the sigmoid takes Q3.12.
         let f_bits = u32::from(head.out_frac);
         let z = if f_bits >= 12 {
             crate::fixed::round_shift(logit.clamp(i32::MIN / 2, i32::MAX / 2), f_bits - 12)
         } else {
-            (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX))
-                as i32
+            (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
         };
         let p = Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)));
         state.lstm.reset();
         state.count = 0;
         p
+    }
+
+    /// Feed text holding one review per line (`\n` ends a review), calling
+    /// `out` with each finished review's probability, in order. Lines may
+    /// be split anywhere across calls; call [`Classifier::end_lines`] at the
+    /// end of the text for a last line without `\n`.
+    pub fn feed_lines<const N: usize>(
+        &self,
+        state: &mut SentimentState<H, L, N>,
+        bytes: &[u8],
+        mut out: impl FnMut(Probability),
+    ) -> Result<(), Error> {
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if !state.line_open {
+                self.begin(state)?;
+                state.line_open = true;
+            }
+            match line.split_last() {
+                Some((b'\n', text)) => {
+                    self.feed(state, text);
+                    out(self.finish(state));
+                    state.line_open = false;
+                }
+                _ => self.feed(state, line),
+            }
+        }
+        Ok(())
+    }
+
+    /// End of a text fed to [`Classifier::feed_lines`]: classify a last line
+    /// that had no `\n`.
+    pub fn end_lines<const N: usize>(&self, state: &mut SentimentState<H, L, N>, mut out: impl FnMut(Probability)) {
+        if state.line_open {
+            out(self.finish(state));
+            state.line_open = false;
+        }
     }
 
     /// Classify a review given as token ids.

@@ -70,12 +70,7 @@ pub struct WordTokenizer {
 impl WordTokenizer {
     /// A tokenizer at the start of a text.
     pub const fn new(params: WordHashing) -> Self {
-        Self {
-            params,
-            hash: FNV_OFFSET,
-            in_word: false,
-            mode: Mode::Text,
-        }
+        Self { params, hash: FNV_OFFSET, in_word: false, mode: Mode::Text }
     }
 
     /// The hashing parameters.
@@ -177,10 +172,7 @@ impl<'a> CharTokenizer<'a> {
 
     /// The id of `byte`, or `None` if it is outside the charset.
     pub fn id(&self, byte: u8) -> Option<u16> {
-        self.charset
-            .iter()
-            .position(|&c| c == byte)
-            .map(|i| i as u16)
+        self.charset.iter().position(|&c| c == byte).map(|i| i as u16)
     }
 
     /// The byte of id `id`, or `None` if out of range.
@@ -203,10 +195,7 @@ impl<'a> CharTokenizer<'a> {
 mod tests {
     use super::*;
 
-    const P: WordHashing = WordHashing {
-        buckets: 1 << 20,
-        seed: 7,
-    };
+    const P: WordHashing = WordHashing { buckets: 1 << 20, seed: 7 };
 
     fn ids(text: &str) -> std::vec::Vec<u32> {
         let mut v = std::vec::Vec::new();
@@ -247,10 +236,7 @@ mod tests {
 
     #[test]
     fn ids_in_range_and_streaming_equals_whole() {
-        let p = WordHashing {
-            buckets: 10,
-            seed: 0,
-        };
+        let p = WordHashing { buckets: 10, seed: 0 };
         let text = b"The quick brown fox, <br />jumped over the lazy dog's back.";
         let mut whole = std::vec::Vec::new();
         WordTokenizer::for_each_id(p, text, |id| whole.push(id));
@@ -275,10 +261,7 @@ mod tests {
     #[test]
     fn fnv_known_value() {
         // FNV-1a 32 of "a" with the standard basis is 0xe40c292c.
-        let p = WordHashing {
-            buckets: u32::MAX,
-            seed: 0,
-        };
+        let p = WordHashing { buckets: u32::MAX, seed: 0 };
         let mut v = std::vec::Vec::new();
         WordTokenizer::for_each_id(p, b"a", |id| v.push(id));
         assert_eq!(v, std::vec![1 + 0xe40c_292c % u32::MAX]);

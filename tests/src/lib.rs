@@ -30,21 +30,11 @@ fn fill(rng: &mut Rng, n: usize, a: f32) -> Vec<f32> {
 
 /// The printable charset of the language-model fixtures (65 bytes, as Hamlet).
 pub fn test_charset(n: usize) -> Vec<u8> {
-    (0u8..=255)
-        .filter(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n')
-        .take(n)
-        .collect()
+    (0u8..=255).filter(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n').take(n).collect()
 }
 
 /// A random network with weights uniform in `±scale / sqrt(fan_in)`.
-pub fn random_model(
-    kind: ModelKind,
-    d: Dims,
-    pooling: Pooling,
-    max_tokens: u32,
-    seed: u64,
-    scale: f32,
-) -> FloatModel {
+pub fn random_model(kind: ModelKind, d: Dims, pooling: Pooling, max_tokens: u32, seed: u64, scale: f32) -> FloatModel {
     let mut rng = Rng::new(seed);
     let h = d.hidden;
     let layers = (0..d.layers)
@@ -60,13 +50,7 @@ pub fn random_model(
         })
         .collect();
     let (tokenizer, outputs) = match kind {
-        ModelKind::Sentiment => (
-            FloatTokenizer::Words(WordHashing {
-                buckets: d.vocab as u32 - 1,
-                seed: 3,
-            }),
-            1,
-        ),
+        ModelKind::Sentiment => (FloatTokenizer::Words(WordHashing { buckets: d.vocab as u32 - 1, seed: 3 }), 1),
         ModelKind::CharLm => (FloatTokenizer::Chars(test_charset(d.vocab)), d.vocab),
     };
     let features = pooling.features(h);

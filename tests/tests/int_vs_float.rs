@@ -6,12 +6,7 @@ use runtime::host::{quantize, Calibration};
 use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, SentimentState};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 
-const LM: Dims = Dims {
-    vocab: 65,
-    embed: 16,
-    hidden: 32,
-    layers: 2,
-};
+const LM: Dims = Dims { vocab: 65, embed: 16, hidden: 32, layers: 2 };
 
 fn max_abs_diff(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) -> f32 {
     a.zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
@@ -54,18 +49,8 @@ fn hidden_state_and_logits_track_the_float_reference() {
 /// poolings, on random reviews of 1 to 600 tokens (windows of 50 and 400).
 #[test]
 fn sentiment_probability_tracks_the_float_reference() {
-    let d = Dims {
-        vocab: 1001,
-        embed: 16,
-        hidden: 24,
-        layers: 1,
-    };
-    let cases = [
-        (1, Pooling::Last, 0),
-        (2, Pooling::MeanMax, 400),
-        (3, Pooling::Last, 50),
-        (4, Pooling::MeanMax, 50),
-    ];
+    let d = Dims { vocab: 1001, embed: 16, hidden: 24, layers: 1 };
+    let cases = [(1, Pooling::Last, 0), (2, Pooling::MeanMax, 400), (3, Pooling::Last, 50), (4, Pooling::MeanMax, 50)];
     for (seed, pooling, window) in cases {
         let float = random_model(ModelKind::Sentiment, d, pooling, window, seed, 1.0);
         let mut rng = Rng::new(seed);
@@ -81,10 +66,7 @@ fn sentiment_probability_tracks_the_float_reference() {
             let pi = clf.classify_ids(&mut state, &ids).unwrap().to_f32();
             worst = worst.max((pi - pf).abs());
         }
-        assert!(
-            worst < 0.01,
-            "seed {seed} {pooling:?}: probability off by {worst}"
-        );
+        assert!(worst < 0.01, "seed {seed} {pooling:?}: probability off by {worst}");
     }
 }
 
@@ -156,16 +138,8 @@ fn saturated_preactivations() {
         let x = &float.embedding[id as usize * 16..id as usize * 16 + 16];
         for r in 0..4 * 32 {
             let z: f32 = l0.bias[r]
-                + l0.w_x[r * 16..r * 16 + 16]
-                    .iter()
-                    .zip(x)
-                    .map(|(a, b)| a * b)
-                    .sum::<f32>()
-                + l0.w_h[r * 32..r * 32 + 32]
-                    .iter()
-                    .zip(&fs.h[0])
-                    .map(|(a, b)| a * b)
-                    .sum::<f32>();
+                + l0.w_x[r * 16..r * 16 + 16].iter().zip(x).map(|(a, b)| a * b).sum::<f32>()
+                + l0.w_h[r * 32..r * 32 + 32].iter().zip(&fs.h[0]).map(|(a, b)| a * b).sum::<f32>();
             saturated += usize::from(z.abs() > 8.0);
         }
         lm.step_id(&mut s, id as u16).unwrap();
@@ -178,10 +152,7 @@ fn saturated_preactivations() {
         assert!(s.lstm().h.iter().flatten().all(|&v| v != i16::MIN));
     }
     // Over half of the 300 x 128 pre-activations are past the table.
-    assert!(
-        saturated > 300 * 128 / 2,
-        "the test must saturate: {saturated}"
-    );
+    assert!(saturated > 300 * 128 / 2, "the test must saturate: {saturated}");
 }
 
 /// 100,000 steps: the state stays bounded (|h| <= 1, the cell within its Q
