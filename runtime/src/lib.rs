@@ -21,5 +21,7 @@ pub mod tokenizer;
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
 pub use error::Error;
 pub use format::Model;
+/// The `heapless` crate the model types use (for building a `Model` by hand).
+pub use heapless;
 pub use lstm::{Lstm, LstmState};
 pub use sentiment::{Classifier, Probability, SentimentState};

@@ -1,0 +1,234 @@
+//! The model file format: golden bytes pin the encoding; each error
+//! variant has a test that provokes exactly it.
+
+use runtime::format::{
+    crc32, Embedding, Head, Header, I32s, I8s, LstmLayer, ModelKind, Pooling, RowScales, Tokenizer, CRC_LEN, MAGIC,
+    VERSION,
+};
+use runtime::{CharLm, Classifier, Error, Model};
+
+const W_X: [u8; 8] = [1, 2, 3, 4, 0xff, 0xfe, 0x7f, 0x81];
+const W_H: [u8; 4] = [5, 6, 7, 8];
+const BIAS: [u8; 16] = [1, 0, 0, 0, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+const MULT4: [u8; 16] = [0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40];
+const SHIFT4: [u8; 4] = [1, 2, 3, 0xff];
+const HEAD_W: [u8; 3] = [10, 20, 30];
+const HEAD_B: [u8; 12] = [0; 12];
+const MULT3: [u8; 12] = [0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40];
+const SHIFT3: [u8; 3] = [4, 4, 4];
+const EMB: [u8; 6] = [1, 0xff, 2, 0xfe, 3, 0xfd];
+
+/// A hand-made language model: charset "ab\n", E = 2, H = 1, one layer.
+fn tiny() -> Model<'static> {
+    let mut layers = runtime::heapless::Vec::new();
+    layers
+        .push(LstmLayer {
+            input: 2,
+            w_x: I8s(&W_X),
+            w_h: I8s(&W_H),
+            bias: I32s(&BIAS),
+            scale_x: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+            scale_h: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+            cell_frac: 11,
+        })
+        .unwrap();
+    Model {
+        header: Header { kind: ModelKind::CharLm, vocab: 3, embed_dim: 2, hidden: 1, layers: 1, outputs: 3 },
+        tokenizer: Tokenizer::Chars(b"ab\n"),
+        embedding: Embedding { bits: 8, table: &EMB },
+        layers,
+        head: Head {
+            pooling: Pooling::Last,
+            max_tokens: 0,
+            w: I8s(&HEAD_W),
+            bias: I32s(&HEAD_B),
+            scale: RowScales { multipliers: I32s(&MULT3), shifts: I8s(&SHIFT3) },
+            out_frac: 12,
+        },
+    }
+}
+
+/// The encoding of `tiny()`, field by field as FORMAT.md describes it
+/// (checked by hand): postcard writes integers as varints, enum variants as
+/// a varint index, byte arrays as a varint length and the bytes.
+const GOLDEN: &[&str] = &[
+    "4c53544d",                                           // magic "LSTM"
+    "0100",                                               // version 1, u16 LE
+    "01 03 02 01 01 03",                                  // header: CharLm, vocab 3, E 2, H 1, 1 layer, 3 outputs
+    "01 03 61620a",                                       // tokenizer: Chars, 3 bytes "ab\n"
+    "08 06 01ff02fe03fd",                                 // embedding: 8 bits, 6 bytes
+    "01",                                                 // 1 layer:
+    "02",                                                 //   input 2
+    "08 01020304fffe7f81",                                //   w_x, 8 bytes
+    "04 05060708",                                        //   w_h, 4 bytes
+    "10 01000000 02000000 ffffffff 00000000",             // bias, 4 x i32 LE
+    "10 00000040 00000040 00000040 00000040 04 010203ff", // scale_x
+    "10 00000040 00000040 00000040 00000040 04 010203ff", // scale_h
+    "0b",                                                 //   cell_frac 11
+    "00 00",                                              // head: Last, max_tokens 0
+    "03 0a141e",                                          //   w
+    "0c 000000000000000000000000",                        //   bias
+    "0c 000000400000004000000040 03 040404",              // scale
+    "0c",                                                 //   out_frac 12
+    "11b2ac4c",                                           // CRC-32, u32 LE
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn encode(m: &Model<'_>) -> Vec<u8> {
+    m.to_vec()
+}
+
+#[test]
+fn golden_bytes() {
+    let bytes = encode(&tiny());
+    let golden: String = GOLDEN.concat().chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(hex(&bytes), golden, "the encoding changed: bump VERSION if it must");
+    // The trailer is the CRC-32 of the rest.
+    let (content, crc) = bytes.split_at(bytes.len() - CRC_LEN);
+    assert_eq!(crc, crc32(content).to_le_bytes());
+}
+
+#[test]
+fn round_trip_and_encode_into() {
+    let bytes = encode(&tiny());
+    assert_eq!(Model::from_bytes(&bytes).unwrap(), tiny());
+    let mut buf = [0u8; 512];
+    let n = tiny().encode_into(&mut buf).unwrap();
+    assert_eq!(&buf[..n], &bytes[..]);
+    // Decoding borrows: the weights point into the file's bytes.
+    let m = Model::from_bytes(&bytes).unwrap();
+    let range = bytes.as_ptr_range();
+    assert!(range.contains(&m.layers[0].w_x.0.as_ptr()));
+}
+
+fn with_crc(mut content: Vec<u8>) -> Vec<u8> {
+    let crc = crc32(&content);
+    content.extend_from_slice(&crc.to_le_bytes());
+    content
+}
+
+/// Re-encode after editing the model (valid CRC over the edited contents).
+fn edited(f: impl FnOnce(&mut Model<'static>)) -> Vec<u8> {
+    let mut m = tiny();
+    f(&mut m);
+    m.to_vec()
+}
+
+#[test]
+fn error_truncated() {
+    let bytes = encode(&tiny());
+    assert_eq!(Model::from_bytes(&bytes[..9]), Err(Error::Truncated { len: 9, min: 10 }));
+    assert_eq!(Model::from_bytes(&[]), Err(Error::Truncated { len: 0, min: 10 }));
+}
+
+#[test]
+fn error_bad_magic() {
+    let mut bytes = encode(&tiny());
+    bytes[0] = b'X';
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::BadMagic { found: *b"XSTM" }));
+}
+
+#[test]
+fn error_unsupported_version() {
+    let mut bytes = encode(&tiny());
+    bytes[4..6].copy_from_slice(&(VERSION + 1).to_le_bytes());
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::UnsupportedVersion { found: VERSION + 1, supported: VERSION }));
+}
+
+#[test]
+fn error_crc_mismatch() {
+    let mut bytes = encode(&tiny());
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x10;
+    assert!(matches!(Model::from_bytes(&bytes), Err(Error::CrcMismatch { .. })));
+}
+
+#[test]
+fn error_malformed_and_truncated_body() {
+    let bytes = encode(&tiny());
+    // Cut the body short but give it a valid CRC: postcard runs out.
+    let content = bytes[..bytes.len() - CRC_LEN - 5].to_vec();
+    assert_eq!(Model::from_bytes(&with_crc(content)), Err(Error::Malformed));
+    // An enum tag that does not exist (ModelKind = 7).
+    let mut content = bytes[..bytes.len() - CRC_LEN].to_vec();
+    content[6] = 7;
+    assert_eq!(Model::from_bytes(&with_crc(content)), Err(Error::Malformed));
+}
+
+#[test]
+fn error_trailing_bytes() {
+    let bytes = encode(&tiny());
+    let mut content = bytes[..bytes.len() - CRC_LEN].to_vec();
+    content.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(Model::from_bytes(&with_crc(content)), Err(Error::TrailingBytes { count: 3 }));
+}
+
+#[test]
+fn error_length_mismatch() {
+    static SHORT: [u8; 7] = [0; 7];
+    let bytes = edited(|m| m.layers[0].w_x = I8s(&SHORT));
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::LengthMismatch { what: "w_x", expected: 8, found: 7 }));
+    let bytes = edited(|m| m.header.layers = 2);
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::LengthMismatch { what: "layers", expected: 2, found: 1 }));
+}
+
+#[test]
+fn error_out_of_range() {
+    let bytes = edited(|m| m.layers[0].cell_frac = 16);
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "cell_frac", value: 16, min: 0, max: 15 }));
+    // -128 is not a valid weight: it would let a dot product reach 2^31.
+    static BAD: [u8; 4] = [0x80, 0, 0, 0];
+    let bytes = edited(|m| m.layers[0].w_h = I8s(&BAD));
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "w_h", value: -128, min: -127, max: 127 }));
+    static BIG_SHIFT: [u8; 4] = [40, 0, 0, 0];
+    let bytes = edited(|m| m.layers[0].scale_h.shifts = I8s(&BIG_SHIFT));
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "scale_h", value: 40, min: -30, max: 31 }));
+}
+
+#[test]
+fn error_inconsistent() {
+    let bytes = edited(|m| m.tokenizer = Tokenizer::Chars(b"aa\n"));
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::Inconsistent { what: "charset has a repeated byte" }));
+    let bytes = edited(|m| m.head.pooling = Pooling::MeanMax);
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::Inconsistent { what: "a language model has no pooling" }));
+}
+
+#[test]
+fn error_dimension_mismatch() {
+    let bytes = encode(&tiny());
+    // Compiled for H = 1 works; a capacity below the model's size does not.
+    assert!(CharLm::<2, 1, 1, 3>::from_bytes(&bytes).is_ok());
+    assert!(matches!(
+        CharLm::<1, 1, 1, 3>::from_bytes(&bytes),
+        Err(Error::DimensionMismatch { what: "embedding width", compiled: 1, model: 2 })
+    ));
+    assert!(matches!(
+        CharLm::<2, 1, 1, 2>::from_bytes(&bytes),
+        Err(Error::DimensionMismatch { what: "charset size", compiled: 2, model: 3 })
+    ));
+}
+
+#[test]
+fn error_wrong_kind() {
+    let bytes = encode(&tiny());
+    assert!(matches!(
+        Classifier::<2, 1, 1>::from_bytes(&bytes),
+        Err(Error::WrongKind { expected: ModelKind::Sentiment, found: ModelKind::CharLm })
+    ));
+}
+
+#[test]
+fn error_buffer_too_small() {
+    let mut buf = [0u8; 20];
+    assert_eq!(tiny().encode_into(&mut buf), Err(Error::BufferTooSmall));
+}
+
+#[test]
+fn every_error_has_a_sentence() {
+    let e = Error::CrcMismatch { stored: 1, computed: 2 };
+    assert_eq!(e.to_string(), "the model file is corrupt: CRC-32 is 00000002, the file says 00000001");
+    assert!(Error::BadMagic { found: MAGIC }.to_string().starts_with("not a model file"));
+}
