@@ -248,6 +248,14 @@ fn rs(s: &(Vec<u8>, Vec<u8>)) -> RowScales<'_> {
     RowScales { multipliers: I32s(&s.0), shifts: I8s(&s.1) }
 }
 
+struct OwnedHead {
+    pooling: Pooling,
+    max_tokens: u32,
+    w: Vec<u8>,
+    bias: Vec<u8>,
+    scale: (Vec<u8>, Vec<u8>),
+}
+
 struct OwnedLayer {
     input: u16,
     w_x: Vec<u8>,
@@ -267,7 +275,7 @@ pub struct QuantizedModel {
     embed_bits: u8,
     embedding: Vec<u8>,
     layers: Vec<OwnedLayer>,
-    head: (Pooling, u32, Vec<u8>, Vec<u8>, (Vec<u8>, Vec<u8>)),
+    head: OwnedHead,
 }
 
 impl QuantizedModel {
@@ -292,7 +300,7 @@ impl QuantizedModel {
                 break;
             }
         }
-        let (pooling, max_tokens, w, b, s) = &self.head;
+        let OwnedHead { pooling, max_tokens, w, bias: b, scale: s } = &self.head;
         Model {
             header: self.header,
             tokenizer,
@@ -383,7 +391,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Quanti
         embed_bits,
         embedding,
         layers,
-        head: (model.head.pooling, model.head.max_tokens, hw, hb, hs),
+        head: OwnedHead { pooling: model.head.pooling, max_tokens: model.head.max_tokens, w: hw, bias: hb, scale: hs },
     }
 }
 

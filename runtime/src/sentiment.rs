@@ -183,9 +183,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         // Ids come from the model's own tokenizer: always in range.
         if self.lstm.step(&mut state.lstm, id).is_ok() {
             let top = self.lstm.top(&state.lstm);
-            for k in 0..top.len() {
-                state.sum[k] += i32::from(top[k]);
-                state.max[k] = state.max[k].max(top[k]);
+            for ((sum, max), &h) in state.sum.iter_mut().zip(state.max.iter_mut()).zip(top) {
+                *sum += i32::from(h);
+                *max = (*max).max(h);
             }
         }
     }

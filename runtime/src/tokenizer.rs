@@ -264,7 +264,7 @@ mod tests {
         let p = WordHashing { buckets: u32::MAX, seed: 0 };
         let mut v = std::vec::Vec::new();
         WordTokenizer::for_each_id(p, b"a", |id| v.push(id));
-        assert_eq!(v, std::vec![1 + 0xe40c_292c % u32::MAX]);
+        assert_eq!(v, std::vec![1 + 0xe40c_292c]);
     }
 
     #[test]
