@@ -1,0 +1,247 @@
+//! The QEMU gate: `firmware-example` on an emulated Cortex-M prints exactly
+//! what the host prints (`runtime::host::predict_lines` and
+//! `runtime::host::generate_text`, which the trainer's CLI prints too).
+//!
+//! - Models: `models/sentiment.lstm` and `models/charlm.lstm` when they
+//!   exist, else random networks made here (seeded; the sizes of the
+//!   shipped ones: sentiment 20,001 buckets, embed 16, hidden 64, mean+max
+//!   pooling over the last 400 tokens; language model over the 65-character
+//!   test charset, embed 16, hidden 128).
+//! - Reviews: 200 of the IMDb test split (`aclImdb/test/{pos,neg}/1??_*.txt`)
+//!   from `$LSTM_DATA_DIR/aclImdb-labeled.tar.gz`. Without `LSTM_DATA_DIR`
+//!   the test fails, unless `LSTM_ALLOW_NO_DATA=1`: then synthetic reviews.
+//! - QEMU (`qemu-system-arm`) must be installed: a missing QEMU fails.
+//!
+//! The firmware is built by cargo in its own folder and target directory;
+//! the builds are serialised.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use runtime::format::{ModelKind, Pooling};
+use runtime::host::{quantize, Calibration};
+use runtime::{Rng, Sampler};
+use tests::{random_ids, random_model, Dims};
+
+/// One firmware build at a time (they share a target folder).
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu");
+    std::fs::create_dir_all(&dir).expect("creating the scratch folder");
+    dir.canonicalize().expect("scratch folder")
+}
+
+fn require_qemu() {
+    match Command::new("qemu-system-arm").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("qemu-system-arm --version failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!(
+            "qemu-system-arm is needed for this test and could not be run ({e}): install QEMU \
+             (Debian: apt-get install qemu-system-arm)"
+        ),
+    }
+}
+
+/// A shipped model, or a random one of the same shape written to scratch.
+fn model(name: &str, kind: ModelKind) -> PathBuf {
+    let shipped = root().join("models").join(name);
+    if shipped.exists() {
+        return shipped.canonicalize().expect("model path");
+    }
+    let (dims, pooling, max_tokens, lo) = match kind {
+        ModelKind::Sentiment => (Dims { vocab: 20_001, embed: 16, hidden: 64, layers: 1 }, Pooling::MeanMax, 400, 1),
+        ModelKind::CharLm => (Dims { vocab: 65, embed: 16, hidden: 128, layers: 1 }, Pooling::Last, 0, 0),
+    };
+    random(name, kind, dims, pooling, max_tokens, lo)
+}
+
+fn random(name: &str, kind: ModelKind, dims: Dims, pooling: Pooling, max_tokens: u32, lo: u32) -> PathBuf {
+    let float = random_model(kind, dims, pooling, max_tokens, 7, 1.0);
+    let mut rng = Rng::new(11);
+    let seqs: Vec<Vec<u32>> = (0..8).map(|_| random_ids(&mut rng, 200, lo, dims.vocab as u32)).collect();
+    let bytes = quantize(&float, &Calibration::run(&float, &seqs), 8).to_bytes();
+    let path = scratch().join(name);
+    std::fs::write(&path, bytes).expect("writing a random model");
+    path
+}
+
+/// Build the firmware for `target` with these models; the ELF's path.
+fn build(target: &str, sentiment: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
+    let dir = root().join("firmware-example").canonicalize().expect("firmware-example folder");
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(&dir).args(["build", "--release", "--quiet", "--target", target]);
+    cmd.env("CARGO_TARGET_DIR", dir.join("target"));
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+        cmd.env_remove(var);
+    }
+    for (var, model) in [("SENTIMENT_MODEL", sentiment), ("CHARLM_MODEL", charlm)] {
+        match model {
+            Some(p) => cmd.env(var, p),
+            None => cmd.env(var, "none"),
+        };
+    }
+    let status = cmd.status().expect("running cargo for firmware-example");
+    assert!(status.success(), "building firmware-example for {target} failed ({status})");
+    dir.join("target").join(target).join("release").join("firmware-example")
+}
+
+/// Run the firmware; (exit success, stdout, stderr).
+fn qemu(machine: &str, elf: &Path, append: &str) -> (bool, Vec<u8>, String) {
+    let cpu = if machine == "lm3s6965evb" { "cortex-m3" } else { "cortex-m4" };
+    let out = Command::new("qemu-system-arm")
+        .args(["-cpu", cpu, "-machine", machine, "-nographic"])
+        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(elf)
+        .args(["-append", append])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running qemu-system-arm");
+    (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn qemu_ok(machine: &str, elf: &Path, append: &str) -> Vec<u8> {
+    let (ok, stdout, stderr) = qemu(machine, elf, append);
+    assert!(ok, "the firmware failed under QEMU ({append}):\n{stderr}");
+    stdout
+}
+
+/// 200 IMDb test reviews (100 positive, 100 negative), one a line.
+fn reviews() -> Vec<u8> {
+    let Some(data) = std::env::var_os("LSTM_DATA_DIR") else {
+        assert!(
+            std::env::var("LSTM_ALLOW_NO_DATA").as_deref() == Ok("1"),
+            "LSTM_DATA_DIR is not set: point it at the folder holding aclImdb-labeled.tar.gz \
+             (or set LSTM_ALLOW_NO_DATA=1 to run on synthetic reviews)"
+        );
+        return synthetic_reviews();
+    };
+    let tarball = Path::new(&data).join("aclImdb-labeled.tar.gz");
+    assert!(tarball.exists(), "{} does not exist", tarball.display());
+    let dir = scratch().join("imdb");
+    std::fs::create_dir_all(&dir).expect("creating the reviews folder");
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dir)
+        .args(["--wildcards", "aclImdb/test/pos/1??_*.txt", "aclImdb/test/neg/1??_*.txt"])
+        .status()
+        .expect("running tar");
+    assert!(status.success(), "extracting reviews from {} failed", tarball.display());
+    let mut files: Vec<PathBuf> = ["pos", "neg"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir.join("aclImdb/test").join(d)).expect("extracted reviews"))
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 200, "expected 200 reviews named 1??_*.txt in the test split");
+    let mut text = Vec::new();
+    for f in files {
+        let review = std::fs::read(&f).expect("reading a review");
+        text.extend(review.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+        text.push(b'\n');
+    }
+    text
+}
+
+fn synthetic_reviews() -> Vec<u8> {
+    let words = ["good", "bad", "film", "great", "awful", "plot", "acting", "the", "a", "boring", "<br />", "!"];
+    let mut rng = Rng::new(5);
+    let mut text = Vec::new();
+    for r in 0..200 {
+        let n = 1 + (rng.next_u32() % 600) as usize * (r % 3);
+        for _ in 0..n {
+            text.extend_from_slice(words[rng.next_u32() as usize % words.len()].as_bytes());
+            text.push(b' ');
+        }
+        text.push(b'\n');
+    }
+    text
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let line = a[..at].iter().filter(|&&c| c == b'\n').count() + 1;
+    format!("outputs differ at byte {at} (line {line}); lengths {} and {}", a.len(), b.len())
+}
+
+#[test]
+fn cortex_m4_matches_the_host() {
+    require_qemu();
+    let text = reviews();
+    let sentiment = model("sentiment.lstm", ModelKind::Sentiment);
+    let charlm = model("charlm.lstm", ModelKind::CharLm);
+    let elf = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        build("thumbv7em-none-eabihf", Some(&sentiment), Some(&charlm))
+    };
+
+    let reviews = scratch().join("reviews.txt");
+    std::fs::write(&reviews, &text).expect("writing the reviews");
+    let device = qemu_ok("mps2-an386", &elf, &format!("sentiment {}", reviews.display()));
+    let host = runtime::host::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
+    assert_eq!(host.lines().count(), 200);
+    assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
+
+    // A prime with a newline and a run of spaces: passed as a file, exactly.
+    let prime = b"ROMEO:\nBut  soft, what light";
+    let prime_file = scratch().join("prime.txt");
+    std::fs::write(&prime_file, prime).expect("writing the prime");
+    let model = std::fs::read(&charlm).expect("model");
+    for (seed, temperature, top_k) in [(42u64, 256u16, 0u16), (7, 180, 10), (1, 0, 0)] {
+        let append = format!(
+            "generate len=1000 seed={seed} temperature={temperature} top_k={top_k} prime-file={}",
+            prime_file.display()
+        );
+        let device = qemu_ok("mps2-an386", &elf, &append);
+        let host =
+            runtime::host::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
+        assert_eq!(host.len(), prime.len() + 1000);
+        assert!(device == host, "generate {append}: {}", first_difference(&device, &host));
+    }
+
+    // A panic and a fault exit QEMU non-zero.
+    for what in ["panic", "fault"] {
+        let (ok, _, stderr) = qemu("mps2-an386", &elf, what);
+        assert!(!ok, "`{what}` exited 0");
+        assert!(stderr.contains(if what == "panic" { "panic" } else { "HardFault" }), "{what}: {stderr}");
+    }
+}
+
+/// The Cortex-M3 board (256 KiB flash, 64 KiB RAM) with models that fit:
+/// the language model and a sentiment model of 4,001 buckets.
+#[test]
+fn cortex_m3_matches_the_host() {
+    require_qemu();
+    let sentiment = random(
+        "sentiment-small.lstm",
+        ModelKind::Sentiment,
+        Dims { vocab: 4_001, embed: 16, hidden: 64, layers: 1 },
+        Pooling::MeanMax,
+        400,
+        1,
+    );
+    let charlm = model("charlm.lstm", ModelKind::CharLm);
+    let elf = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        build("thumbv7m-none-eabi", Some(&sentiment), Some(&charlm))
+    };
+    let text = synthetic_reviews();
+    let reviews = scratch().join("reviews-m3.txt");
+    std::fs::write(&reviews, &text).expect("writing the reviews");
+    let device = qemu_ok("lm3s6965evb", &elf, &format!("sentiment {}", reviews.display()));
+    let host = runtime::host::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
+    assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
+
+    let device = qemu_ok("lm3s6965evb", &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");
+    let host =
+        runtime::host::generate_text(&std::fs::read(&charlm).expect("model"), b"To be", 300, Sampler::new(3, 200, 20))
+            .expect("host");
+    assert!(device == host, "generate: {}", first_difference(&device, &host));
+}

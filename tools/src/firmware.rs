@@ -1,0 +1,342 @@
+//! `cargo xtask qemu | size | cost`: build `firmware-example` with given
+//! models, run it under QEMU, and report its output, sizes and cost.
+//!
+//! The firmware is built by its own cargo invocation in its own folder (its
+//! `.cargo/config.toml` sets the target) with the models passed through
+//! `SENTIMENT_MODEL` / `CHARLM_MODEL`, into `firmware-example/target`. QEMU
+//! is started directly with the command on its `-append` line (see
+//! `firmware-example/src/main.rs`); a non-zero exit of QEMU is an error that
+//! carries the firmware's stderr.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// How long one QEMU run may take before it is killed.
+const QEMU_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// A QEMU machine the firmware runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Board {
+    /// `mps2-an386`: Cortex-M4F, 4 MiB flash, 4 MiB RAM (`thumbv7em-none-eabihf`).
+    Mps2An386,
+    /// `lm3s6965evb`: Cortex-M3, 256 KiB flash, 64 KiB RAM (`thumbv7m-none-eabi`).
+    Lm3s6965evb,
+}
+
+impl Board {
+    /// The Rust target.
+    pub fn target(self) -> &'static str {
+        match self {
+            Board::Mps2An386 => "thumbv7em-none-eabihf",
+            Board::Lm3s6965evb => "thumbv7m-none-eabi",
+        }
+    }
+
+    fn qemu_args(self) -> [&'static str; 4] {
+        match self {
+            Board::Mps2An386 => ["-cpu", "cortex-m4", "-machine", "mps2-an386"],
+            Board::Lm3s6965evb => ["-cpu", "cortex-m3", "-machine", "lm3s6965evb"],
+        }
+    }
+}
+
+/// The models a firmware build embeds (`None`: none of that kind).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Models<'a> {
+    /// A sentiment model file.
+    pub sentiment: Option<&'a Path>,
+    /// A character language model file.
+    pub charlm: Option<&'a Path>,
+}
+
+/// The `firmware-example` folder.
+pub fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("firmware-example")
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let abs = p.canonicalize().with_context(|| format!("{}", p.display()))?;
+    let s = abs.to_str().ok_or_else(|| anyhow!("{}: not UTF-8", abs.display()))?;
+    // QEMU splits its -append line at spaces.
+    if s.contains(' ') {
+        bail!("{s}: QEMU cannot pass a path with spaces to the firmware");
+    }
+    Ok(abs)
+}
+
+/// Build the firmware for `board` with `models`; returns the ELF file.
+pub fn build(board: Board, models: Models<'_>) -> Result<PathBuf> {
+    let dir = firmware_dir();
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(&dir).args(["build", "--release", "--quiet", "--target", board.target()]);
+    // Its own target folder, and nothing of an outer cargo's settings.
+    cmd.env("CARGO_TARGET_DIR", dir.join("target"));
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+        cmd.env_remove(var);
+    }
+    for (var, model) in [("SENTIMENT_MODEL", models.sentiment), ("CHARLM_MODEL", models.charlm)] {
+        match model {
+            Some(p) => cmd.env(var, absolute(p)?),
+            None => cmd.env(var, "none"),
+        };
+    }
+    let status = cmd.status().context("running cargo to build firmware-example")?;
+    if !status.success() {
+        bail!("building firmware-example for {} failed ({status})", board.target());
+    }
+    Ok(dir.join("target").join(board.target()).join("release").join("firmware-example"))
+}
+
+/// What a QEMU run printed.
+pub struct Run {
+    /// The firmware's stdout.
+    pub stdout: Vec<u8>,
+    /// The firmware's stderr (and QEMU's).
+    pub stderr: String,
+}
+
+/// Run `elf` under QEMU with `append` as its command line and `extra` QEMU
+/// arguments; an error unless QEMU exits 0.
+pub fn run_qemu(board: Board, elf: &Path, append: &str, extra: &[&str]) -> Result<Run> {
+    let mut cmd = Command::new("qemu-system-arm");
+    cmd.args(board.qemu_args())
+        .args(["-nographic", "-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(elf)
+        .args(["-append", append])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow!("qemu-system-arm was not found: install QEMU (Debian: apt-get install qemu-system-arm)")
+        } else {
+            anyhow!("starting qemu-system-arm: {e}")
+        }
+    })?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).map(|_| v)
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).map(|_| v)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed() > QEMU_TIMEOUT {
+            child.kill().ok();
+            child.wait().ok();
+            bail!("QEMU did not finish within {QEMU_TIMEOUT:?} (command line: {append})");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out_thread.join().map_err(|_| anyhow!("stdout reader panicked"))??;
+    let stderr =
+        String::from_utf8_lossy(&err_thread.join().map_err(|_| anyhow!("stderr reader panicked"))??).into_owned();
+    if !status.success() {
+        bail!("the firmware failed under QEMU ({status}), command line `{append}`:\n{stderr}");
+    }
+    Ok(Run { stdout, stderr })
+}
+
+/// A scratch file under `firmware-example/target/xtask`.
+fn scratch(name: &str, contents: &[u8]) -> Result<PathBuf> {
+    let dir = firmware_dir().join("target").join("xtask");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, contents)?;
+    absolute(&path)
+}
+
+fn text(stdout: Vec<u8>) -> Result<String> {
+    String::from_utf8(stdout).context("the firmware printed bytes that are not UTF-8")
+}
+
+/// `cargo xtask qemu sentiment`: classify each line of `reviews` on the
+/// Cortex-M4 under QEMU; the same text as `trainer sentiment predict`.
+pub fn qemu_sentiment(model: &Path, reviews: &Path) -> Result<String> {
+    let elf = build(Board::Mps2An386, Models { sentiment: Some(model), charlm: None })?;
+    let run = run_qemu(Board::Mps2An386, &elf, &format!("sentiment {}", absolute(reviews)?.display()), &[])?;
+    text(run.stdout)
+}
+
+/// `cargo xtask qemu generate`: the prime, then `len` sampled characters,
+/// on the Cortex-M4 under QEMU; the same text as `trainer charlm generate`.
+pub fn qemu_generate(
+    model: &Path,
+    prime: &str,
+    len: usize,
+    seed: u64,
+    temperature_q8: u16,
+    top_k: u16,
+) -> Result<String> {
+    let elf = build(Board::Mps2An386, Models { sentiment: None, charlm: Some(model) })?;
+    let prime_file = scratch("prime.txt", prime.as_bytes())?;
+    let append = format!(
+        "generate len={len} seed={seed} temperature={temperature_q8} top_k={top_k} prime-file={}",
+        prime_file.display()
+    );
+    let run = run_qemu(Board::Mps2An386, &elf, &append, &[]);
+    std::fs::remove_file(&prime_file).ok();
+    text(run?.stdout)
+}
+
+fn llvm_tool(name: &str) -> Result<PathBuf> {
+    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let sysroot = String::from_utf8(out.stdout)?.trim().to_string();
+    let host = Command::new("rustc").arg("-vV").output().context("running rustc")?;
+    let host = String::from_utf8(host.stdout)?
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .ok_or_else(|| anyhow!("rustc -vV names no host"))?;
+    let path = Path::new(&sysroot).join("lib/rustlib").join(host).join("bin").join(name);
+    if !path.exists() {
+        bail!("{} not found: rustup component add llvm-tools", path.display());
+    }
+    Ok(path)
+}
+
+/// Flash and static RAM of an ELF from `llvm-size -A`: (flash, static RAM).
+fn sizes(elf: &Path) -> Result<(u64, u64)> {
+    let out = Command::new(llvm_tool("llvm-size")?).arg("-A").arg(elf).output()?;
+    let (mut flash, mut ram) = (0, 0);
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(name), Some(size)) = (f.next(), f.next().and_then(|s| s.parse::<u64>().ok())) else {
+            continue;
+        };
+        match name {
+            ".vector_table" | ".text" | ".rodata" => flash += size,
+            ".data" => {
+                flash += size;
+                ram += size;
+            }
+            ".bss" | ".uninit" => ram += size,
+            _ => {}
+        }
+    }
+    Ok((flash, ram))
+}
+
+fn peak_stack(stderr: &str) -> Result<u64> {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak stack: ")?.strip_suffix(" bytes")?.parse().ok())
+        .ok_or_else(|| anyhow!("the firmware reported no peak stack:\n{stderr}"))
+}
+
+/// `cargo xtask size`: for each model, a firmware with only that model:
+/// flash and static RAM (`llvm-size`), and the peak stack of a run
+/// (sentiment: a few reviews; language model: 200 characters).
+pub fn size_report(board: Board, models: Models<'_>) -> Result<String> {
+    let mut report = String::new();
+    if let Some(model) = models.sentiment {
+        let elf = build(board, Models { sentiment: Some(model), charlm: None })?;
+        let reviews = scratch(
+            "reviews.txt",
+            b"A wonderful film, I loved every minute of it.\nDull, slow and far too long.\n\nOk.",
+        )?;
+        let run = run_qemu(board, &elf, &format!("--stack sentiment {}", reviews.display()), &[]);
+        std::fs::remove_file(&reviews).ok();
+        line(&mut report, "sentiment", model, &elf, &run?.stderr)?;
+    }
+    if let Some(model) = models.charlm {
+        let elf = build(board, Models { sentiment: None, charlm: Some(model) })?;
+        let run = run_qemu(board, &elf, "--stack generate len=200 seed=1 prime=The ", &[])?;
+        line(&mut report, "charlm", model, &elf, &run.stderr)?;
+    }
+    Ok(report)
+}
+
+fn line(report: &mut String, name: &str, model: &Path, elf: &Path, stderr: &str) -> Result<()> {
+    let (flash, ram) = sizes(elf)?;
+    let stack = peak_stack(stderr)?;
+    let model_len = std::fs::metadata(model)?.len();
+    let _ = writeln!(
+        report,
+        "{name}: flash {flash} bytes (model {model_len}), static RAM {ram} bytes, peak stack {stack} bytes, \
+         RAM total {} bytes",
+        ram + stack
+    );
+    Ok(())
+}
+
+/// Build the instruction-counting QEMU plugin (`firmware-example/qemu-plugin`).
+fn plugin() -> Result<PathBuf> {
+    let dir = firmware_dir();
+    let out = dir.join("target").join("insn_count.so");
+    std::fs::create_dir_all(dir.join("target"))?;
+    let status = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+        .arg(&out)
+        .arg(dir.join("qemu-plugin").join("insn_count.c"))
+        .status()
+        .context("running the C compiler (cc) for the QEMU plugin")?;
+    if !status.success() {
+        bail!("compiling the QEMU plugin failed ({status})");
+    }
+    Ok(out)
+}
+
+fn symbol(elf: &Path, name: &str) -> Result<u64> {
+    let out = Command::new(llvm_tool("llvm-nm")?).arg(elf).output()?;
+    String::from_utf8(out.stdout)?
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            let addr = f.next()?;
+            (f.nth(1)? == name).then(|| u64::from_str_radix(addr, 16).ok())?
+        })
+        .ok_or_else(|| anyhow!("{}: no symbol {name}", elf.display()))
+}
+
+/// `cargo xtask cost`: guest instructions per token, counted exactly by a
+/// QEMU plugin between the firmware's `lstm_cost_begin` and
+/// `lstm_cost_end`, over `tokens` tokens per model. One line per region:
+/// `<model>: <N> instructions per token, <R> instructions per MAC`.
+pub fn cost_report(board: Board, models: Models<'_>, tokens: usize) -> Result<String> {
+    let elf = build(board, models)?;
+    let so = plugin()?;
+    let (begin, end) = (symbol(&elf, "lstm_cost_begin")?, symbol(&elf, "lstm_cost_end")?);
+    let counts = scratch("cost.txt", b"")?;
+    let plugin_arg = format!("{},begin={begin:#x},end={end:#x},out={}", so.display(), counts.display());
+    let run = run_qemu(board, &elf, &format!("cost tokens={tokens}"), &["-plugin", &plugin_arg, "-d", "plugin"]);
+    let regions = std::fs::read_to_string(&counts);
+    std::fs::remove_file(&counts).ok();
+    let (run, regions) = (text(run?.stdout)?, regions?);
+    let counts: Vec<u64> = regions.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse().ok()).collect();
+    let mut report = String::new();
+    let lines: Vec<&str> = run.lines().collect();
+    if lines.len() != counts.len() {
+        bail!("{} regions counted for {} reported:\n{run}{regions}", counts.len(), lines.len());
+    }
+    for (l, insns) in lines.iter().zip(counts) {
+        // `<model> tokens=<T> macs=<M> ...`
+        let mut f = l.split_whitespace();
+        let name = f.next().unwrap_or("?");
+        let field = |f: Option<&str>, key: &str| -> Result<u64> {
+            f.and_then(|s| s.strip_prefix(key)?.parse().ok()).ok_or_else(|| anyhow!("bad cost line: {l}"))
+        };
+        let t = field(f.next(), "tokens=")?;
+        let macs = field(f.next(), "macs=")?;
+        let _ = writeln!(
+            report,
+            "{name}: {} instructions per token, {:.3} instructions per MAC ({insns} instructions, {t} tokens, \
+             {macs} MACs)",
+            insns / t.max(1),
+            insns as f64 / macs.max(1) as f64
+        );
+    }
+    Ok(report)
+}
