@@ -1,0 +1,271 @@
+//! Data sets: IMDb reviews (sentiment) and Hamlet (character language model).
+//!
+//! Both are read from the files the user names; nothing is downloaded.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use runtime::tokenizer::{WordHashing, WordTokenizer};
+
+use crate::error::{Error, Result};
+
+/// One of the two official IMDb splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// `aclImdb/train` (25,000 reviews).
+    Train,
+    /// `aclImdb/test` (25,000 reviews).
+    Test,
+}
+
+impl Split {
+    fn dir(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// A raw labelled review.
+#[derive(Clone, Debug)]
+pub struct Review {
+    /// Path of the review inside the data set (`train/pos/123_9.txt`).
+    pub name: String,
+    /// The review text.
+    pub text: String,
+    /// `true` for a positive review.
+    pub positive: bool,
+}
+
+/// A tokenized review: token ids in `1..=buckets`, at most `max_tokens` of
+/// them (the last ones), and its label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    /// Token ids, in reading order.
+    pub ids: Vec<u32>,
+    /// 1.0 for positive, 0.0 for negative.
+    pub label: f32,
+}
+
+/// Parses `train/pos/123_9.txt` (relative to `aclImdb/`) into its split and
+/// label; other paths give `None`.
+fn classify(rel: &str) -> Option<(Split, bool)> {
+    let mut parts = rel.split('/');
+    let split = match parts.next()? {
+        "train" => Split::Train,
+        "test" => Split::Test,
+        _ => return None,
+    };
+    let positive = match parts.next()? {
+        "pos" => true,
+        "neg" => false,
+        _ => return None,
+    };
+    let file = parts.next()?;
+    if parts.next().is_some() || !file.ends_with(".txt") {
+        return None;
+    }
+    Some((split, positive))
+}
+
+fn utf8(path: PathBuf, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 { path, offset: e.utf8_error().valid_up_to() })
+}
+
+/// Reads the labelled reviews of `split` from the official archive
+/// (`aclImdb_v1.tar.gz` or the labelled subset), or from its extracted
+/// directory (the one holding `aclImdb/`, or `aclImdb/` itself). Reviews are
+/// returned sorted by name, so the order does not depend on the archive.
+pub fn read_imdb(path: &Path, split: Split) -> Result<Vec<Review>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut reviews = if meta.is_dir() { read_imdb_dir(path, split)? } else { read_imdb_archive(path, split)? };
+    if reviews.is_empty() {
+        return Err(Error::Empty { path: path.to_owned(), what: format!("the IMDb {} split", split.dir()) });
+    }
+    reviews.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(reviews)
+}
+
+fn read_imdb_archive(path: &Path, split: Split) -> Result<Vec<Review>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let broken = |source| Error::BrokenArchive { path: path.to_owned(), source };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut reviews = Vec::new();
+    for entry in archive.entries().map_err(broken)? {
+        let mut entry = entry.map_err(broken)?;
+        let name = entry.path().map_err(broken)?.to_string_lossy().into_owned();
+        let rel = name.trim_start_matches("./");
+        let Some(rel) = rel.strip_prefix("aclImdb/") else {
+            continue;
+        };
+        let Some((s, positive)) = classify(rel) else {
+            continue;
+        };
+        if s != split {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut bytes).map_err(broken)?;
+        let text = utf8(path.join(rel), bytes)?;
+        reviews.push(Review { name: rel.to_owned(), text, positive });
+    }
+    Ok(reviews)
+}
+
+fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
+    let root = if path.join("aclImdb").is_dir() { path.join("aclImdb") } else { path.to_owned() };
+    let mut reviews = Vec::new();
+    for (label, positive) in [("pos", true), ("neg", false)] {
+        let dir = root.join(split.dir()).join(label);
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let file = entry.path();
+            if file.extension().is_none_or(|x| x != "txt") {
+                continue;
+            }
+            let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+            let text = utf8(file.clone(), bytes)?;
+            let name = format!("{}/{label}/{}", split.dir(), entry.file_name().to_string_lossy());
+            reviews.push(Review { name, text, positive });
+        }
+    }
+    Ok(reviews)
+}
+
+/// Tokenizes a review with the shared word tokenizer, keeping only the last
+/// `max_tokens` ids (0 = all), as the device does.
+pub fn tokenize(hashing: WordHashing, text: &str, max_tokens: usize) -> Vec<u32> {
+    let mut ids = Vec::new();
+    WordTokenizer::for_each_id(hashing, text.as_bytes(), |id| ids.push(id));
+    if max_tokens > 0 && ids.len() > max_tokens {
+        ids.drain(..ids.len() - max_tokens);
+    }
+    ids
+}
+
+/// Tokenizes reviews (see [`tokenize`]).
+pub fn examples(reviews: &[Review], hashing: WordHashing, max_tokens: usize) -> Vec<Example> {
+    reviews
+        .iter()
+        .map(|r| Example { ids: tokenize(hashing, &r.text, max_tokens), label: if r.positive { 1.0 } else { 0.0 } })
+        .collect()
+}
+
+/// Splits `items` into (train, validation) after a shuffle seeded by `seed`;
+/// the validation part has `round(len * fraction)` items. With `limit > 0`,
+/// the training part is cut to its first `limit` items.
+pub fn carve_validation<T>(mut items: Vec<T>, fraction: f64, seed: u64, limit: usize) -> (Vec<T>, Vec<T>) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_da7a);
+    items.shuffle(&mut rng);
+    let n_val = ((items.len() as f64) * fraction).round() as usize;
+    let n_val = n_val.min(items.len());
+    let mut train = items.split_off(n_val);
+    if limit > 0 && train.len() > limit {
+        train.truncate(limit);
+    }
+    (train, items)
+}
+
+/// The marker that starts the play in Project Gutenberg's etext #2265.
+pub const HAMLET_MARKER: &str = "The Tragedie of Hamlet";
+
+/// A character corpus split for language modelling.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CharCorpus {
+    /// Sorted distinct bytes of the whole text (train and validation): id
+    /// `i` is byte `charset[i]`.
+    pub charset: Vec<u8>,
+    /// Training ids (the first 90% of characters).
+    pub train: Vec<u16>,
+    /// Validation ids (the last 10%).
+    pub valid: Vec<u16>,
+}
+
+impl CharCorpus {
+    /// Builds the corpus from `text` (already without its header): charset,
+    /// then the first `train_fraction` of characters for training.
+    pub fn from_text(text: &[u8], train_fraction: f64) -> Self {
+        let mut seen = [false; 256];
+        for &b in text {
+            seen[b as usize] = true;
+        }
+        let charset: Vec<u8> = (0..=255u8).filter(|&b| seen[b as usize]).collect();
+        let mut index = [0u16; 256];
+        for (i, &b) in charset.iter().enumerate() {
+            index[b as usize] = i as u16;
+        }
+        let ids: Vec<u16> = text.iter().map(|&b| index[b as usize]).collect();
+        let cut = ((ids.len() as f64) * train_fraction).round() as usize;
+        let (train, valid) = ids.split_at(cut.min(ids.len()));
+        Self { charset, train: train.to_vec(), valid: valid.to_vec() }
+    }
+}
+
+/// Reads a Gutenberg text, skips the header (everything before `offset`, or
+/// before the first [`HAMLET_MARKER`] when `offset` is `None`) and splits it
+/// 90/10.
+pub fn read_hamlet(path: &Path, offset: Option<usize>) -> Result<CharCorpus> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = utf8(path.to_owned(), bytes)?;
+    let start = match offset {
+        Some(o) if o <= text.len() => o,
+        Some(o) => {
+            return Err(Error::Config(format!(
+                "start offset {o} is past the end of {} ({} bytes)",
+                path.display(),
+                text.len()
+            )))
+        }
+        None => text
+            .find(HAMLET_MARKER)
+            .ok_or_else(|| Error::MarkerNotFound { path: path.to_owned(), marker: HAMLET_MARKER.to_owned() })?,
+    };
+    let corpus = CharCorpus::from_text(&text.as_bytes()[start..], 0.9);
+    if corpus.train.is_empty() || corpus.valid.is_empty() {
+        return Err(Error::Empty { path: path.to_owned(), what: "the text after the header".to_owned() });
+    }
+    Ok(corpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_paths() {
+        assert_eq!(classify("train/pos/1_9.txt"), Some((Split::Train, true)));
+        assert_eq!(classify("test/neg/1_2.txt"), Some((Split::Test, false)));
+        assert_eq!(classify("train/unsup/1_0.txt"), None);
+        assert_eq!(classify("imdb.vocab"), None);
+    }
+
+    #[test]
+    fn truncation_keeps_the_last_tokens() {
+        let h = WordHashing { buckets: 1000, seed: 0 };
+        let all = tokenize(h, "a b c d e", 0);
+        assert_eq!(all.len(), 5);
+        assert_eq!(tokenize(h, "a b c d e", 2), all[3..].to_vec());
+    }
+
+    #[test]
+    fn carve_is_seeded_and_disjoint() {
+        let (t1, v1) = carve_validation((0..100).collect(), 0.2, 7, 0);
+        let (t2, v2) = carve_validation((0..100).collect(), 0.2, 7, 0);
+        assert_eq!((t1.clone(), v1.clone()), (t2, v2));
+        assert_eq!(v1.len(), 20);
+        assert!(t1.iter().all(|x| !v1.contains(x)));
+    }
+
+    #[test]
+    fn corpus_split() {
+        let c = CharCorpus::from_text(b"abcabcabca", 0.9);
+        assert_eq!(c.charset, b"abc");
+        assert_eq!(c.train.len(), 9);
+        assert_eq!(c.valid, vec![0]);
+    }
+}

@@ -1,0 +1,86 @@
+//! The trainer library's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the trainer library. Each variant names
+/// the file it concerns where there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The IMDb archive is not a readable gzip-compressed tar file.
+    #[error("{path}: not a readable .tar.gz archive: {source}")]
+    BrokenArchive {
+        /// The archive.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A text file is not valid UTF-8.
+    #[error("{path}: not valid UTF-8 (byte offset {offset})")]
+    NotUtf8 {
+        /// The file (for an archive, `archive/member`).
+        path: PathBuf,
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
+    /// A data set or a split of it has no examples.
+    #[error("{path}: {what} is empty")]
+    Empty {
+        /// The file or directory read.
+        path: PathBuf,
+        /// What is empty (for example "the IMDb train split").
+        what: String,
+    },
+    /// The Hamlet text does not contain the start marker.
+    #[error("{path}: start marker {marker:?} not found (give the offset explicitly)")]
+    MarkerNotFound {
+        /// The text file.
+        path: PathBuf,
+        /// The marker searched for.
+        marker: String,
+    },
+    /// A checkpoint file is malformed, truncated or corrupted.
+    #[error("{path}: bad checkpoint: {reason}")]
+    BadCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A resumed run's configuration differs from the checkpoint's.
+    #[error("{path}: cannot resume: {reason}")]
+    ResumeMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// A hyper-parameter is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Drawing the learning curves failed.
+    #[error("{path}: cannot draw the learning curves: {reason}")]
+    Plot {
+        /// The PNG file.
+        path: PathBuf,
+        /// The plotting library's message.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+/// The trainer's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,178 @@
+//! From a checkpoint to [`runtime::host::FloatModel`], and the float
+//! model's own forward pass and validation figures, so that the float and
+//! the integer engines can be compared on the same data.
+
+use runtime::format::{ModelKind, Pooling};
+use runtime::host::{FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+
+use crate::checkpoint::{Checkpoint, Task};
+use crate::data::Example;
+use crate::model::Readout;
+
+/// Turns a trained checkpoint into the f32 network the exporter takes.
+///
+/// One-hot input (embedding width 0) becomes an identity embedding
+/// `vocab x vocab`. The dense weights are transposed to `[outputs][features]`.
+pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
+    let cfg = &ckpt.meta.net;
+    let mut params = ckpt.params.iter();
+    let (embedding, embed_dim) = if cfg.embed_dim > 0 {
+        (params.next().expect("embedding").clone(), cfg.embed_dim)
+    } else {
+        let v = cfg.vocab;
+        let mut e = vec![0.0; v * v];
+        for i in 0..v {
+            e[i * v + i] = 1.0;
+        }
+        (e, v)
+    };
+    let mut layers = Vec::new();
+    for l in 0..cfg.layers {
+        let input = if l == 0 { embed_dim } else { cfg.hidden };
+        layers.push(FloatLstmLayer {
+            input,
+            hidden: cfg.hidden,
+            w_x: params.next().expect("w_x").clone(),
+            w_h: params.next().expect("w_h").clone(),
+            bias: params.next().expect("bias").clone(),
+        });
+    }
+    let w = params.next().expect("head.w");
+    let b = params.next().expect("head.b").clone();
+    let (f, o) = (cfg.features(), cfg.outputs);
+    let mut wt = vec![0.0; f * o];
+    for i in 0..f {
+        for j in 0..o {
+            wt[j * f + i] = w[i * o + j];
+        }
+    }
+    let (kind, tokenizer, max_tokens) = match &ckpt.meta.task {
+        Task::Sentiment { hashing, max_tokens } => {
+            (ModelKind::Sentiment, FloatTokenizer::Words(*hashing), *max_tokens as u32)
+        }
+        Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0),
+    };
+    let pooling = match cfg.readout {
+        Readout::MeanMax => Pooling::MeanMax,
+        Readout::Last | Readout::EveryStep => Pooling::Last,
+    };
+    FloatModel { kind, tokenizer, embedding, embed_dim, layers, head: FloatHead { pooling, max_tokens, w: wt, b } }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Streaming f32 inference state of a [`FloatModel`]: one token at a time,
+/// as the device runs it.
+pub struct FloatRunner<'a> {
+    model: &'a FloatModel,
+    h: Vec<Vec<f32>>,
+    c: Vec<Vec<f32>>,
+    sum: Vec<f32>,
+    max: Vec<f32>,
+    steps: usize,
+}
+
+impl<'a> FloatRunner<'a> {
+    /// A runner at the zero state.
+    pub fn new(model: &'a FloatModel) -> Self {
+        let hid = model.layers.last().map_or(0, |l| l.hidden);
+        Self {
+            model,
+            h: model.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
+            c: model.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
+            sum: vec![0.0; hid],
+            max: vec![f32::NEG_INFINITY; hid],
+            steps: 0,
+        }
+    }
+
+    /// Feeds one token id through every layer.
+    pub fn step(&mut self, id: usize) {
+        let e = self.model.embed_dim;
+        let mut x: Vec<f32> = self.model.embedding[id * e..(id + 1) * e].to_vec();
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let (i_w, hid) = (layer.input, layer.hidden);
+            let mut g = layer.bias.clone();
+            for (r, gr) in g.iter_mut().enumerate() {
+                let wx = &layer.w_x[r * i_w..(r + 1) * i_w];
+                let wh = &layer.w_h[r * hid..(r + 1) * hid];
+                *gr += wx.iter().zip(&x).map(|(a, b)| a * b).sum::<f32>()
+                    + wh.iter().zip(&self.h[l]).map(|(a, b)| a * b).sum::<f32>();
+            }
+            for j in 0..hid {
+                let i = sigmoid(g[j]);
+                let f = sigmoid(g[hid + j]);
+                let gg = g[2 * hid + j].tanh();
+                let o = sigmoid(g[3 * hid + j]);
+                self.c[l][j] = f * self.c[l][j] + i * gg;
+                self.h[l][j] = o * self.c[l][j].tanh();
+            }
+            x = self.h[l].clone();
+        }
+        for (j, &v) in x.iter().enumerate() {
+            self.sum[j] += v;
+            self.max[j] = self.max[j].max(v);
+        }
+        self.steps += 1;
+    }
+
+    /// The head's outputs (logits) for the tokens fed so far.
+    pub fn logits(&self) -> Vec<f32> {
+        let head = &self.model.head;
+        let last = self.h.last().cloned().unwrap_or_default();
+        let feats: Vec<f32> = match head.pooling {
+            Pooling::Last => last,
+            Pooling::MeanMax => {
+                if self.steps == 0 {
+                    vec![0.0; 2 * last.len()]
+                } else {
+                    let n = self.steps as f32;
+                    self.sum.iter().map(|s| s / n).chain(self.max.iter().cloned()).collect()
+                }
+            }
+        };
+        let f = feats.len();
+        head.b
+            .iter()
+            .enumerate()
+            .map(|(o, b)| b + head.w[o * f..(o + 1) * f].iter().zip(&feats).map(|(w, x)| w * x).sum::<f32>())
+            .collect()
+    }
+}
+
+/// Validation figures of a float sentiment model: (mean BCE, accuracy).
+/// `examples` must be tokenized with the model's hashing and truncation.
+pub fn float_sentiment_metrics(model: &FloatModel, examples: &[Example]) -> (f64, f64) {
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for ex in examples {
+        let mut r = FloatRunner::new(model);
+        for &id in &ex.ids {
+            r.step(id as usize);
+        }
+        let z = r.logits()[0] as f64;
+        let y = ex.label as f64;
+        loss += z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
+        if (z > 0.0) == (y > 0.5) {
+            correct += 1;
+        }
+    }
+    let n = examples.len().max(1) as f64;
+    (loss / n, correct as f64 / n)
+}
+
+/// Mean cross-entropy in nats/char of a float language model predicting
+/// `ids[1..]` from `ids[..n-1]` (one stream from the zero state).
+pub fn float_charlm_loss(model: &FloatModel, ids: &[u16]) -> f64 {
+    let mut r = FloatRunner::new(model);
+    let mut total = 0.0f64;
+    for w in ids.windows(2) {
+        r.step(w[0] as usize);
+        let l = r.logits();
+        let m = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let lse = m as f64 + l.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
+        total += lse - l[w[1] as usize] as f64;
+    }
+    total / (ids.len().saturating_sub(1)).max(1) as f64
+}

@@ -1,0 +1,484 @@
+//! The trainer's own operations on dfdx's gradient tape.
+//!
+//! dfdx 0.13 has no LSTM layer. Each operation here runs its forward pass on
+//! the host arrays of dfdx tensors and records ONE backward closure on the
+//! tape (`Tape::add_backward_op`), exactly as dfdx's own ops do: the LSTM
+//! over a whole sequence is one op whose backward is hand-written BPTT, with
+//! the large products done once per sequence by `gemm`.
+//!
+//! Layouts: sequences are time-major, row `n = t * batch + b` of a
+//! `(steps * batch, width)` matrix. Every weight is a row-major 2-D tensor.
+
+use dfdx::prelude::*;
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use crate::linalg::{matmul, Mat};
+
+/// A 2-D f32 tensor on the CPU.
+pub type T2<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
+
+/// Which rows of a time-major batch are real tokens. Sequences are aligned
+/// to the right: row `b` is padding for steps `t < starts[b]`, where its
+/// state stays zero, as if the sequence began at `starts[b]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seq {
+    /// Time steps T.
+    pub steps: usize,
+    /// Batch rows B.
+    pub batch: usize,
+    /// First real step of each row; empty means every step is real.
+    pub starts: Vec<usize>,
+}
+
+impl Seq {
+    /// A batch with no padding.
+    pub fn dense(steps: usize, batch: usize) -> Self {
+        Self { steps, batch, starts: Vec::new() }
+    }
+
+    /// Whether row `b` is real at step `t`.
+    #[inline]
+    pub fn active(&self, t: usize, b: usize) -> bool {
+        self.starts.is_empty() || t >= self.starts[b]
+    }
+
+    /// Number of real steps of row `b`.
+    pub fn len_of(&self, b: usize) -> usize {
+        if self.starts.is_empty() {
+            self.steps
+        } else {
+            self.steps - self.starts[b].min(self.steps)
+        }
+    }
+
+    /// Total rows `steps * batch`.
+    pub fn rows(&self) -> usize {
+        self.steps * self.batch
+    }
+}
+
+fn host<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    t.as_vec()
+}
+
+fn new_tensor(dev: &Cpu, data: Vec<f32>, rows: usize, cols: usize) -> T2 {
+    dev.tensor_from_vec(data, (rows, cols))
+}
+
+/// Embedding lookup: row `n` of the output is row `ids[n]` of `table`.
+/// Backward adds each output row's gradient to its table row.
+pub fn embed<T: Tape<f32, Cpu>>(table: &T2, ids: &[usize], mut tape: T) -> T2<T> {
+    let (vocab, width) = *table.shape();
+    let data = host(table);
+    let mut out = vec![0.0; ids.len() * width];
+    for (row, &id) in out.chunks_exact_mut(width).zip(ids) {
+        assert!(id < vocab, "token id {id} outside the vocabulary {vocab}");
+        row.copy_from_slice(&data[id * width..(id + 1) * width]);
+    }
+    let out = new_tensor(table.device(), out, ids.len(), width);
+    if T::OWNS_TAPE {
+        let table_g = table.ghost();
+        let out_g = out.ghost();
+        let ids = ids.to_vec();
+        tape.add_backward_op(move |grads| {
+            let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            let g_tab = grads.get_or_alloc_mut(&table_g)?;
+            for (row, &id) in g_out.chunks_exact(width).zip(&ids) {
+                for (g, r) in g_tab[id * width..(id + 1) * width].iter_mut().zip(row) {
+                    *g += r;
+                }
+            }
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// Inverted dropout: each element is zeroed with probability `p`, the others
+/// scaled by `1 / (1 - p)`. The mask comes from `rng`, so a seeded run is
+/// reproducible.
+pub fn dropout<T: Tape<f32, Cpu>>(x: T2<T>, p: f32, rng: &mut StdRng) -> T2<T> {
+    if p <= 0.0 {
+        return x;
+    }
+    let (x, mut tape) = x.split_tape();
+    let (rows, cols) = *x.shape();
+    let scale = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..rows * cols).map(|_| if rng.gen::<f32>() < p { 0.0 } else { scale }).collect();
+    let mut data = host(&x);
+    for (d, m) in data.iter_mut().zip(&mask) {
+        *d *= m;
+    }
+    let out = new_tensor(x.device(), data, rows, cols);
+    if T::OWNS_TAPE {
+        let x_g = x.ghost();
+        let out_g = out.ghost();
+        tape.add_backward_op(move |grads| {
+            let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            let g_x = grads.get_or_alloc_mut(&x_g)?;
+            for ((g, o), m) in g_x.iter_mut().zip(&g_out).zip(&mask) {
+                *g += o * m;
+            }
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// Dense layer `y = x w + b` with `w: (in, out)` and `b: (1, out)`.
+pub fn linear<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &T2) -> T2<T> {
+    let (x, mut tape) = x.split_tape();
+    let (rows, inp) = *x.shape();
+    let (w_in, outp) = *w.shape();
+    assert_eq!(inp, w_in, "linear: input width");
+    assert_eq!(*b.shape(), (1, outp), "linear: bias shape");
+    let xd = host(&x);
+    let wd = host(w);
+    let bd = host(b);
+    let mut y = vec![0.0; rows * outp];
+    for row in y.chunks_exact_mut(outp) {
+        row.copy_from_slice(&bd);
+    }
+    matmul(&mut y, Mat::new(&xd, rows, inp), Mat::new(&wd, inp, outp), true);
+    let out = new_tensor(x.device(), y, rows, outp);
+    if T::OWNS_TAPE {
+        let (x_g, w_g, b_g, out_g) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gy = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            let gw = grads.get_or_alloc_mut(&w_g)?;
+            matmul(gw, Mat::new(&xd, rows, inp).t(), Mat::new(&gy, rows, outp), true);
+            let gb = grads.get_or_alloc_mut(&b_g)?;
+            for row in gy.chunks_exact(outp) {
+                for (g, r) in gb.iter_mut().zip(row) {
+                    *g += r;
+                }
+            }
+            let gx = grads.get_or_alloc_mut(&x_g)?;
+            matmul(gx, Mat::new(&gy, rows, outp), Mat::new(&wd, inp, outp).t(), true);
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// The input of an LSTM layer.
+pub enum LstmInput<T> {
+    /// A `(steps * batch, width)` tensor.
+    Dense(T2<T>),
+    /// One-hot vectors given by their indices (one per row), with the tape
+    /// to record on: the input product is a column gather of `w_x`.
+    OneHot {
+        /// One index per row, each `< w_x` columns.
+        ids: Vec<usize>,
+        /// The tape.
+        tape: T,
+    },
+}
+
+/// The weights of one LSTM layer, PyTorch layout: gates i, f, g, o stacked.
+#[derive(Clone, Copy)]
+pub struct LstmWeights<'a> {
+    /// `(4H, I)`.
+    pub w_x: &'a T2,
+    /// `(4H, H)`.
+    pub w_h: &'a T2,
+    /// `(1, 4H)`: `b_ih + b_hh`.
+    pub bias: &'a T2,
+}
+
+/// An LSTM layer's result.
+pub struct LstmOutput<T> {
+    /// Hidden states of every step, `(steps * batch, H)`.
+    pub h: T2<T>,
+    /// Final hidden state `(batch, H)` (detached).
+    pub h_last: Vec<f32>,
+    /// Final cell state `(batch, H)` (detached).
+    pub c_last: Vec<f32>,
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Runs one LSTM layer over a whole sequence as one tape operation.
+///
+/// `init` is the initial `(h, c)`, each `(batch, H)`, treated as constants
+/// (truncated BPTT); `None` starts from zeros. Padding rows (see [`Seq`])
+/// keep a zero state and get no gradient.
+pub fn lstm<T: Tape<f32, Cpu>>(
+    input: LstmInput<T>,
+    w: LstmWeights<'_>,
+    seq: &Seq,
+    init: Option<(&[f32], &[f32])>,
+) -> LstmOutput<T> {
+    let (h4, inp) = *w.w_x.shape();
+    let hid = h4 / 4;
+    assert_eq!(*w.w_h.shape(), (h4, hid), "lstm: w_h shape");
+    assert_eq!(*w.bias.shape(), (1, h4), "lstm: bias shape");
+    let (bsz, steps) = (seq.batch, seq.steps);
+    let n = seq.rows();
+    let wx = host(w.w_x);
+    let wh = host(w.w_h);
+    let bias = host(w.bias);
+    let dev = w.w_x.device().clone();
+
+    // Pre-activations, then (in place) activations i, f, g, o: (N, 4H).
+    let mut gates = vec![0.0f32; n * h4];
+    let (x_data, ids, x_ghost, mut tape) = match input {
+        LstmInput::Dense(x) => {
+            assert_eq!(*x.shape(), (n, inp), "lstm: input shape");
+            let (x, tape) = x.split_tape();
+            let xd = host(&x);
+            matmul(&mut gates, Mat::new(&xd, n, inp), Mat::new(&wx, h4, inp).t(), false);
+            (xd, Vec::new(), Some(x.ghost()), tape)
+        }
+        LstmInput::OneHot { ids, tape } => {
+            assert_eq!(ids.len(), n, "lstm: one id per row");
+            for (row, &id) in gates.chunks_exact_mut(h4).zip(&ids) {
+                assert!(id < inp, "lstm: one-hot index {id} >= {inp}");
+                for (j, g) in row.iter_mut().enumerate() {
+                    *g = wx[j * inp + id];
+                }
+            }
+            (Vec::new(), ids, None, tape)
+        }
+    };
+    for row in gates.chunks_exact_mut(h4) {
+        for (g, b) in row.iter_mut().zip(&bias) {
+            *g += b;
+        }
+    }
+
+    let (h0, c0) = match init {
+        Some((h, c)) => {
+            assert_eq!(h.len(), bsz * hid, "lstm: initial h");
+            assert_eq!(c.len(), bsz * hid, "lstm: initial c");
+            (h.to_vec(), c.to_vec())
+        }
+        None => (vec![0.0; bsz * hid], vec![0.0; bsz * hid]),
+    };
+    let has_init = init.is_some();
+    // Hidden states h (N, H), cell states c (N, H), tanh(c) (N, H).
+    let mut hs = vec![0.0f32; n * hid];
+    let mut cs = vec![0.0f32; n * hid];
+    let mut tcs = vec![0.0f32; n * hid];
+    let step = bsz * hid;
+    for t in 0..steps {
+        let (h_done, h_rest) = hs.split_at_mut(t * step);
+        let h_prev: &[f32] = if t == 0 { &h0 } else { &h_done[(t - 1) * step..] };
+        let g_t = &mut gates[t * bsz * h4..(t + 1) * bsz * h4];
+        matmul(g_t, Mat::new(h_prev, bsz, hid), Mat::new(&wh, h4, hid).t(), true);
+        let (c_done, c_rest) = cs.split_at_mut(t * step);
+        let c_prev: &[f32] = if t == 0 { &c0 } else { &c_done[(t - 1) * step..] };
+        let h_t = &mut h_rest[..step];
+        let c_t = &mut c_rest[..step];
+        let tc_t = &mut tcs[t * step..(t + 1) * step];
+        for b in 0..bsz {
+            let g = &mut g_t[b * h4..(b + 1) * h4];
+            if !seq.active(t, b) {
+                g.fill(0.0);
+                continue;
+            }
+            let (gi, rest) = g.split_at_mut(hid);
+            let (gf, rest) = rest.split_at_mut(hid);
+            let (gg, go) = rest.split_at_mut(hid);
+            let cp = &c_prev[b * hid..(b + 1) * hid];
+            let hrow = &mut h_t[b * hid..(b + 1) * hid];
+            let crow = &mut c_t[b * hid..(b + 1) * hid];
+            let trow = &mut tc_t[b * hid..(b + 1) * hid];
+            for j in 0..hid {
+                let i = sigmoid(gi[j]);
+                let f = sigmoid(gf[j]);
+                let gv = gg[j].tanh();
+                let o = sigmoid(go[j]);
+                let c = f * cp[j] + i * gv;
+                let tc = c.tanh();
+                gi[j] = i;
+                gf[j] = f;
+                gg[j] = gv;
+                go[j] = o;
+                crow[j] = c;
+                trow[j] = tc;
+                hrow[j] = o * tc;
+            }
+        }
+    }
+    let h_last = if steps == 0 { h0.clone() } else { hs[(steps - 1) * step..].to_vec() };
+    let c_last = if steps == 0 { c0.clone() } else { cs[(steps - 1) * step..].to_vec() };
+    let out = new_tensor(&dev, hs.clone(), n, hid);
+
+    if T::OWNS_TAPE {
+        let out_g = out.ghost();
+        let (wx_g, wh_g, b_g) = (w.w_x.ghost(), w.w_h.ghost(), w.bias.ghost());
+        let seq = seq.clone();
+        tape.add_backward_op(move |grads| {
+            let dh_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            // Pre-activation gradients (N, 4H).
+            let mut da = vec![0.0f32; n * h4];
+            let mut dh_next = vec![0.0f32; step];
+            let mut dc_next = vec![0.0f32; step];
+            for t in (0..steps).rev() {
+                for b in 0..bsz {
+                    let r = t * bsz + b;
+                    let dn = &mut dh_next[b * hid..(b + 1) * hid];
+                    let dcn = &mut dc_next[b * hid..(b + 1) * hid];
+                    if !seq.active(t, b) {
+                        dn.fill(0.0);
+                        dcn.fill(0.0);
+                        continue;
+                    }
+                    let a = &gates[r * h4..(r + 1) * h4];
+                    let d = &mut da[r * h4..(r + 1) * h4];
+                    let tc = &tcs[r * hid..(r + 1) * hid];
+                    let cp: &[f32] =
+                        if t == 0 { &c0[b * hid..(b + 1) * hid] } else { &cs[(r - bsz) * hid..(r - bsz + 1) * hid] };
+                    let dh_o = &dh_out[r * hid..(r + 1) * hid];
+                    for j in 0..hid {
+                        let (i, f, g, o) = (a[j], a[hid + j], a[2 * hid + j], a[3 * hid + j]);
+                        let dh = dh_o[j] + dn[j];
+                        let do_ = dh * tc[j];
+                        let dc = dcn[j] + dh * o * (1.0 - tc[j] * tc[j]);
+                        dcn[j] = dc * f;
+                        d[j] = dc * g * i * (1.0 - i);
+                        d[hid + j] = dc * cp[j] * f * (1.0 - f);
+                        d[2 * hid + j] = dc * i * (1.0 - g * g);
+                        d[3 * hid + j] = do_ * o * (1.0 - o);
+                    }
+                }
+                let da_t = &da[t * bsz * h4..(t + 1) * bsz * h4];
+                matmul(&mut dh_next, Mat::new(da_t, bsz, h4), Mat::new(&wh, h4, hid), false);
+            }
+            // dW_h = sum_t dA_t^T h_{t-1}.
+            let gwh = grads.get_or_alloc_mut(&wh_g)?;
+            if steps > 1 {
+                let m = n - bsz;
+                matmul(gwh, Mat::new(&da[bsz * h4..], m, h4).t(), Mat::new(&hs[..m * hid], m, hid), true);
+            }
+            if has_init && steps > 0 {
+                matmul(gwh, Mat::new(&da[..bsz * h4], bsz, h4).t(), Mat::new(&h0, bsz, hid), true);
+            }
+            let gb = grads.get_or_alloc_mut(&b_g)?;
+            for row in da.chunks_exact(h4) {
+                for (g, d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            let gwx = grads.get_or_alloc_mut(&wx_g)?;
+            if let Some(x_g) = &x_ghost {
+                matmul(gwx, Mat::new(&da, n, h4).t(), Mat::new(&x_data, n, inp), true);
+                let gx = grads.get_or_alloc_mut(x_g)?;
+                matmul(gx, Mat::new(&da, n, h4), Mat::new(&wx, h4, inp), true);
+            } else {
+                for (row, &id) in da.chunks_exact(h4).zip(&ids) {
+                    for (j, d) in row.iter().enumerate() {
+                        gwx[j * inp + id] += d;
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    LstmOutput { h: out.put_tape(tape), h_last, c_last }
+}
+
+/// How a sequence of hidden states becomes one feature vector per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolMode {
+    /// The state at the last step: `(batch, H)`.
+    Last,
+    /// The mean over the real steps, then the max over them: `(batch, 2H)`.
+    /// A row with no real step gives zeros.
+    MeanMax,
+}
+
+/// Pools `(steps * batch, H)` hidden states over time.
+pub fn pool<T: Tape<f32, Cpu>>(h: T2<T>, seq: &Seq, mode: PoolMode) -> T2<T> {
+    let (h, mut tape) = h.split_tape();
+    let (n, hid) = *h.shape();
+    assert_eq!(n, seq.rows(), "pool: rows");
+    let (bsz, steps) = (seq.batch, seq.steps);
+    let hd = host(&h);
+    let feats = match mode {
+        PoolMode::Last => hid,
+        PoolMode::MeanMax => 2 * hid,
+    };
+    let mut out = vec![0.0f32; bsz * feats];
+    // For MeanMax: the step of each maximum, (batch, H).
+    let mut argmax = vec![usize::MAX; bsz * hid];
+    if steps > 0 {
+        for b in 0..bsz {
+            let o = &mut out[b * feats..(b + 1) * feats];
+            match mode {
+                PoolMode::Last => {
+                    let r = (steps - 1) * bsz + b;
+                    o.copy_from_slice(&hd[r * hid..(r + 1) * hid]);
+                }
+                PoolMode::MeanMax => {
+                    let len = seq.len_of(b);
+                    if len == 0 {
+                        continue;
+                    }
+                    let (mean, max) = o.split_at_mut(hid);
+                    max.fill(f32::NEG_INFINITY);
+                    let am = &mut argmax[b * hid..(b + 1) * hid];
+                    for t in steps - len..steps {
+                        let row = &hd[(t * bsz + b) * hid..(t * bsz + b + 1) * hid];
+                        for j in 0..hid {
+                            mean[j] += row[j];
+                            if row[j] > max[j] {
+                                max[j] = row[j];
+                                am[j] = t;
+                            }
+                        }
+                    }
+                    let inv = 1.0 / len as f32;
+                    mean.iter_mut().for_each(|m| *m *= inv);
+                }
+            }
+        }
+    }
+    let out = new_tensor(h.device(), out, bsz, feats);
+    if T::OWNS_TAPE {
+        let (h_g, out_g) = (h.ghost(), out.ghost());
+        let seq = seq.clone();
+        tape.add_backward_op(move |grads| {
+            let go = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            let gh = grads.get_or_alloc_mut(&h_g)?;
+            if steps == 0 {
+                return Ok(());
+            }
+            for b in 0..bsz {
+                let g = &go[b * feats..(b + 1) * feats];
+                match mode {
+                    PoolMode::Last => {
+                        let r = (steps - 1) * bsz + b;
+                        for (d, s) in gh[r * hid..(r + 1) * hid].iter_mut().zip(g) {
+                            *d += s;
+                        }
+                    }
+                    PoolMode::MeanMax => {
+                        let len = seq.len_of(b);
+                        if len == 0 {
+                            continue;
+                        }
+                        let inv = 1.0 / len as f32;
+                        for t in steps - len..steps {
+                            let r = t * bsz + b;
+                            for (d, s) in gh[r * hid..(r + 1) * hid].iter_mut().zip(&g[..hid]) {
+                                *d += s * inv;
+                            }
+                        }
+                        for j in 0..hid {
+                            let t = argmax[b * hid + j];
+                            gh[(t * bsz + b) * hid + j] += g[hid + j];
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
