@@ -166,9 +166,7 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
         let Tokenizer::Chars(charset) = model.tokenizer else {
             return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" });
         };
-        if charset.len() != V {
-            return Err(Error::DimensionMismatch { what: "charset size", compiled: V, model: charset.len() });
-        }
+        crate::lstm::check_dim("charset size", V, charset.len())?;
         Ok(Self { lstm: Lstm::new(model)?, chars: CharTokenizer::new(charset) })
     }
 
