@@ -165,26 +165,6 @@ fn synthetic_reviews() -> Vec<u8> {
     text
 }
 
-/// `runtime::host::generate_text`. While the host's `CharLm` takes only a
-/// charset of exactly `HOST_V` (256) characters, a 65-character model gets
-/// the same steps compiled for 65.
-fn host_generate(model: &[u8], prime: &[u8], len: usize, sampler: Sampler) -> Vec<u8> {
-    use runtime::host::{HOST_E, HOST_H, HOST_L};
-    match runtime::host::generate_text(model, prime, len, sampler.clone()) {
-        Ok(text) => text,
-        Err(runtime::Error::DimensionMismatch { what: "charset size", model: 65, .. }) => {
-            let lm = runtime::CharLm::<HOST_E, HOST_H, HOST_L, 65>::from_bytes(model).expect("host model");
-            let mut state = Box::new(runtime::CharLmState::<HOST_H, HOST_L, 65>::new());
-            let mut sampler = sampler;
-            lm.prime(&mut state, prime);
-            let mut out = prime.to_vec();
-            lm.generate(&mut state, &mut sampler, len, |b| out.push(b));
-            out
-        }
-        Err(e) => panic!("host generation: {e}"),
-    }
-}
-
 fn first_difference(a: &[u8], b: &[u8]) -> String {
     let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
     let line = a[..at].iter().filter(|&&c| c == b'\n').count() + 1;
@@ -220,7 +200,8 @@ fn cortex_m4_matches_the_host() {
             prime_file.display()
         );
         let device = qemu_ok("mps2-an386", &elf, &append);
-        let host = host_generate(&model, prime, 1000, Sampler::new(seed, temperature, top_k));
+        let host =
+            runtime::host::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
         assert_eq!(host.len(), prime.len() + 1000);
         assert!(device == host, "generate {append}: {}", first_difference(&device, &host));
     }
@@ -259,6 +240,7 @@ fn cortex_m3_matches_the_host() {
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
 
     let device = qemu_ok("lm3s6965evb", &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");
-    let host = host_generate(&std::fs::read(&charlm).expect("model"), b"To be", 300, Sampler::new(3, 200, 20));
+    let charlm = std::fs::read(&charlm).expect("model");
+    let host = runtime::host::generate_text(&charlm, b"To be", 300, Sampler::new(3, 200, 20)).expect("host");
     assert!(device == host, "generate: {}", first_difference(&device, &host));
 }
