@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod firmware;
+use firmware::{Board, Models};
 
 /// Tasks for developing, testing and shipping the LSTM models.
 #[derive(Parser)]
@@ -14,8 +17,89 @@ struct Cli {
     command: Cmd,
 }
 
+/// The QEMU machine to run on.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BoardArg {
+    /// mps2-an386: Cortex-M4F, 4 MiB flash, 4 MiB RAM.
+    Mps2An386,
+    /// lm3s6965evb: Cortex-M3, 256 KiB flash, 64 KiB RAM.
+    Lm3s6965evb,
+}
+
+impl From<BoardArg> for Board {
+    fn from(b: BoardArg) -> Self {
+        match b {
+            BoardArg::Mps2An386 => Board::Mps2An386,
+            BoardArg::Lm3s6965evb => Board::Lm3s6965evb,
+        }
+    }
+}
+
+/// Which model files a firmware embeds (default: the shipped ones).
+#[derive(Args)]
+struct ModelArgs {
+    /// Sentiment model file.
+    #[arg(long, default_value = "models/sentiment.lstm")]
+    sentiment: PathBuf,
+    /// Character language model file.
+    #[arg(long, default_value = "models/charlm.lstm")]
+    charlm: PathBuf,
+    /// QEMU machine.
+    #[arg(long, value_enum, default_value_t = BoardArg::Mps2An386)]
+    board: BoardArg,
+}
+
+#[derive(Subcommand)]
+enum Qemu {
+    /// Classify each line of a file (one review a line) on the Cortex-M4.
+    Sentiment {
+        /// Sentiment model file.
+        #[arg(long, default_value = "models/sentiment.lstm")]
+        model: PathBuf,
+        /// Reviews, one a line.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Generate text from a prime on the Cortex-M4.
+    Generate {
+        /// Language model file.
+        #[arg(long, default_value = "models/charlm.lstm")]
+        model: PathBuf,
+        /// Text to start from.
+        #[arg(long, default_value = "The ")]
+        prime: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 500)]
+        len: usize,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sampling temperature (0 = greedy).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        /// Sample among the k most likely characters (0 = all).
+        #[arg(long, default_value_t = 5)]
+        top_k: u16,
+    },
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// Build the firmware with the shipped models and run both under QEMU.
+    Demo,
+    /// Run the firmware under QEMU on any input.
+    #[command(subcommand)]
+    Qemu(Qemu),
+    /// Flash and static RAM (llvm-size) and peak stack of the firmware, per model.
+    Size(ModelArgs),
+    /// Guest instructions per token and per MAC, counted by a QEMU plugin.
+    Cost {
+        #[command(flatten)]
+        models: ModelArgs,
+        /// Tokens to count over.
+        #[arg(long, default_value_t = 256)]
+        tokens: usize,
+    },
     /// Install what building and testing need: the Cortex-M Rust targets,
     /// llvm-tools, and QEMU 10 (from bookworm-backports; needs root, or
     /// says what to install).
@@ -135,9 +219,73 @@ fn ci(data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Temperature as the runtime's Q8.8.
+fn temperature_q8(t: f32) -> Result<u16> {
+    if !(0.0..=255.0).contains(&t) {
+        bail!("--temperature must be in 0..=255, not {t}");
+    }
+    Ok((t * 256.0).round() as u16)
+}
+
+fn existing(p: &Path, what: &str) -> Result<PathBuf> {
+    let abs = root().join(p);
+    if !abs.is_file() {
+        bail!("{what} {} does not exist (train it with `cargo xtask train`, or pass another file)", p.display());
+    }
+    Ok(abs)
+}
+
+fn demo() -> Result<()> {
+    setup()?;
+    let sentiment = existing(Path::new("models/sentiment.lstm"), "the shipped sentiment model")?;
+    let charlm = existing(Path::new("models/charlm.lstm"), "the shipped language model")?;
+    let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
+    std::fs::write(
+        &reviews,
+        "One of the best films I have seen this year: moving, funny and beautifully acted.\n\
+         A dull, lifeless script and wooden acting. I wanted my two hours back.\n\
+         It was fine. Nothing special, but the kids enjoyed it.\n",
+    )?;
+    println!("== sentiment on the Cortex-M4 (QEMU mps2-an386) ==");
+    let text = std::fs::read_to_string(&reviews)?;
+    let out = firmware::qemu_sentiment(&sentiment, &reviews)?;
+    for (review, line) in text.lines().zip(out.lines()) {
+        println!("{line}  {review}");
+    }
+    println!("\n== Hamlet, 300 characters from \"The \" (seed 1, top-5) ==");
+    println!("{}", firmware::qemu_generate(&charlm, "The ", 300, 1, 256, 5)?);
+    Ok(())
+}
+
+fn models(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
+    Ok((existing(&m.sentiment, "the sentiment model")?, existing(&m.charlm, "the language model")?))
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
+        Cmd::Demo => demo(),
+        Cmd::Qemu(Qemu::Sentiment { model, file }) => {
+            print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
+            Ok(())
+        }
+        Cmd::Qemu(Qemu::Generate { model, prime, len, seed, temperature, top_k }) => {
+            let t = temperature_q8(temperature)?;
+            println!("{}", firmware::qemu_generate(&existing(&model, "the model")?, &prime, len, seed, t, top_k)?);
+            Ok(())
+        }
+        Cmd::Size(m) => {
+            let (s, c) = models(&m)?;
+            print!("{}", firmware::size_report(m.board.into(), Models { sentiment: Some(&s), charlm: Some(&c) })?);
+            Ok(())
+        }
+        Cmd::Cost { models: m, tokens } => {
+            let (s, c) = models(&m)?;
+            let report =
+                firmware::cost_report(m.board.into(), Models { sentiment: Some(&s), charlm: Some(&c) }, tokens)?;
+            print!("{report}");
+            Ok(())
+        }
     }
 }
