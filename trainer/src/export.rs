@@ -176,3 +176,48 @@ pub fn float_charlm_loss(model: &FloatModel, ids: &[u16]) -> f64 {
     }
     total / (ids.len().saturating_sub(1)).max(1) as f64
 }
+
+/// Samples `n` characters from a float language model: the `prime` is fed
+/// first (bytes outside the charset are skipped), then each next character
+/// is drawn from the `top_k` most likely ones (probabilities renormalised),
+/// with a seeded generator. Returns the prime followed by the sample.
+pub fn sample_chars(model: &FloatModel, prime: &str, n: usize, top_k: usize, seed: u64) -> String {
+    use rand::{Rng, SeedableRng};
+    let FloatTokenizer::Chars(charset) = &model.tokenizer else {
+        return prime.to_owned();
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut r = FloatRunner::new(model);
+    let mut out: Vec<u8> = prime.as_bytes().to_vec();
+    let mut fed = false;
+    for b in prime.bytes() {
+        if let Some(id) = charset.iter().position(|&c| c == b) {
+            r.step(id);
+            fed = true;
+        }
+    }
+    if !fed {
+        return prime.to_owned();
+    }
+    for _ in 0..n {
+        let logits = r.logits();
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        order.truncate(top_k.max(1));
+        let m = logits[order[0]];
+        let weights: Vec<f32> = order.iter().map(|&i| (logits[i] - m).exp()).collect();
+        let total: f32 = weights.iter().sum();
+        let mut pick = rng.gen::<f32>() * total;
+        let mut id = order[0];
+        for (&i, &w) in order.iter().zip(&weights) {
+            if pick < w {
+                id = i;
+                break;
+            }
+            pick -= w;
+        }
+        out.push(charset[id]);
+        r.step(id);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -81,11 +81,15 @@ struct RunArgs {
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     quiet: bool,
+    /// Sentiment: evaluate the best weights on the official test split at
+    /// the end (writes test.json).
+    #[arg(long)]
+    eval_test: bool,
 }
 
 impl RunArgs {
     fn options(&self) -> RunOptions {
-        RunOptions { resume: self.resume, quiet: self.quiet }
+        RunOptions { resume: self.resume, quiet: self.quiet, eval_test: self.eval_test }
     }
 }
 

@@ -171,6 +171,9 @@ pub struct RunOptions {
     pub resume: bool,
     /// No progress bar or per-epoch lines.
     pub quiet: bool,
+    /// Sentiment: after training, evaluate the best weights on the official
+    /// test split (25,000 reviews) and record it in the summary and metrics.
+    pub eval_test: bool,
 }
 
 /// What a finished run reports.
@@ -188,6 +191,8 @@ pub struct Summary {
     pub stopped: String,
     /// Path of the best weights.
     pub best: PathBuf,
+    /// Official test split (loss, accuracy) of the best weights, when asked.
+    pub test: Option<(f64, f64)>,
 }
 
 fn bar(len: u64, quiet: bool, prefix: String) -> ProgressBar {
@@ -381,6 +386,7 @@ impl Run {
             best_val_accuracy: best.and_then(|r| r.val_accuracy),
             stopped: stopped.to_owned(),
             best: self.out.join(BEST),
+            test: None,
         }
     }
 }
@@ -464,7 +470,34 @@ pub fn train_sentiment_on(
     if run.progress.best_epoch > 0 && run.progress.bad_epochs >= cfg.patience {
         stopped = "patience";
     }
-    Ok(run.summary(stopped))
+    let mut summary = run.summary(stopped);
+    if opts.eval_test {
+        summary.test = Some(evaluate_sentiment_test(cfg, &summary.best)?);
+    }
+    Ok(summary)
+}
+
+/// Evaluates a sentiment checkpoint on the official IMDb test split, with
+/// the checkpoint's own tokenizer settings; writes `test.json` beside it.
+pub fn evaluate_sentiment_test(cfg: &SentimentConfig, ckpt_path: &Path) -> Result<(f64, f64)> {
+    let ckpt = Checkpoint::load(ckpt_path)?;
+    let Task::Sentiment { hashing, max_tokens } = ckpt.meta.task else {
+        return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
+    };
+    let reviews = data::read_imdb(&cfg.data, Split::Test)?;
+    let examples = data::examples(&reviews, hashing, max_tokens);
+    let net = ckpt.network(&Cpu::default())?;
+    let (loss, acc) = evaluate_sentiment(&net, &examples, 250);
+    let json = serde_json::json!({
+        "checkpoint": ckpt_path,
+        "split": "test",
+        "reviews": examples.len(),
+        "loss": loss,
+        "accuracy": acc,
+    });
+    let out = ckpt_path.with_file_name("test.json");
+    write_atomic(&out, serde_json::to_string_pretty(&json).expect("serializes").as_bytes())?;
+    Ok((loss, acc))
 }
 
 /// Mean cross-entropy (nats/char) of a language model predicting

@@ -110,6 +110,10 @@ fn short_hamlet_run_gets_below_2_5_nats() {
         "float model {float_loss} vs trainer {}",
         summary.best_val_loss
     );
+    let text = export::sample_chars(&model, "The ", 100, 5, 7);
+    assert!(text.starts_with("The ") && text.len() == 104, "{text:?}");
+    assert!(text.bytes().all(|b| corpus.charset.contains(&b)));
+    eprintln!("charlm sample: {text:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
