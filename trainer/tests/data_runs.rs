@@ -14,7 +14,7 @@ use trainer::export;
 use trainer::train::{self, CharLmConfig, PoolingArg, RunOptions, SentimentConfig};
 
 fn quiet() -> RunOptions {
-    RunOptions { resume: false, quiet: true }
+    RunOptions { quiet: true, ..Default::default() }
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn interrupted_and_resumed_run_equals_uninterrupted() {
 
     let resumed = common::temp_dir("resumed");
     train::train_charlm_on(&small(&resumed, 2), &quiet(), &corpus).unwrap();
-    let opts = RunOptions { resume: true, quiet: true };
+    let opts = RunOptions { resume: true, quiet: true, ..Default::default() };
     train::train_charlm_on(&small(&resumed, 3), &opts, &corpus).unwrap();
 
     let a = Checkpoint::load(&straight.join("checkpoint.ckpt")).unwrap();
