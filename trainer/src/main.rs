@@ -116,6 +116,10 @@ fn main() -> anyhow::Result<()> {
         Command::Charlm { action: CharLmAction::Train { cfg, run } } => {
             let summary = train::train_charlm(&cfg, &run.options()).context("charlm training failed")?;
             report(&summary, &cfg.out);
+            let ckpt = trainer::checkpoint::Checkpoint::load(&summary.best)?;
+            let model = trainer::export::to_float_model(&ckpt);
+            let text = trainer::export::sample_chars(&model, "The ", 300, 5, cfg.seed);
+            println!("sample (prime \"The \", top-5):\n{text}");
         }
         Command::Bench { iters, json, workload } => {
             let iters = iters.max(1);
