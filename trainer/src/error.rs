@@ -66,6 +66,14 @@ pub enum Error {
     /// A hyper-parameter is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A model file could not be decoded or used by the runtime.
+    #[error("{path}: {source}")]
+    BadModel {
+        /// The model file.
+        path: PathBuf,
+        /// The runtime's reason.
+        source: runtime::Error,
+    },
     /// Drawing the learning curves failed.
     #[error("{path}: cannot draw the learning curves: {reason}")]
     Plot {

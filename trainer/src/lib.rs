@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod export;
+pub mod infer;
 pub mod linalg;
 pub mod model;
 pub mod ops;
