@@ -35,6 +35,15 @@ impl From<BoardArg> for Board {
     }
 }
 
+/// One of the two shipped models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// The IMDb sentiment classifier.
+    Sentiment,
+    /// The Hamlet character language model.
+    Charlm,
+}
+
 /// Which model files a firmware embeds (default: the shipped ones).
 #[derive(Args)]
 struct ModelArgs {
@@ -87,6 +96,20 @@ enum Qemu {
 enum Cmd {
     /// Build the firmware with the shipped models and run both under QEMU.
     Demo,
+    /// Reproduce the shipped models from the raw data sets: train, export
+    /// to models/*.lstm, evaluate through the integer runtime, and write
+    /// models/*.json and models/*-curves.png.
+    Train {
+        /// Directory with aclImdb-labeled.tar.gz (or aclImdb_v1.tar.gz) and pg2265.txt.
+        #[arg(long, env = "LSTM_DATA_DIR", default_value = "../shared/data")]
+        data: PathBuf,
+        /// Train only this model.
+        #[arg(long, value_enum)]
+        only: Option<Which>,
+        /// Continue interrupted training runs.
+        #[arg(long)]
+        resume: bool,
+    },
     /// Run the firmware under QEMU on any input.
     #[command(subcommand)]
     Qemu(Qemu),
@@ -257,6 +280,115 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+/// The shipped models' training configurations (the flags of `trainer ... train`).
+const SENTIMENT_FLAGS: &[&str] = &[
+    "--buckets",
+    "8000",
+    "--embed-dim",
+    "24",
+    "--hidden",
+    "96",
+    "--pooling",
+    "mean-max",
+    "--max-tokens",
+    "400",
+    "--dropout",
+    "0",
+    "--lr",
+    "0.001",
+    "--batch",
+    "100",
+    "--epochs",
+    "3",
+    "--patience",
+    "2",
+    "--val-fraction",
+    "0.1",
+    "--seed",
+    "1",
+];
+const CHARLM_FLAGS: &[&str] = &[
+    "--embed-dim",
+    "16",
+    "--hidden",
+    "150",
+    "--dropout",
+    "0.25",
+    "--streams",
+    "32",
+    "--window",
+    "100",
+    "--lr",
+    "0.001",
+    "--clip",
+    "5",
+    "--epochs",
+    "400",
+    "--patience",
+    "20",
+    "--seed",
+    "1",
+];
+
+fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
+    let data =
+        std::fs::canonicalize(data).with_context(|| format!("the data directory {} does not exist", data.display()))?;
+    run(cargo().args(["build", "--release", "-p", "trainer"]))?;
+    let trainer = root().join("target/release/trainer");
+    let models = root().join("models");
+    std::fs::create_dir_all(&models)?;
+    let imdb = ["aclImdb-labeled.tar.gz", "aclImdb_v1.tar.gz"]
+        .iter()
+        .map(|f| data.join(f))
+        .find(|p| p.exists())
+        .with_context(|| format!("no aclImdb-labeled.tar.gz or aclImdb_v1.tar.gz in {}", data.display()))?;
+    let jobs = [
+        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS),
+        (Which::Charlm, "charlm", data.join("pg2265.txt"), CHARLM_FLAGS),
+    ];
+    for (which, name, file, flags) in jobs {
+        if only.is_some_and(|o| o != which) {
+            continue;
+        }
+        let out = root().join("target/train").join(name);
+        let mut cmd = Command::new(&trainer);
+        cmd.args([name, "train", "--data"]).arg(&file).arg("--out").arg(&out).args(flags);
+        if resume {
+            cmd.arg("--resume");
+        }
+        run(&mut cmd)?;
+        let model = models.join(format!("{name}.lstm"));
+        let ckpt = out.join("best.ckpt");
+        run(Command::new(&trainer)
+            .args([name, "export", "--checkpoint"])
+            .arg(&ckpt)
+            .arg("--data")
+            .arg(&file)
+            .arg("--out")
+            .arg(&model))?;
+        eprintln!("$ {} {name} eval --model {} --json", trainer.display(), model.display());
+        let eval = Command::new(&trainer)
+            .args([name, "eval", "--json", "--model"])
+            .arg(&model)
+            .arg("--data")
+            .arg(&file)
+            .arg("--checkpoint")
+            .arg(&ckpt)
+            .output()?;
+        if !eval.status.success() {
+            bail!("{name} eval failed: {}", String::from_utf8_lossy(&eval.stderr));
+        }
+        let stdout = String::from_utf8_lossy(&eval.stdout);
+        print!("{}", stdout.lines().next().unwrap_or(""));
+        println!();
+        let json = stdout.lines().last().unwrap_or("{}");
+        std::fs::write(models.join(format!("{name}.json")), format!("{json}\n"))?;
+        std::fs::copy(out.join("metrics.json"), models.join(format!("{name}-training.json")))?;
+        std::fs::copy(out.join("curves.png"), models.join(format!("{name}-curves.png")))?;
+    }
+    Ok(())
+}
+
 fn models(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
     Ok((existing(&m.sentiment, "the sentiment model")?, existing(&m.charlm, "the language model")?))
 }
@@ -266,6 +398,7 @@ fn main() -> Result<()> {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
         Cmd::Demo => demo(),
+        Cmd::Train { data, only, resume } => train(&data, only, resume),
         Cmd::Qemu(Qemu::Sentiment { model, file }) => {
             print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
             Ok(())

@@ -63,6 +63,24 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     let (l2, a2) = export::float_sentiment_metrics(&model, subset);
     assert!((l1 - l2).abs() < 1e-3, "loss {l1} vs float model {l2}");
     assert!((a1 - a2).abs() <= 0.005, "accuracy {a1} vs float model {a2}");
+
+    // Exported and run through the integer runtime (the device's code):
+    // predictions agree with the float model on nearly all of 200 reviews.
+    let file = out.join("sentiment.lstm");
+    trainer::infer::export(&out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let clf = runtime::host::HostClassifier::from_bytes(&bytes).unwrap();
+    let mut state = Box::new(runtime::host::HostSentimentState::new());
+    let agree = subset
+        .iter()
+        .filter(|ex| {
+            let p = clf.classify_ids(&mut state, &ex.ids).unwrap();
+            let mut r = export::FloatRunner::new(&model);
+            ex.ids.iter().for_each(|&id| r.step(id as usize));
+            p.is_positive() == (r.logits()[0] > 0.0)
+        })
+        .count();
+    assert!(agree >= 196, "integer and float agree on {agree} of 200");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -114,6 +132,19 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     assert!(text.starts_with("The ") && text.len() == 104, "{text:?}");
     assert!(text.bytes().all(|b| corpus.charset.contains(&b)));
     eprintln!("charlm sample: {text:?}");
+
+    // Exported to the integer runtime, the validation loss stays within
+    // 0.02 nats/char of the float model (the shipped model's gap is
+    // measured by `trainer charlm eval`).
+    let file = out.join("charlm.lstm");
+    let bytes = trainer::infer::export(&out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    let e = trainer::infer::eval_charlm(&file, &cfg.data, None).unwrap();
+    let int_loss = e.val_nats.unwrap();
+    eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());
+    assert!((int_loss - float_loss).abs() < 0.02, "integer {int_loss} vs float {float_loss}");
+    let generated = trainer::infer::generate(&file, "The ", 100, runtime::Sampler::new(7, 256, 5)).unwrap();
+    assert!(generated.starts_with(b"The ") && generated.len() == 104);
+    assert!(trainer::infer::inspect(&file).unwrap().contains("character language model"));
     let _ = std::fs::remove_dir_all(&out);
 }
 
