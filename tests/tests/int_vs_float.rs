@@ -180,3 +180,31 @@ fn hundred_thousand_steps_stay_bounded() {
     assert!(s.lstm().h.iter().flatten().all(|&v| v != i16::MIN));
     assert!(worst < 0.05, "after 100k steps: off by {worst}");
 }
+
+/// 4-bit embeddings (two a byte, low nibble first): with the float
+/// embedding on the 4-bit grid (one scale, max/7), the integer classifier
+/// tracks the float reference as closely as with 8 bits.
+#[test]
+fn four_bit_embeddings() {
+    let d = Dims { vocab: 1001, embed: 16, hidden: 24, layers: 1 };
+    let mut float = random_model(ModelKind::Sentiment, d, Pooling::MeanMax, 100, 21, 1.0);
+    snap_to_int8_grid(&mut float);
+    let s = float.embedding.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 7.0;
+    float.embedding.iter_mut().for_each(|v| *v = (*v / s).round() * s);
+    let mut rng = Rng::new(21);
+    let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 1, 1001)).collect();
+    let q = quantize(&float, &Calibration::run(&float, &calib), 4);
+    let bytes = q.to_bytes();
+    let clf = Classifier::<16, 24, 1>::from_bytes(&bytes).unwrap();
+    assert_eq!(clf.model().embedding.bits, 4);
+    assert_eq!(clf.model().embedding.table.len(), 1001 * 16 / 2);
+    let mut state = SentimentState::<24, 1, 100>::new();
+    let mut worst = 0.0f32;
+    for n in [1usize, 30, 300] {
+        let ids = random_ids(&mut rng, n, 1, 1001);
+        let pf = 1.0 / (1.0 + (-float.sentiment_logit(&ids)).exp());
+        let pi = clf.classify_ids(&mut state, &ids).unwrap().to_f32();
+        worst = worst.max((pi - pf).abs());
+    }
+    assert!(worst < 0.01, "4-bit: probability off by {worst}");
+}
