@@ -283,7 +283,7 @@ fn demo() -> Result<()> {
 /// The shipped models' training configurations (the flags of `trainer ... train`).
 const SENTIMENT_FLAGS: &[&str] = &[
     "--buckets",
-    "8000",
+    "16000",
     "--embed-dim",
     "24",
     "--hidden",
@@ -293,13 +293,13 @@ const SENTIMENT_FLAGS: &[&str] = &[
     "--max-tokens",
     "400",
     "--dropout",
-    "0",
+    "0.3",
     "--lr",
     "0.001",
     "--batch",
     "100",
     "--epochs",
-    "3",
+    "4",
     "--patience",
     "2",
     "--val-fraction",
@@ -343,10 +343,10 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
         .find(|p| p.exists())
         .with_context(|| format!("no aclImdb-labeled.tar.gz or aclImdb_v1.tar.gz in {}", data.display()))?;
     let jobs = [
-        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS),
-        (Which::Charlm, "charlm", data.join("pg2265.txt"), CHARLM_FLAGS),
+        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS, "4"),
+        (Which::Charlm, "charlm", data.join("pg2265.txt"), CHARLM_FLAGS, "8"),
     ];
-    for (which, name, file, flags) in jobs {
+    for (which, name, file, flags, embed_bits) in jobs {
         if only.is_some_and(|o| o != which) {
             continue;
         }
@@ -360,7 +360,7 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
         let model = models.join(format!("{name}.lstm"));
         let ckpt = out.join("best.ckpt");
         run(Command::new(&trainer)
-            .args([name, "export", "--checkpoint"])
+            .args([name, "export", "--embed-bits", embed_bits, "--checkpoint"])
             .arg(&ckpt)
             .arg("--data")
             .arg(&file)
