@@ -157,16 +157,18 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     }
 
     /// Embedding row of `id` as int16 into `x`.
-    fn embed(&self, id: u32, x: &mut [i16]) -> Result<(), Error> {
+    /// An error unless `id` is in the model's vocabulary.
+    pub fn check_id(&self, id: u32) -> Result<(), Error> {
         let vocab = self.model.header.vocab;
-        if id >= vocab {
-            return Err(Error::OutOfRange {
-                what: "token id",
-                value: i64::from(id),
-                min: 0,
-                max: i64::from(vocab) - 1,
-            });
+        if id < vocab {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange { what: "token id", value: i64::from(id), min: 0, max: i64::from(vocab) - 1 })
         }
+    }
+
+    fn embed(&self, id: u32, x: &mut [i16]) -> Result<(), Error> {
+        self.check_id(id)?;
         let table = self.model.embedding.table;
         let (id, e) = (id as usize, self.embed);
         if self.model.embedding.bits == 8 {

@@ -156,15 +156,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// Feed one token id directly (ids the tokenizer made elsewhere, e.g.
     /// the trainer's evaluation). An id outside the vocabulary is an error.
     pub fn push_id<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) -> Result<(), Error> {
-        let vocab = self.model().header.vocab;
-        if id >= vocab {
-            return Err(Error::OutOfRange {
-                what: "token id",
-                value: i64::from(id),
-                min: 0,
-                max: i64::from(vocab) - 1,
-            });
-        }
+        self.lstm.check_id(id)?;
         self.token(state, id);
         Ok(())
     }
