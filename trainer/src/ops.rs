@@ -222,7 +222,7 @@ fn exp_fast(x: f32) -> f32 {
     y * f32::from_bits(((i + 127) << 23) as u32)
 }
 
-/// The logistic function on [`exp_fast`].
+/// The logistic function on `exp_fast`.
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp_fast(-x))
