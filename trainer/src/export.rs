@@ -3,7 +3,7 @@
 //! the integer engines can be compared on the same data.
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+use runtime::host::{FloatHead, FloatLstmLayer, FloatModel, FloatState, FloatTokenizer};
 
 use crate::checkpoint::{Checkpoint, Task};
 use crate::data::Example;
@@ -59,16 +59,12 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
     FloatModel { kind, tokenizer, embedding, embed_dim, layers, head: FloatHead { pooling, max_tokens, w: wt, b } }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// Streaming f32 inference state of a [`FloatModel`]: one token at a time,
-/// as the device runs it.
+/// as the device runs it. The LSTM step is the runtime's f32 reference
+/// ([`FloatModel::step`]); this adds the pooling sums.
 pub struct FloatRunner<'a> {
     model: &'a FloatModel,
-    h: Vec<Vec<f32>>,
-    c: Vec<Vec<f32>>,
+    state: FloatState,
     sum: Vec<f32>,
     max: Vec<f32>,
     steps: usize,
@@ -78,40 +74,14 @@ impl<'a> FloatRunner<'a> {
     /// A runner at the zero state.
     pub fn new(model: &'a FloatModel) -> Self {
         let hid = model.layers.last().map_or(0, |l| l.hidden);
-        Self {
-            model,
-            h: model.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
-            c: model.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
-            sum: vec![0.0; hid],
-            max: vec![f32::NEG_INFINITY; hid],
-            steps: 0,
-        }
+        Self { model, state: model.zero_state(), sum: vec![0.0; hid], max: vec![f32::NEG_INFINITY; hid], steps: 0 }
     }
 
     /// Feeds one token id through every layer.
     pub fn step(&mut self, id: usize) {
-        let e = self.model.embed_dim;
-        let mut x: Vec<f32> = self.model.embedding[id * e..(id + 1) * e].to_vec();
-        for (l, layer) in self.model.layers.iter().enumerate() {
-            let (i_w, hid) = (layer.input, layer.hidden);
-            let mut g = layer.bias.clone();
-            for (r, gr) in g.iter_mut().enumerate() {
-                let wx = &layer.w_x[r * i_w..(r + 1) * i_w];
-                let wh = &layer.w_h[r * hid..(r + 1) * hid];
-                *gr += wx.iter().zip(&x).map(|(a, b)| a * b).sum::<f32>()
-                    + wh.iter().zip(&self.h[l]).map(|(a, b)| a * b).sum::<f32>();
-            }
-            for j in 0..hid {
-                let i = sigmoid(g[j]);
-                let f = sigmoid(g[hid + j]);
-                let gg = g[2 * hid + j].tanh();
-                let o = sigmoid(g[3 * hid + j]);
-                self.c[l][j] = f * self.c[l][j] + i * gg;
-                self.h[l][j] = o * self.c[l][j].tanh();
-            }
-            x = self.h[l].clone();
-        }
-        for (j, &v) in x.iter().enumerate() {
+        self.model.step(&mut self.state, id as u32);
+        let top = self.state.h.last().expect("a model has layers");
+        for (j, &v) in top.iter().enumerate() {
             self.sum[j] += v;
             self.max[j] = self.max[j].max(v);
         }
@@ -120,25 +90,16 @@ impl<'a> FloatRunner<'a> {
 
     /// The head's outputs (logits) for the tokens fed so far.
     pub fn logits(&self) -> Vec<f32> {
-        let head = &self.model.head;
-        let last = self.h.last().cloned().unwrap_or_default();
-        let feats: Vec<f32> = match head.pooling {
+        let last = self.state.h.last().cloned().unwrap_or_default();
+        let feats: Vec<f32> = match self.model.head.pooling {
             Pooling::Last => last,
+            Pooling::MeanMax if self.steps == 0 => vec![0.0; 2 * last.len()],
             Pooling::MeanMax => {
-                if self.steps == 0 {
-                    vec![0.0; 2 * last.len()]
-                } else {
-                    let n = self.steps as f32;
-                    self.sum.iter().map(|s| s / n).chain(self.max.iter().cloned()).collect()
-                }
+                let n = self.steps as f32;
+                self.sum.iter().map(|s| s / n).chain(self.max.iter().cloned()).collect()
             }
         };
-        let f = feats.len();
-        head.b
-            .iter()
-            .enumerate()
-            .map(|(o, b)| b + head.w[o * f..(o + 1) * f].iter().zip(&feats).map(|(w, x)| w * x).sum::<f32>())
-            .collect()
+        self.model.dense(&feats)
     }
 }
 
