@@ -10,8 +10,12 @@
 //!   `>= 0x80` (the bytes of non-ASCII UTF-8 characters) are word bytes;
 //! - an apostrophe (`'`) is dropped without ending the word (`don't` is
 //!   `dont`);
-//! - an HTML tag, `<` followed by a letter or `/`, up to the next `>` (at most
-//!   [`MAX_TAG_LEN`] bytes), is a separator: IMDb's `<br />` line breaks;
+//! - an HTML tag, `<` followed by a letter or `/`, up to and including the
+//!   next `>`, is a separator: IMDb's `<br />` line breaks. A tag is at most
+//!   [`MAX_TAG_LEN`] bytes counting the `<`; if no `>` comes by then, the
+//!   tag ends there and the next byte is text again. A `<` not followed by a
+//!   letter or `/` is a separator like any punctuation (and `<<b>` is a
+//!   separator and the tag `<b>`);
 //! - every other byte (space, punctuation, control) ends the current word.
 //!
 //! A word's id is `1 + (fnv1a32(word) ^ seed) % buckets`, FNV-1a over the
@@ -23,8 +27,9 @@
 //! Bytes outside the charset have no id: [`CharTokenizer::id`] returns
 //! `None`, and priming skips them.
 
-/// The longest HTML tag that is skipped as a separator; a longer run after
-/// `<` is read as ordinary text again from the byte after this limit.
+/// The longest HTML tag, in bytes from its `<`, that is skipped as a
+/// separator; a longer run after `<` is read as ordinary text again from the
+/// byte after this limit.
 pub const MAX_TAG_LEN: u8 = 64;
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
@@ -87,7 +92,8 @@ impl WordTokenizer {
     pub fn push(&mut self, byte: u8) -> Option<u32> {
         match self.mode {
             Mode::Tag(n) => {
-                if byte == b'>' || n >= MAX_TAG_LEN {
+                // `n` bytes of the tag are read; this one is byte `n + 1`.
+                if byte == b'>' || n + 1 >= MAX_TAG_LEN {
                     self.mode = Mode::Text;
                 } else {
                     self.mode = Mode::Tag(n + 1);
@@ -95,7 +101,10 @@ impl WordTokenizer {
                 None
             }
             Mode::AfterLt => {
-                if byte.is_ascii_alphabetic() || byte == b'/' {
+                if byte == b'<' {
+                    // `<<`: the first is a separator, the second may open a tag.
+                    None
+                } else if byte.is_ascii_alphabetic() || byte == b'/' {
                     self.mode = Mode::Tag(2);
                     None
                 } else {
@@ -232,6 +241,29 @@ mod tests {
         assert_eq!(v.first(), ids("a").first());
         assert_eq!(v.last(), ids("end").first());
         assert_eq!(v.len(), 3);
+    }
+
+    #[test]
+    fn tag_is_at_most_max_tag_len_bytes() {
+        let tag = |body: usize, tail: &str| {
+            let mut t = std::string::String::from("<b");
+            t.extend(core::iter::repeat_n('x', body));
+            t.push_str(tail);
+            ids(&t)
+        };
+        let n = usize::from(MAX_TAG_LEN);
+        // `<b`, n - 2 bytes: the tag ends at its n-th byte; the rest is text.
+        assert_eq!(tag(n - 2, "zz"), ids("zz"));
+        assert_eq!(tag(n - 3, "zz"), ids("z"));
+        // A `>` as the n-th byte closes it.
+        assert_eq!(tag(n - 3, ">zz"), ids("zz"));
+    }
+
+    #[test]
+    fn lt_lt_opens_a_tag_with_the_second() {
+        assert_eq!(ids("a<<b>c"), ids("a c"));
+        assert_eq!(ids("a<<<br />c"), ids("a c"));
+        assert_eq!(ids("a<<3"), ids("a 3"));
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! networks (seeded, no files, no network) and helpers.
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+use runtime::host::{
+    quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer, HostCharLm, HostCharLmState,
+    HostClassifier, HostSentimentState,
+};
 use runtime::tokenizer::WordHashing;
-use runtime::Rng;
+use runtime::{Error, Model, Rng, Sampler};
 
 /// Dimensions of a random test network.
 #[derive(Clone, Copy, Debug)]
@@ -96,4 +99,50 @@ pub fn snap_to_int8_grid(m: &mut FloatModel) {
     }
     let f = m.head.pooling.features(m.hidden());
     snap_rows(&mut m.head.w, f);
+}
+
+/// Two small quantized model files (a two-layer language model and a
+/// mean+max sentiment classifier), a few hundred bytes each: the mutation
+/// tests' subjects and the fuzzers' seeds.
+pub fn small_model_files() -> Vec<Vec<u8>> {
+    let lm =
+        random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
+    let s = random_model(
+        ModelKind::Sentiment,
+        Dims { vocab: 51, embed: 4, hidden: 5, layers: 1 },
+        Pooling::MeanMax,
+        30,
+        2,
+        1.0,
+    );
+    let mut rng = Rng::new(1);
+    [lm, s]
+        .iter()
+        .map(|m| {
+            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, 20)]);
+            quantize(m, &cal, 8).to_bytes()
+        })
+        .collect()
+}
+
+/// What a device does with a model file from anywhere: decode it, and if
+/// that works, run a few steps of its task (prime and generate five
+/// characters, or classify a short review). Any outcome but a panic, a hang
+/// or an out-of-bounds access is acceptable; the error must be specific.
+pub fn exercise(bytes: &[u8]) -> Result<(), Error> {
+    let model = Model::from_bytes(bytes)?;
+    match model.header.kind {
+        ModelKind::CharLm => {
+            let lm = HostCharLm::new(model)?;
+            let mut s = Box::new(HostCharLmState::new());
+            lm.prime(&mut s, b"The ");
+            lm.generate(&mut s, &mut Sampler::new(1, 256, 5), 5, |_| {});
+        }
+        ModelKind::Sentiment => {
+            let clf = HostClassifier::new(model)?;
+            let mut s = Box::new(HostSentimentState::new());
+            clf.classify(&mut s, b"a fine film, truly")?;
+        }
+    }
+    Ok(())
 }

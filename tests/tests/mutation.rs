@@ -4,49 +4,8 @@
 //! decodes must run inference without a panic.
 
 use runtime::format::{crc32, ModelKind, Pooling, CRC_LEN};
-use runtime::host::{quantize, Calibration, HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
-use runtime::{Error, Model, Sampler};
-use tests::{random_ids, random_model, Dims};
-
-fn files() -> Vec<Vec<u8>> {
-    let lm =
-        random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
-    let s = random_model(
-        ModelKind::Sentiment,
-        Dims { vocab: 51, embed: 4, hidden: 5, layers: 1 },
-        Pooling::MeanMax,
-        30,
-        2,
-        1.0,
-    );
-    let mut rng = runtime::Rng::new(1);
-    [lm, s]
-        .iter()
-        .map(|m| {
-            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, 20)]);
-            quantize(m, &cal, 8).to_bytes()
-        })
-        .collect()
-}
-
-/// Decode, and if that works, run a few steps of the task.
-fn exercise(bytes: &[u8]) -> Result<(), Error> {
-    let model = Model::from_bytes(bytes)?;
-    match model.header.kind {
-        ModelKind::CharLm => {
-            let lm = HostCharLm::new(model)?;
-            let mut s = Box::new(HostCharLmState::new());
-            lm.prime(&mut s, b"The ");
-            lm.generate(&mut s, &mut Sampler::new(1, 256, 5), 5, |_| {});
-        }
-        ModelKind::Sentiment => {
-            let clf = HostClassifier::new(model)?;
-            let mut s = Box::new(HostSentimentState::new());
-            clf.classify(&mut s, b"a fine film, truly")?;
-        }
-    }
-    Ok(())
-}
+use runtime::Error;
+use tests::{exercise, small_model_files as files};
 
 fn with_crc(mut content: Vec<u8>) -> Vec<u8> {
     let crc = crc32(&content);
@@ -145,5 +104,97 @@ fn edited_length_fields() {
                 let _ = exercise(&with_crc(g));
             }
         }
+    }
+}
+
+/// The shipped model files, as a device would receive them.
+fn shipped() -> [(&'static str, &'static [u8]); 2] {
+    [
+        ("sentiment", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/sentiment.lstm"))),
+        ("charlm", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/charlm.lstm"))),
+    ]
+}
+
+fn kind_of(r: &Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "Ok".to_string(),
+        Err(e) => format!("{e:?}").split([' ', '{', '(']).next().unwrap_or("").to_string(),
+    }
+}
+
+#[test]
+fn shipped_models_decode_and_run() {
+    for (name, f) in shipped() {
+        exercise(f).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn shipped_models_every_header_bit_flip_and_many_truncations() {
+    for (name, f) in shipped() {
+        for byte in 0..64 {
+            for bit in 0..8 {
+                let mut g = f.to_vec();
+                g[byte] ^= 1 << bit;
+                let e = exercise(&g).unwrap_err();
+                let ok = match byte {
+                    0..=3 => matches!(e, Error::BadMagic { .. }),
+                    4..=5 => matches!(e, Error::UnsupportedVersion { .. }),
+                    _ => matches!(e, Error::CrcMismatch { .. }),
+                };
+                assert!(ok, "{name} byte {byte} bit {bit}: {e:?}");
+            }
+        }
+        // Every length up to 512, then 2,000 lengths spread over the file;
+        // each also with its CRC recomputed so that the body parser sees it.
+        let lens = (0..512).chain((0..2000).map(|i| 512 + i * (f.len() - 512) / 2000));
+        for len in lens {
+            let e = exercise(&f[..len]).unwrap_err();
+            assert!(matches!(e, Error::Truncated { .. } | Error::CrcMismatch { .. }), "{name} len {len}: {e:?}");
+            if len > 6 && len != f.len() - CRC_LEN {
+                let e = exercise(&with_crc(f[..len].to_vec())).unwrap_err();
+                assert!(
+                    matches!(
+                        e,
+                        Error::Malformed
+                            | Error::TrailingBytes { .. }
+                            | Error::LengthMismatch { .. }
+                            | Error::OutOfRange { .. }
+                            | Error::Inconsistent { .. }
+                    ),
+                    "{name} len {len} + crc: {e:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Bit flips and edited length fields in the shipped models under a valid
+/// CRC: every flip in the first 256 body bytes (configuration, tokenizer,
+/// the first length fields) and 3,000 seeded random flips over the rest.
+#[test]
+fn shipped_models_valid_crc_over_wrong_contents() {
+    for (name, f) in shipped() {
+        let content = &f[..f.len() - CRC_LEN];
+        let mut rng = runtime::Rng::new(7);
+        let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+        let flips =
+            (6 * 8..256 * 8).chain((0..3000).map(|_| 8 * 256 + rng.next_u32() as usize % (8 * (content.len() - 256))));
+        for flip in flips {
+            let mut g = content.to_vec();
+            g[flip / 8] ^= 1 << (flip % 8);
+            *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
+        }
+        for pos in 6..70 {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut g = content.to_vec();
+                g[pos] = v;
+                *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
+            }
+        }
+        eprintln!("{name}: {outcomes:?}");
+        // Weights may flip to other valid weights; the structure must be caught.
+        assert!(outcomes.get("Ok").copied().unwrap_or(0) > 0, "{name}: {outcomes:?}");
+        assert!(outcomes.len() > 2, "{name}: {outcomes:?}");
     }
 }

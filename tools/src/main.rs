@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod firmware;
+mod fuzz;
 use firmware::{Board, Models};
 
 /// Tasks for developing, testing and shipping the LSTM models.
@@ -122,6 +123,17 @@ enum Cmd {
         /// Tokens to count over.
         #[arg(long, default_value_t = 256)]
         tokens: usize,
+    },
+    /// Fuzz model loading (decode plus inference) and the tokenizer with
+    /// libFuzzer (cargo-fuzz, nightly), seeded with the shipped models;
+    /// prints the executions per target. Crashes are saved in fuzz/artifacts/.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Fuzz only this target.
+        #[arg(long, value_parser = fuzz::TARGETS)]
+        target: Option<String>,
     },
     /// Install what building and testing need: the Cortex-M Rust targets,
     /// llvm-tools, and QEMU 10 (from bookworm-backports; needs root, or
@@ -398,6 +410,21 @@ fn main() -> Result<()> {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
         Cmd::Demo => demo(),
+        Cmd::Fuzz { seconds, target } => {
+            let targets: Vec<&'static str> =
+                fuzz::TARGETS.iter().copied().filter(|t| target.as_deref().is_none_or(|w| w == *t)).collect();
+            let outcomes = fuzz::fuzz(&targets, seconds)?;
+            let mut total = 0;
+            for o in &outcomes {
+                println!(
+                    "{}: {} executions in {} s, no crash, panic, overflow or timeout",
+                    o.target, o.executions, o.seconds
+                );
+                total += o.executions;
+            }
+            println!("total: {total} executions");
+            Ok(())
+        }
         Cmd::Train { data, only, resume } => train(&data, only, resume),
         Cmd::Qemu(Qemu::Sentiment { model, file }) => {
             print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
