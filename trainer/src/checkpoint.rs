@@ -47,6 +47,18 @@ pub fn temp_path(path: &Path) -> PathBuf {
     dir_of(path).join(format!(".tmp-{}-{name}", std::process::id()))
 }
 
+/// Removes the temporary files a killed run left in `dir` (names starting
+/// `.tmp-`, see [`temp_path`]); returns how many. A run calls it on start,
+/// before it writes anything, so it never removes its own.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// Finishes an atomic write: fsync `tmp`, rename it over `path`, fsync the
 /// directory. Removes `tmp` on failure.
 pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use runtime::format::{Tokenizer, VERSION};
+use runtime::format::{ModelKind, Tokenizer, VERSION};
 use runtime::host::{quantize, Calibration, HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
 use runtime::{Model, Sampler};
 
@@ -89,8 +89,22 @@ pub fn generate(model: &Path, prime: &str, len: usize, sampler: Sampler) -> Resu
 
 /// Export: quantize a checkpoint into a model file, calibrated on
 /// training data. Returns the file's bytes (also written to `out`).
-pub fn export(ckpt_path: &Path, data: &Path, out: &Path, embed_bits: u8) -> Result<Vec<u8>, Error> {
+pub fn export(kind: ModelKind, ckpt_path: &Path, data: &Path, out: &Path, embed_bits: u8) -> Result<Vec<u8>, Error> {
     let ckpt = Checkpoint::load(ckpt_path)?;
+    let found = match ckpt.meta.task {
+        Task::Sentiment { .. } => ModelKind::Sentiment,
+        Task::CharLm { .. } => ModelKind::CharLm,
+    };
+    if found != kind {
+        let name = |k| match k {
+            ModelKind::Sentiment => "sentiment classifier",
+            ModelKind::CharLm => "character language model",
+        };
+        return Err(Error::BadCheckpoint {
+            path: ckpt_path.to_owned(),
+            reason: format!("it holds a {}, but a {} is needed", name(found), name(kind)),
+        });
+    }
     let float = to_float_model(&ckpt);
     let calib: Vec<Vec<u32>> = match &ckpt.meta.task {
         Task::Sentiment { hashing, max_tokens } => {

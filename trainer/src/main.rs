@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use runtime::format::ModelKind;
 use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
 
 /// Trains the project's LSTMs on the host.
@@ -212,8 +213,8 @@ fn print_eval(e: &trainer::infer::Evaluation, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn export(a: &ExportArgs) -> anyhow::Result<()> {
-    let bytes = trainer::infer::export(&a.checkpoint, &a.data, &a.out, a.embed_bits)?;
+fn export(kind: ModelKind, a: &ExportArgs) -> anyhow::Result<()> {
+    let bytes = trainer::infer::export(kind, &a.checkpoint, &a.data, &a.out, a.embed_bits)?;
     println!("wrote {} ({} bytes)", a.out.display(), bytes.len());
     Ok(())
 }
@@ -248,8 +249,8 @@ fn run() -> anyhow::Result<()> {
             report(&summary, &cfg.out);
         }
         Command::Inspect { file } => print!("{}", trainer::infer::inspect(&file)?),
-        Command::Sentiment { action: SentimentAction::Export(a) }
-        | Command::Charlm { action: CharLmAction::Export(a) } => export(&a)?,
+        Command::Sentiment { action: SentimentAction::Export(a) } => export(ModelKind::Sentiment, &a)?,
+        Command::Charlm { action: CharLmAction::Export(a) } => export(ModelKind::CharLm, &a)?,
         Command::Sentiment { action: SentimentAction::Eval(a) } => {
             let e = trainer::infer::eval_sentiment(&a.model, &a.data, a.checkpoint.as_deref(), !a.json)?;
             print_eval(&e, a.json)?;

@@ -319,6 +319,7 @@ impl Run {
         resume: bool,
     ) -> Result<Self> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        crate::checkpoint::remove_stale_temps(out);
         let dev = Cpu::seed_from_u64(seed);
         let ckpt_path = out.join(CHECKPOINT);
         if resume && ckpt_path.exists() {

@@ -97,3 +97,95 @@ fn valid_input_succeeds() {
     assert_eq!(text.lines().count(), 2);
     assert!(text.lines().all(|l| l.ends_with(" positive") || l.ends_with(" negative")), "{text}");
 }
+
+fn write_archive(path: &Path, files: &[(&str, &[u8])]) {
+    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, *bytes).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// A real (tiny) language-model checkpoint, trained here in a second.
+fn charlm_checkpoint() -> PathBuf {
+    let text = "to be or not to be that is the question\n".repeat(40);
+    let data = scratch("tiny.txt", text.as_bytes());
+    let out = data.with_file_name("tiny-run");
+    let status = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["charlm", "train", "--quiet", "--start-offset", "0", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args(["--streams", "4", "--window", "10", "--hidden", "8", "--epochs", "1"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out.join("best.ckpt")
+}
+
+/// train, export and eval of both tasks, each given each kind of bad input.
+#[test]
+fn train_export_eval_hostile_inputs() {
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let broken = s(&scratch("broken.tar.gz", b"this is not gzip"));
+    let non_utf8_tar = scratch("non-utf8.tar.gz", b"");
+    write_archive(&non_utf8_tar, &[("aclImdb/train/pos/1_9.txt", b"caf\xe9 au lait")]);
+    let non_utf8_tar = s(&non_utf8_tar);
+    let empty_tar = scratch("empty.tar.gz", b"");
+    write_archive(&empty_tar, &[("aclImdb/README", b"no reviews")]);
+    let empty_tar = s(&empty_tar);
+    let non_utf8_txt = s(&scratch("non-utf8.txt", b"The Tragedie of Hamlet \xff\xfe"));
+    let empty_txt = s(&scratch("empty.txt", b""));
+    let empty_dir = std::env::temp_dir().join(format!("trainer-cli-empty-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let empty_dir = s(&empty_dir);
+    let garbage = s(&scratch("garbage.ckpt", b"not a checkpoint at all"));
+    let mut newer = std::fs::read(shipped("sentiment.lstm")).unwrap();
+    newer[4] = 9;
+    let newer = s(&scratch("newer9.lstm", &newer));
+    let ckpt = s(&charlm_checkpoint());
+    let out = s(&std::env::temp_dir().join(format!("trainer-cli-out-{}.lstm", std::process::id())));
+    let missing = "/no/such/data.tar.gz";
+
+    let cases: &[(&[&str], &[&str])] = &[
+        // sentiment train: missing, directory without reviews, broken, non-UTF-8, empty
+        (&["sentiment", "train", "--data", missing], &[missing]),
+        (&["sentiment", "train", "--data", &empty_dir], &[&empty_dir]),
+        (&["sentiment", "train", "--data", &broken], &[&broken]),
+        (&["sentiment", "train", "--data", &non_utf8_tar], &[&non_utf8_tar, "UTF-8"]),
+        (&["sentiment", "train", "--data", &empty_tar], &[&empty_tar]),
+        // charlm train: missing, directory, non-UTF-8, empty
+        (&["charlm", "train", "--data", missing], &[missing]),
+        (&["charlm", "train", "--data", &empty_dir], &[&empty_dir, "directory"]),
+        (&["charlm", "train", "--data", &non_utf8_txt], &[&non_utf8_txt, "UTF-8"]),
+        (&["charlm", "train", "--data", &empty_txt], &[&empty_txt]),
+        // export: missing, garbage or wrong-kind checkpoint; bad calibration data
+        (&["charlm", "export", "--checkpoint", missing, "--data", &empty_txt, "--out", &out], &[missing]),
+        (&["charlm", "export", "--checkpoint", &garbage, "--data", &empty_txt, "--out", &out], &[&garbage]),
+        (
+            &["sentiment", "export", "--checkpoint", &ckpt, "--data", &broken, "--out", &out],
+            &[&ckpt, "sentiment classifier is needed"],
+        ),
+        (&["charlm", "export", "--checkpoint", &ckpt, "--data", &non_utf8_txt, "--out", &out], &[&non_utf8_txt]),
+        (&["charlm", "export", "--checkpoint", &ckpt, "--data", &empty_dir, "--out", &out], &[&empty_dir]),
+        // eval: wrong kind, newer version, directory, bad data
+        (&["sentiment", "eval", "--model", &shipped("charlm.lstm"), "--data", &broken], &["charlm.lstm"]),
+        (&["charlm", "eval", "--model", &shipped("sentiment.lstm"), "--data", &empty_txt], &["sentiment.lstm"]),
+        (&["sentiment", "eval", "--model", &newer, "--data", &broken], &[&newer, "version 9"]),
+        (&["charlm", "eval", "--model", &empty_dir, "--data", &empty_txt], &[&empty_dir]),
+        (&["sentiment", "eval", "--model", &shipped("sentiment.lstm"), "--data", &broken], &[&broken]),
+        (&["sentiment", "eval", "--model", &shipped("sentiment.lstm"), "--data", &empty_tar], &[&empty_tar]),
+        (&["charlm", "eval", "--model", &shipped("charlm.lstm"), "--data", &non_utf8_txt], &[&non_utf8_txt]),
+        (&["charlm", "eval", "--model", &shipped("charlm.lstm"), "--data", missing], &[missing]),
+    ];
+    for (args, want) in cases {
+        fails_with(args, want);
+    }
+    assert!(!Path::new(&out).exists(), "a failed export left {out}");
+}

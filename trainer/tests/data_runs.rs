@@ -67,7 +67,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     // Exported and run through the integer runtime (the device's code):
     // predictions agree with the float model on nearly all of 200 reviews.
     let file = out.join("sentiment.lstm");
-    trainer::infer::export(&out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    trainer::infer::export(runtime::format::ModelKind::Sentiment, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     let clf = runtime::host::HostClassifier::from_bytes(&bytes).unwrap();
     let mut state = Box::new(runtime::host::HostSentimentState::new());
@@ -137,7 +137,8 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     // 0.02 nats/char of the float model (the shipped model's gap is
     // measured by `trainer charlm eval`).
     let file = out.join("charlm.lstm");
-    let bytes = trainer::infer::export(&out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    let bytes = trainer::infer::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8)
+        .unwrap();
     let e = trainer::infer::eval_charlm(&file, &cfg.data, None).unwrap();
     let int_loss = e.val_nats.unwrap();
     eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());
