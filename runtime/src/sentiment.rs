@@ -57,11 +57,17 @@ impl core::fmt::Display for Probability {
 pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
     lstm: LstmState<H, L>,
     tokenizer: WordTokenizer,
-    /// Tokens seen in this review.
-    count: u32,
-    /// The last `min(count, max_tokens)` ids, oldest at `count % max_tokens`.
+    /// Tokens seen in this review (a u64 never wraps: 2^64 tokens is
+    /// centuries at a million a second).
+    count: u64,
+    /// The last `min(count, max_tokens)` ids, a ring: the next id goes to
+    /// `window[next]`, and once full the oldest is there.
     window: [u32; N],
-    /// Sum over time of the top layer's h (mean pooling), Q0.15.
+    /// Slot of `window` for the next id, below `max_tokens`.
+    next: usize,
+    /// Sum over time of the top layer's h (mean pooling), Q0.15. Mean
+    /// pooling reads at most 65,535 tokens (the format's bound on its
+    /// window), so the sum stays below 2^31.
     sum: [i32; H],
     /// Max over time of the top layer's h (max pooling), Q0.15.
     max: [i16; H],
@@ -77,6 +83,7 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
             tokenizer: WordTokenizer::new(WordHashing { buckets: 1, seed: 0 }),
             count: 0,
             window: [0; N],
+            next: 0,
             sum: [0; H],
             max: [i16::MIN; H],
             line_open: false,
@@ -84,7 +91,7 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
     }
 
     /// Tokens read so far in this review.
-    pub fn tokens(&self) -> u32 {
+    pub fn tokens(&self) -> u64 {
         self.count
     }
 }
@@ -138,6 +145,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         state.lstm.reset();
         state.tokenizer = WordTokenizer::new(self.hashing);
         state.count = 0;
+        state.next = 0;
         state.sum = [0; H];
         state.max = [i16::MIN; H];
         Ok(())
@@ -166,14 +174,17 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         if window == 0 {
             self.advance(state, id);
         } else {
-            state.window[state.count as usize % window] = id;
+            state.window[state.next] = id;
+            state.next = if state.next + 1 == window { 0 } else { state.next + 1 };
         }
-        state.count = state.count.saturating_add(1);
+        state.count += 1;
     }
 
     fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
         // Ids come from the model's own tokenizer: always in range.
-        if self.lstm.step(&mut state.lstm, id).is_ok() {
+        // Only mean pooling sums: a last-state model may read any number of
+        // tokens, and its sum would overflow.
+        if self.lstm.step(&mut state.lstm, id).is_ok() && self.model().head.pooling == Pooling::MeanMax {
             let top = self.lstm.top(&state.lstm);
             for ((sum, max), &h) in state.sum.iter_mut().zip(state.max.iter_mut()).zip(top) {
                 *sum += i32::from(h);
@@ -190,13 +201,14 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         }
         let window = self.max_tokens();
         let steps = if window == 0 {
-            state.count as usize
+            state.count
         } else {
-            let n = (state.count as usize).min(window);
-            let start = state.count as usize - n;
-            for t in start..state.count as usize {
-                let id = state.window[t % window];
+            let n = state.count.min(window as u64);
+            let mut slot = if n == window as u64 { state.next } else { 0 };
+            for _ in 0..n {
+                let id = state.window[slot];
                 self.advance(state, id);
+                slot = if slot + 1 == window { 0 } else { slot + 1 };
             }
             n
         };
@@ -230,6 +242,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         let p = Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)));
         state.lstm.reset();
         state.count = 0;
+        state.next = 0;
         p
     }
 

@@ -3,7 +3,7 @@
 //! valid CRC. Each must give `Ok` or a specific error, never a panic; what
 //! decodes must run inference without a panic.
 
-use runtime::format::{crc32, ModelKind, Pooling, CRC_LEN};
+use runtime::format::{crc32, CRC_LEN};
 use runtime::Error;
 use tests::{exercise, small_model_files as files};
 

@@ -8,7 +8,8 @@
 //!   pooling over the last 400 tokens; language model over the 65-character
 //!   test charset, embed 16, hidden 128).
 //! - Reviews: 200 of the IMDb test split (`aclImdb/test/{pos,neg}/1??_*.txt`)
-//!   from `$LSTM_DATA_DIR/aclImdb-labeled.tar.gz`. Without `LSTM_DATA_DIR`
+//!   from `$LSTM_DATA_DIR/aclImdb-labeled.tar.gz`, and all of them joined
+//!   into one review of over 10,000 tokens. Without `LSTM_DATA_DIR`
 //!   the test fails, unless `LSTM_ALLOW_NO_DATA=1`: then synthetic reviews.
 //! - QEMU (`qemu-system-arm`) must be installed: a missing QEMU fails.
 //!
@@ -182,11 +183,27 @@ fn cortex_m4_matches_the_host() {
         build("thumbv7em-none-eabihf", Some(&sentiment), Some(&charlm))
     };
 
+    // After the 200 reviews, one of at least 10,000 tokens: the reviews
+    // joined into one line, streamed through the device's constant memory.
+    let mut long: Vec<u8> = text.iter().map(|&b| if b == b'\n' { b' ' } else { b }).collect();
+    long.push(b'\n');
+    let model_bytes = std::fs::read(&sentiment).expect("model");
+    let tokens = match runtime::Model::from_bytes(&model_bytes).expect("model").tokenizer {
+        runtime::format::Tokenizer::Words(h) => {
+            let mut n = 0;
+            runtime::tokenizer::WordTokenizer::for_each_id(h, &long, |_| n += 1);
+            n
+        }
+        runtime::format::Tokenizer::Chars(_) => panic!("not a sentiment model"),
+    };
+    assert!(tokens >= 10_000, "the long review has only {tokens} tokens");
+    let text = [text, long].concat();
+
     let reviews = scratch().join("reviews.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
     let device = qemu_ok("mps2-an386", &elf, &format!("sentiment {}", reviews.display()));
-    let host = runtime::host::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
-    assert_eq!(host.lines().count(), 200);
+    let host = runtime::host::predict_lines(&model_bytes, &text).expect("host");
+    assert_eq!(host.lines().count(), 201);
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
 
     // A prime with a newline and a run of spaces: passed as a file, exactly.
