@@ -22,7 +22,8 @@ pub struct Outcome {
     pub seconds: u64,
 }
 
-fn nightly() -> Command {
+/// `cargo` of the nightly toolchain, whatever toolchain runs the xtask.
+pub fn nightly() -> Command {
     let mut c = Command::new("rustup");
     c.args(["run", "nightly", "cargo"]);
     // The outer cargo's choice of toolchain must not leak into the nightly one.

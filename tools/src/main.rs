@@ -140,7 +140,8 @@ enum Cmd {
     /// says what to install).
     Setup,
     /// The whole CI gate: setup, fmt, clippy, host tests (the data-set tests
-    /// included), no_std builds of the runtime, docs.
+    /// and QEMU included), no_std builds of the runtime, docs, Miri on the
+    /// runtime and format tests, and 15 seconds of each fuzz target.
     Ci {
         /// Directory with aclImdb-labeled.tar.gz and pg2265.txt.
         #[arg(long, env = "LSTM_DATA_DIR", default_value = "../shared/data")]
@@ -250,8 +251,32 @@ fn ci(data: &Path) -> Result<()> {
         run(cargo().args(["build", "-p", "lstm-runtime", "--release", "--target", target]))?;
     }
     run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    miri()?;
+    // A short fuzzing run: the targets build and survive their seeds and
+    // a few hundred thousand mutations (the long runs are `cargo xtask fuzz`).
+    for o in fuzz::fuzz(&fuzz::TARGETS, 15)? {
+        eprintln!("fuzz {}: {} executions in {} s, no failure", o.target, o.executions, o.seconds);
+    }
     eprintln!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// The runtime's unit tests and the format tests (golden bytes, every error
+/// variant) under Miri, on nightly: undefined behaviour, out-of-bounds and
+/// overflow checks on the code that reads untrusted model files. The
+/// longer integration tests (100,000-step and million-token streams,
+/// exhaustive mutations) are too slow under Miri's interpreter and run
+/// natively, with overflow checks, in `cargo test`.
+fn miri() -> Result<()> {
+    let installed = output(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", "nightly"]))
+        .with_context(|| "Miri needs the nightly toolchain: `rustup toolchain install nightly`")?;
+    let missing: Vec<&str> =
+        ["miri", "rust-src"].into_iter().filter(|c| !installed.lines().any(|l| l.starts_with(c))).collect();
+    if !missing.is_empty() {
+        run(Command::new("rustup").args(["component", "add", "--toolchain", "nightly"]).args(&missing))?;
+    }
+    run(fuzz::nightly().args(["miri", "test", "-p", "lstm-runtime"]))?;
+    run(fuzz::nightly().args(["miri", "test", "-p", "tests", "--test", "format"]))
 }
 
 /// Temperature as the runtime's Q8.8.
