@@ -12,6 +12,12 @@
  * `end`'s first block: the work in between plus a fixed few instructions of
  * the markers themselves.
  *
+ * With profile=FILE as well, every translation block's executions inside
+ * the regions are counted too, and at the end of region K the file FILE.K
+ * gets one line per block executed in it, "ADDR N COUNT" (start address,
+ * instructions, executions): `cargo xtask cost --profile` maps them to
+ * functions.
+ *
  * Only the few declarations of QEMU's public plugin API (qemu-plugin.h,
  * stable across 8.x-10.x) that are used are written out here, so that no
  * QEMU development package is needed.
@@ -54,23 +60,81 @@ static void tb_exec(unsigned int vcpu, void *n_insns) {
     total += (uint64_t)(uintptr_t)n_insns;
 }
 
+/* Profile: one record per translated block. */
+struct block {
+    uint64_t vaddr, n, count;
+};
+static struct block **blocks;
+static size_t n_blocks, cap_blocks;
+static const char *profile_path;
+static bool inside;
+
+static void tb_exec_profiled(unsigned int vcpu, void *udata) {
+    (void)vcpu;
+    struct block *b = udata;
+    total += b->n;
+    if (inside) {
+        b->count++;
+    }
+}
+
+static void write_profile(unsigned region) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%u", profile_path, region);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror("insn_count: profile");
+        return;
+    }
+    for (size_t i = 0; i < n_blocks; i++) {
+        if (blocks[i]->count) {
+            fprintf(f, "%#llx %llu %llu\n", (unsigned long long)blocks[i]->vaddr, (unsigned long long)blocks[i]->n,
+                    (unsigned long long)blocks[i]->count);
+            blocks[i]->count = 0;
+        }
+    }
+    fclose(f);
+}
+
 static void at_begin(unsigned int vcpu, void *unused) {
     (void)vcpu;
     (void)unused;
     start = total;
+    inside = true;
 }
 
 static void at_end(unsigned int vcpu, void *unused) {
     (void)vcpu;
     (void)unused;
-    fprintf(out, "region %u %llu\n", regions++, (unsigned long long)(total - start));
+    fprintf(out, "region %u %llu\n", regions, (unsigned long long)(total - start));
     fflush(out);
+    inside = false;
+    if (profile_path) {
+        write_profile(regions);
+    }
+    regions++;
 }
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     (void)id;
     size_t n = qemu_plugin_tb_n_insns(tb);
-    qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)n);
+    if (profile_path) {
+        struct block *b = calloc(1, sizeof *b);
+        if (n_blocks == cap_blocks) {
+            cap_blocks = cap_blocks ? 2 * cap_blocks : 1024;
+            blocks = realloc(blocks, cap_blocks * sizeof *blocks);
+        }
+        if (!b || !blocks) {
+            fprintf(stderr, "insn_count: out of memory\n");
+            exit(1);
+        }
+        b->vaddr = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, 0));
+        b->n = n;
+        blocks[n_blocks++] = b;
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec_profiled, QEMU_PLUGIN_CB_NO_REGS, b);
+    } else {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)n);
+    }
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t a = qemu_plugin_insn_vaddr(insn);
@@ -90,6 +154,8 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int
             begin_addr = strtoull(argv[i] + 6, NULL, 0) & ~1ull; /* drop the Thumb bit */
         } else if (strncmp(argv[i], "end=", 4) == 0) {
             end_addr = strtoull(argv[i] + 4, NULL, 0) & ~1ull;
+        } else if (strncmp(argv[i], "profile=", 8) == 0) {
+            profile_path = argv[i] + 8;
         } else if (strncmp(argv[i], "out=", 4) == 0) {
             path = argv[i] + 4;
         } else {

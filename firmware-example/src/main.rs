@@ -14,6 +14,8 @@
 //! [--stack] generate [len=N] [seed=S] [temperature=T] [top_k=K]
 //!           [prime-file=PATH | prime=TEXT...]
 //! [--stack] cost [tokens=N]           marked runs for instruction counting
+//! kernel-check                        digest of the dot-product kernel's
+//!                                     results over a fixed battery
 //! ```
 //!
 //! `--stack` prints the peak stack to stderr at the end. `prime=` takes the
@@ -131,7 +133,7 @@ struct Args<'a> {
     rest: &'a str,
 }
 
-const COMMANDS: [&str; 6] = ["info", "sentiment", "generate", "cost", "panic", "fault"];
+const COMMANDS: [&str; 7] = ["info", "sentiment", "generate", "cost", "kernel-check", "panic", "fault"];
 
 impl<'a> Args<'a> {
     fn new(line: &'a str) -> Self {
@@ -184,9 +186,17 @@ fn run(args: &mut Args<'_>) -> Result<(), Failure> {
         }
         "generate" => generate(&mut out, args),
         "cost" => cost(&mut out, args),
+        "kernel-check" => {
+            // The dot-product kernel of this core over a fixed battery (see
+            // `runtime::kernel::battery_digest`); the host prints the same.
+            let _ = writeln!(out, "kernel digest {:#010x}", runtime::kernel::battery_digest());
+            Ok(())
+        }
         "panic" => panic!("requested by the command line"),
         "fault" => cortex_m::asm::udf(),
-        _ => Err(Failure::Usage("info | sentiment FILE | generate [len=N] [seed=S] ... | cost [tokens=N]")),
+        _ => Err(Failure::Usage(
+            "info | sentiment FILE | generate [len=N] [seed=S] ... | cost [tokens=N] | kernel-check",
+        )),
     }?;
     out.flush().map_err(|e| Failure::Io(e, "stdout"))
 }

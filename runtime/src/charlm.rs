@@ -11,7 +11,8 @@
 
 use crate::fixed::exp_neg_q16;
 use crate::format::{ModelKind, Tokenizer};
-use crate::head::dense_output;
+use crate::head::dense_outputs;
+use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::CharTokenizer;
 use crate::{Error, Model};
@@ -67,9 +68,14 @@ impl Sampler {
             return logits.iter().position(|&z| z == zmax).unwrap_or(0);
         }
         let k = if self.top_k == 0 { logits.len() } else { usize::from(self.top_k).min(logits.len()) };
-        // The k-th largest value: scan down through distinct values.
+        // The k-th largest value: scan down through distinct values (one
+        // pass for each; with every character kept, the smallest).
         let mut threshold = i32::MAX;
         let mut taken = 0;
+        if k >= logits.len() {
+            threshold = logits.iter().copied().min().unwrap_or(zmax);
+            taken = k;
+        }
         while taken < k {
             let Some(next) = logits.iter().copied().filter(|&z| z < threshold).max() else {
                 break;
@@ -83,7 +89,13 @@ impl Sampler {
         let weight = |z: i32| -> u64 {
             let d = i64::from(zmax) - i64::from(z); // >= 0, Q.f
             let d12 = if out_frac >= 12 { d >> (out_frac - 12) } else { d << (12 - out_frac) };
-            let scaled = (d12 * 256) / i64::from(self.temperature_q8);
+            let num = d12 * 256;
+            // The same quotient; a 32-bit division is one instruction on a
+            // Cortex-M3/M4, a 64-bit one a library call.
+            let scaled = match u32::try_from(num) {
+                Ok(n) => i64::from(n / u32::from(self.temperature_q8)),
+                Err(_) => num / i64::from(self.temperature_q8),
+            };
             u64::from(exp_neg_q16(scaled.min(i64::from(u32::MAX)) as u32))
         };
         // Two passes over the same selection: the total, then the draw.
@@ -195,11 +207,9 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
     /// logits.
     pub fn step_id(&self, state: &mut CharLmState<H, L, V>, id: u16) -> Result<(), Error> {
         self.lstm.step(&mut state.lstm, u32::from(id))?;
-        let head = &self.model().head;
-        let h = self.lstm.top(&state.lstm);
-        for (r, z) in state.logits[..self.chars.len()].iter_mut().enumerate() {
-            *z = dense_output(head, r, h, &[]);
-        }
+        let mut buf = PrepBuf::<H>::new();
+        let h = buf.prepare(self.lstm.top(&state.lstm));
+        dense_outputs(&self.model().head, h, &mut state.logits[..self.chars.len()]);
         Ok(())
     }
 

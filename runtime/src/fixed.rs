@@ -64,6 +64,29 @@ pub const fn requantize(acc: i64, multiplier: i32, shift: i8) -> i64 {
     round_shift_i64(acc * multiplier as i64, total)
 }
 
+/// [`requantize`] saturated to `±limit`, as an `i32` (`limit < 2^30`): the
+/// same value, computed with one 64-bit shift instead of a 64-bit rounding
+/// constant and a shift, since `floor((p + 2^(n-1)) / 2^n)` equals
+/// `(floor(p / 2^(n-1)) + 1) >> 1`. The hot path of every gate.
+#[inline(always)]
+pub const fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
+    let p = acc * multiplier as i64;
+    let n = (30 + shift as i32) as u32;
+    // A shift by 32 or more needs only the product's high word: on a
+    // 32-bit core one arithmetic shift instead of a 64-bit one.
+    let q = if n >= 32 { ((p >> 32) as i32 >> (n - 32)) as i64 } else { p >> n };
+    // Saturate before the last halving, in 32 bits.
+    let lim = 2 * limit as i64;
+    let q = if q > lim {
+        lim as i32
+    } else if q < -lim {
+        -lim as i32
+    } else {
+        q as i32
+    };
+    (q + 1) >> 1
+}
+
 /// Entries in the sigmoid and tanh tables: 512 intervals over `[-8, 8)`.
 pub const ACT_TABLE_LEN: usize = 513;
 
@@ -196,6 +219,26 @@ mod tests {
         assert_eq!(requantize(-3, 1 << 30, 0), -1);
         assert_eq!(requantize(4, 1 << 30, -1), 4);
         assert_eq!(requantize(1 << 20, 1 << 30, 10), 1 << 9);
+    }
+
+    #[test]
+    fn requantize_sat_equals_requantize_then_clamp() {
+        let mut s = 99u64;
+        let mut next = || {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            s
+        };
+        for i in 0..200_000 {
+            let acc = (next() as i64) >> (32 + (i % 31));
+            let m = (next() >> 33) as i32;
+            let shift = (next() % 62) as i8 - 30;
+            let want = requantize(acc, m, shift).clamp(-(1 << 20), 1 << 20) as i32;
+            assert_eq!(requantize_sat(acc, m, shift, 1 << 20), want, "{acc} {m} {shift}");
+        }
+        for (acc, m, shift) in [(3, 1 << 30, 0), (-3, 1 << 30, 0), (1i64 << 32, i32::MAX, -30), (-1, 1, 31)] {
+            let want = requantize(acc, m, shift).clamp(-(1 << 20), 1 << 20) as i32;
+            assert_eq!(requantize_sat(acc, m, shift, 1 << 20), want);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod charlm;
@@ -14,6 +14,7 @@ pub mod format;
 mod head;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod kernel;
 pub mod lstm;
 pub mod sentiment;
 pub mod tokenizer;

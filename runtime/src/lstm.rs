@@ -6,8 +6,9 @@
 //! the scratch of a step lives on the stack, sized by the same const
 //! generics. Nothing is allocated.
 
-use crate::fixed::{requantize, round_shift, sat16, sigmoid_q15, tanh_q15};
+use crate::fixed::{requantize_sat, round_shift, sat16, sigmoid_q15, tanh_q15};
 use crate::format::{LstmLayer, Model};
+use crate::kernel::{dot2, PrepBuf, Prepared};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -37,57 +38,40 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
     }
 }
 
-/// Dot product of int8 weights (stored as bytes) with int16 values.
-///
-/// Validated models keep `|w| <= 127`, `|x| <= 32768` and at most 512 terms,
-/// so the sum stays below `2^31`.
-#[inline(always)]
-pub fn dot_i8_i16(w: &[u8], x: &[i16]) -> i32 {
-    // Four independent accumulators over chunks of four: the compiler keeps
-    // them in registers and the loop overhead is paid once per four MACs.
-    // Integer addition is associative, so the result is the same bits as a
-    // plain loop on every target.
-    let n = w.len().min(x.len());
-    let (w, x) = (&w[..n], &x[..n]);
-    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
-    let (wr, xr) = (wc.remainder(), xc.remainder());
-    let mut acc = [0i32; 4];
-    for (a, b) in wc.zip(xc) {
-        acc[0] += i32::from(a[0] as i8) * i32::from(b[0]);
-        acc[1] += i32::from(a[1] as i8) * i32::from(b[1]);
-        acc[2] += i32::from(a[2] as i8) * i32::from(b[2]);
-        acc[3] += i32::from(a[3] as i8) * i32::from(b[3]);
-    }
-    let mut sum = acc[0] + acc[1] + acc[2] + acc[3];
-    for (&a, &b) in wr.iter().zip(xr) {
-        sum += i32::from(a as i8) * i32::from(b);
-    }
-    sum
-}
-
 /// One time step of one layer.
 ///
-/// - `x`: `[I]` input, int16 (layer 0: the int8 embedding, sign-extended;
-///   later layers: the previous layer's new `h`, Q0.15);
-/// - `h`: `[H]` hidden state, Q0.15, updated in place;
-/// - `c`: `[H]` cell state, Q(15-f).f, updated in place;
-/// - `h_new`: `[H]` scratch.
-pub fn layer_step(layer: &LstmLayer<'_>, x: &[i16], h: &mut [i16], c: &mut [i16], h_new: &mut [i16]) {
-    let hidden = h.len();
-    let input = x.len();
+/// - `x`: `[I]` input, prepared for the kernel (layer 0: the int8
+///   embedding, sign-extended; later layers: the previous layer's new `h`,
+///   Q0.15);
+/// - `h_old`: `[H]` the hidden state before the step, prepared;
+/// - `h`: `[H]` hidden state, Q0.15, overwritten with the new one;
+/// - `c`: `[H]` cell state, Q(15-f).f, updated in place.
+///
+/// The four gate rows of unit `j` are adjacent (`4j + g`), so each weight
+/// matrix is read once, front to back, two rows a kernel call.
+pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
+    let (input, hidden) = (x.len(), h_old.len());
     let cf = u32::from(layer.cell_frac);
     for j in 0..hidden {
+        // Unit j's four rows (4j + g) of everything, sliced once: the
+        // compiler then indexes them without further bounds checks.
+        let r = 4 * j;
+        let wx = &layer.w_x.0[r * input..(r + 4) * input];
+        let wh = &layer.w_h.0[r * hidden..(r + 4) * hidden];
+        let four = |b: &[u8]| -> [u8; 16] { b[4 * r..4 * r + 16].try_into().unwrap_or([0; 16]) };
+        let (bias, mx, mh) = (four(layer.bias.0), four(layer.scale_x.multipliers.0), four(layer.scale_h.multipliers.0));
+        let (sx, sh) = (&layer.scale_x.shifts.0[r..r + 4], &layer.scale_h.shifts.0[r..r + 4]);
+        let (x01, x23) = (dot2(wx, x), dot2(&wx[2 * input..], x));
+        let (h01, h23) = (dot2(wh, h_old), dot2(&wh[2 * hidden..], h_old));
+        let (ax, ah) = ([x01[0], x01[1], x23[0], x23[1]], [h01[0], h01[1], h23[0], h23[1]]);
         // Gate pre-activations i, f, g, o of unit j, Q3.12.
         let mut pre = [0i16; 4];
-        for (g, p) in pre.iter_mut().enumerate() {
-            let r = 4 * j + g;
-            let wx = &layer.w_x.0[r * input..(r + 1) * input];
-            let wh = &layer.w_h.0[r * hidden..(r + 1) * hidden];
-            let acc_x = i64::from(dot_i8_i16(wx, x)) + i64::from(layer.bias.get(r));
-            let acc_h = i64::from(dot_i8_i16(wh, h));
-            let zx = requantize(acc_x, layer.scale_x.multipliers.get(r), layer.scale_x.shifts.get(r));
-            let zh = requantize(acc_h, layer.scale_h.multipliers.get(r), layer.scale_h.shifts.get(r));
-            *p = sat16(zx.clamp(-(1 << 20), 1 << 20) as i32 + zh.clamp(-(1 << 20), 1 << 20) as i32);
+        for g in 0..4 {
+            let word = |b: &[u8; 16]| i32::from_le_bytes([b[4 * g], b[4 * g + 1], b[4 * g + 2], b[4 * g + 3]]);
+            let acc_x = i64::from(ax[g]) + i64::from(word(&bias));
+            let zx = requantize_sat(acc_x, word(&mx), sx[g] as i8, 1 << 20);
+            let zh = requantize_sat(i64::from(ah[g]), word(&mh), sh[g] as i8, 1 << 20);
+            pre[g] = sat16(zx + zh);
         }
         // Gates, Q0.15.
         let i = i32::from(sigmoid_q15(pre[0]));
@@ -103,9 +87,8 @@ pub fn layer_step(layer: &LstmLayer<'_>, x: &[i16], h: &mut [i16], c: &mut [i16]
         let c12 =
             if cf >= 12 { round_shift(i32::from(c_new), cf - 12) as i16 } else { sat16(i32::from(c_new) << (12 - cf)) };
         // h = o * tanh(c), Q0.15.
-        h_new[j] = round_shift(o * i32::from(tanh_q15(c12)), 15) as i16;
+        h[j] = round_shift(o * i32::from(tanh_q15(c12)), 15) as i16;
     }
-    h.copy_from_slice(h_new);
 }
 
 /// An LSTM reading a validated model in place, compiled for at most `L`
@@ -192,15 +175,18 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     /// the state unchanged.
     pub fn step(&self, state: &mut LstmState<H, L>, id: u32) -> Result<(), Error> {
         let (e, hd) = (self.embed, self.hidden);
-        // x: [E] the token's embedding row, int8 values as int16.
+        // Scratch, laid out for the kernel: the layer's input (the token's
+        // embedding row for layer 0, int8 values as int16; the layer
+        // below's new h above it) and the layer's own h before the step.
         let mut x = [0i16; E];
         self.embed(id, &mut x[..e])?;
-        // h_new: [H] scratch of a layer step, Q0.15.
-        let mut h_new = [0i16; H];
+        let mut emb = PrepBuf::<E>::new();
+        let mut below = PrepBuf::<H>::new();
+        let mut own = PrepBuf::<H>::new();
         for (l, layer) in self.model.layers.iter().enumerate() {
-            let (below, rest) = state.h.split_at_mut(l);
-            let input: &[i16] = if l == 0 { &x[..e] } else { &below[l - 1][..hd] };
-            layer_step(layer, input, &mut rest[0][..hd], &mut state.c[l][..hd], &mut h_new[..hd]);
+            let input = if l == 0 { emb.prepare(&x[..e]) } else { below.prepare(&state.h[l - 1][..hd]) };
+            let h_old = own.prepare(&state.h[l][..hd]);
+            layer_step(layer, input, h_old, &mut state.h[l][..hd], &mut state.c[l][..hd]);
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 use crate::format::{ModelKind, Pooling, Tokenizer};
 use crate::head::dense_output;
+use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::{WordHashing, WordTokenizer};
 use crate::{Error, Model};
@@ -218,7 +219,10 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         let mut mean = [0i16; H];
         let mut max = [0i16; H];
         let logit = match head.pooling {
-            Pooling::Last => dense_output(head, 0, self.lstm.top(&state.lstm), &[]),
+            Pooling::Last => {
+                let mut a = PrepBuf::<H>::new();
+                dense_output(head, 0, a.prepare(self.lstm.top(&state.lstm)), PrepBuf::<0>::new().prepare(&[]))
+            }
             Pooling::MeanMax => {
                 if steps > 0 {
                     let n = steps as i32;
@@ -229,7 +233,8 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
                         max[k] = state.max[k];
                     }
                 }
-                dense_output(head, 0, &mean[..hd], &max[..hd])
+                let (mut a, mut b) = (PrepBuf::<H>::new(), PrepBuf::<H>::new());
+                dense_output(head, 0, a.prepare(&mean[..hd]), b.prepare(&max[..hd]))
             }
         };
         // The logit is in Q.f; the sigmoid takes Q3.12.

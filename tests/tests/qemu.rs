@@ -223,6 +223,12 @@ fn cortex_m4_matches_the_host() {
         assert!(device == host, "generate {append}: {}", first_difference(&device, &host));
     }
 
+    // The DSP dot-product kernel agrees with the host's portable one on a
+    // battery of random and extreme rows and vectors.
+    let device = qemu_ok("mps2-an386", &elf, "kernel-check");
+    let host = format!("kernel digest {:#010x}\n", runtime::kernel::battery_digest());
+    assert_eq!(String::from_utf8_lossy(&device), host);
+
     // A panic and a fault exit QEMU non-zero.
     for what in ["panic", "fault"] {
         let (ok, _, stderr) = qemu("mps2-an386", &elf, what);

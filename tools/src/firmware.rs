@@ -301,16 +301,66 @@ fn symbol(elf: &Path, name: &str) -> Result<u64> {
         .ok_or_else(|| anyhow!("{}: no symbol {name}", elf.display()))
 }
 
+/// The firmware's functions, `(start address, demangled name)`, sorted.
+fn functions(elf: &Path) -> Result<Vec<(u64, String)>> {
+    let out = Command::new(llvm_tool("llvm-nm")?).args(["--defined-only", "-n", "-C"]).arg(elf).output()?;
+    let mut v: Vec<(u64, String)> = String::from_utf8(out.stdout)?
+        .lines()
+        .filter_map(|l| {
+            let (addr, rest) = l.split_once(' ')?;
+            let (kind, name) = rest.split_once(' ')?;
+            matches!(kind, "t" | "T").then(|| Some((u64::from_str_radix(addr, 16).ok()? & !1, name.to_string())))?
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Instructions per function from the plugin's per-block counts, as
+/// indented report lines.
+fn profile_lines(functions: &[(u64, String)], blocks: &str, total: u64, tokens: u64) -> String {
+    let mut per = std::collections::BTreeMap::<&str, u64>::new();
+    for l in blocks.lines() {
+        let mut f = l.split_whitespace();
+        let (Some(a), Some(n), Some(c)) = (f.next(), f.next(), f.next()) else { continue };
+        let (Ok(a), Ok(n), Ok(c)) =
+            (u64::from_str_radix(a.trim_start_matches("0x"), 16), n.parse::<u64>(), c.parse::<u64>())
+        else {
+            continue;
+        };
+        let i = functions.partition_point(|(s, _)| *s <= a);
+        let name = if i == 0 { "?" } else { functions[i - 1].1.as_str() };
+        *per.entry(name).or_default() += n * c;
+    }
+    let mut v: Vec<(&str, u64)> = per.into_iter().collect();
+    v.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let mut s = String::new();
+    for (name, n) in v.into_iter().take_while(|(_, n)| *n * 100 >= total) {
+        // Hash suffixes of Rust symbols are noise here.
+        let short = name.rsplit_once("::h").filter(|(_, h)| h.len() == 16).map_or(name, |(n, _)| n);
+        let _ = writeln!(s, "    {:5.1}%  {:>9} per token  {short}", 100.0 * n as f64 / total as f64, n / tokens);
+    }
+    s
+}
+
 /// `cargo xtask cost`: guest instructions per token, counted exactly by a
 /// QEMU plugin between the firmware's `lstm_cost_begin` and
 /// `lstm_cost_end`, over `tokens` tokens per model. One line per region:
 /// `<model>: <N> instructions per token, <R> instructions per MAC`.
-pub fn cost_report(board: Board, models: Models<'_>, tokens: usize) -> Result<String> {
+///
+/// With `profile`, each line is followed by the functions the instructions
+/// were spent in (inlined code counts to the function it was inlined
+/// into), most first, down to 1%.
+pub fn cost_report(board: Board, models: Models<'_>, tokens: usize, profile: bool) -> Result<String> {
     let elf = build(board, models)?;
     let so = plugin()?;
     let (begin, end) = (symbol(&elf, "lstm_cost_begin")?, symbol(&elf, "lstm_cost_end")?);
     let counts = scratch("cost.txt", b"")?;
-    let plugin_arg = format!("{},begin={begin:#x},end={end:#x},out={}", so.display(), counts.display());
+    let profile_base = counts.with_file_name("cost-profile");
+    let mut plugin_arg = format!("{},begin={begin:#x},end={end:#x},out={}", so.display(), counts.display());
+    if profile {
+        plugin_arg.push_str(&format!(",profile={}", profile_base.display()));
+    }
     let run = run_qemu(board, &elf, &format!("cost tokens={tokens}"), &["-plugin", &plugin_arg, "-d", "plugin"]);
     let regions = std::fs::read_to_string(&counts);
     std::fs::remove_file(&counts).ok();
@@ -321,7 +371,8 @@ pub fn cost_report(board: Board, models: Models<'_>, tokens: usize) -> Result<St
     if lines.len() != counts.len() {
         bail!("{} regions counted for {} reported:\n{run}{regions}", counts.len(), lines.len());
     }
-    for (l, insns) in lines.iter().zip(counts) {
+    let functions = if profile { functions(&elf)? } else { Vec::new() };
+    for (k, (l, insns)) in lines.iter().zip(counts).enumerate() {
         // `<model> tokens=<T> macs=<M> ...`
         let mut f = l.split_whitespace();
         let name = f.next().unwrap_or("?");
@@ -337,6 +388,12 @@ pub fn cost_report(board: Board, models: Models<'_>, tokens: usize) -> Result<St
             insns / t.max(1),
             insns as f64 / macs.max(1) as f64
         );
+        if profile {
+            let path = PathBuf::from(format!("{}.{k}", profile_base.display()));
+            let blocks = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            std::fs::remove_file(&path).ok();
+            report.push_str(&profile_lines(&functions, &blocks, insns, t.max(1)));
+        }
     }
     Ok(report)
 }

@@ -1,0 +1,305 @@
+//! The dot-product kernel: int8 weight rows times an int16 vector, the
+//! inner loop of every LSTM gate and of the dense layer (nearly all of the
+//! work of a step).
+//!
+//! Two implementations with bit-identical results: validated models keep
+//! `|w| <= 127`, `|x| <= 32768` and at most 512 terms, so every partial sum
+//! stays below `2^31` and the order of the additions cannot matter.
+//! - Portable Rust with four accumulators: every target, the host included.
+//! - ARMv7E-M (Cortex-M4/M7, `thumbv7em-*` targets, cfg `lstm_dsp` set by
+//!   `build.rs`): an inline-assembly loop over two rows at once. `SXTB16`
+//!   sign-extends bytes 0 and 2 (or, rotated, 1 and 3) of four weights into
+//!   two 16-bit halves, and `SMLAD` multiplies both halves by two values and
+//!   adds both products: two MACs an instruction, and the vector's loads
+//!   are shared by the two rows. This is the only `unsafe` of the crate.
+//!
+//! The vector is laid out for the kernel once per step, in a [`PrepBuf`]:
+//! the DSP kernel wants each group of four values `x0 x1 x2 x3` as
+//! `x0 x2 x1 x3`, the pairs `SXTB16` makes of four weight bytes; the
+//! portable kernel keeps the order. [`Prepared`] marks a vector so laid
+//! out, so that no kernel reads a vector in the other layout.
+
+/// Storage for one prepared vector of up to `N` values, word-aligned (the
+/// DSP kernel loads two values a word, four a `LDRD`).
+#[derive(Clone, Debug)]
+#[repr(C, align(4))]
+pub struct PrepBuf<const N: usize>([i16; N]);
+
+/// A vector laid out for this target's kernel (see the module docs).
+#[derive(Clone, Copy, Debug)]
+pub struct Prepared<'a>(&'a [i16]);
+
+impl<const N: usize> PrepBuf<N> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        Self([0; N])
+    }
+
+    /// Lay `x` out for the kernel. Panics if `x` is longer than `N` (the
+    /// callers' sizes are checked when the network is built).
+    pub fn prepare(&mut self, x: &[i16]) -> Prepared<'_> {
+        let out = &mut self.0[..x.len()];
+        out.copy_from_slice(x);
+        if cfg!(lstm_dsp) {
+            for g in out.chunks_exact_mut(4) {
+                g.swap(1, 2);
+            }
+        }
+        Prepared(out)
+    }
+}
+
+impl<const N: usize> Default for PrepBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Prepared<'_> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for an empty vector.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The index of the value the `k`-th weight multiplies, in the prepared
+/// layout: groups of four swap their middle pair on DSP targets.
+#[inline(always)]
+const fn slot(k: usize, len: usize) -> usize {
+    if cfg!(lstm_dsp) && k < len & !3 {
+        match k & 3 {
+            1 => k + 1,
+            2 => k - 1,
+            _ => k,
+        }
+    } else {
+        k
+    }
+}
+
+/// `sum(w[k] * x[k])` for `k` in `from..x.len()`, weights as int8 bytes.
+#[inline(always)]
+fn dot_from(w: &[u8], x: Prepared<'_>, from: usize) -> i32 {
+    let n = x.0.len();
+    let mut acc = [0i32; 4];
+    let mut k = from;
+    // Four independent accumulators: the loop overhead is paid once per
+    // four MACs, and the sum is the same on every target.
+    while k + 4 <= n {
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += i32::from(w[k + j] as i8) * i32::from(x.0[slot(k + j, n)]);
+        }
+        k += 4;
+    }
+    let mut sum = acc[0] + acc[1] + acc[2] + acc[3];
+    while k < n {
+        sum += i32::from(w[k] as i8) * i32::from(x.0[slot(k, n)]);
+        k += 1;
+    }
+    sum
+}
+
+/// `sum(w[k] * x[k])` for the last `k >= from`, where `from` is `x.len()`
+/// rounded down to a multiple of 4: at most three columns, in plain order.
+#[cfg(lstm_dsp)]
+#[inline(always)]
+fn tail(w: &[u8], x: Prepared<'_>, from: usize) -> i32 {
+    w[from..].iter().zip(&x.0[from..]).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum()
+}
+
+/// Dot product of one int8 row (`x.len()` bytes at the start of `w`) with a
+/// prepared vector. Panics if `w` is shorter than `x`.
+#[inline]
+pub fn dot(w: &[u8], x: Prepared<'_>) -> i32 {
+    dot_from(&w[..x.0.len()], x, 0)
+}
+
+/// Dot products of two consecutive rows (`2 * x.len()` bytes at the start
+/// of `w`) with one prepared vector. Panics if `w` is too short.
+#[inline]
+pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+    let n = x.0.len();
+    let (r0, r1) = (&w[..n], &w[n..2 * n]);
+    #[cfg(lstm_dsp)]
+    {
+        let n4 = n & !3;
+        let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(r0, x.0, n4) } else { (0, 0) };
+        [a0 + tail(r0, x, n4), a1 + tail(r1, x, n4)]
+    }
+    #[cfg(not(lstm_dsp))]
+    {
+        [dot_from(r0, x, 0), dot_from(r1, x, 0)]
+    }
+}
+
+/// A digest of [`dot`] and [`dot2`] over a fixed battery of rows and
+/// vectors: every length from 0 to 40, then 96, 150 and 512 columns, with
+/// seeded random values and with the extremes the format allows (weights
+/// ±127, values −32768 and 32767). The firmware prints it
+/// (`kernel-check`) and the QEMU test compares it with the host's: equal
+/// digests mean the DSP kernel and the portable one agree on all of it.
+pub fn battery_digest() -> u32 {
+    let mut w = [0u8; 1024];
+    let mut x = [0i16; 512];
+    let mut buf = PrepBuf::<512>::new();
+    let mut rng = 0x2545_f491_u32;
+    let mut digest = 0x811c_9dc5_u32;
+    let mut fold = |v: i32| {
+        for b in v.to_le_bytes() {
+            digest = (digest ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    };
+    for pattern in 0..4 {
+        for n in (0..=40).chain([96, 150, 512]) {
+            for k in 0..2 * n {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                w[k] = match pattern {
+                    0 => (rng as i8).max(-127) as u8,
+                    1 => 127,
+                    2 => (-127i8) as u8,
+                    _ => {
+                        if rng & 1 == 0 {
+                            127
+                        } else {
+                            (-127i8) as u8
+                        }
+                    }
+                };
+                if k < n {
+                    x[k] = match pattern {
+                        0 => (rng >> 8) as i16,
+                        1 | 2 => i16::MIN,
+                        _ => {
+                            if rng & 2 == 0 {
+                                i16::MAX
+                            } else {
+                                i16::MIN
+                            }
+                        }
+                    };
+                }
+            }
+            let p = buf.prepare(&x[..n]);
+            let [a, b] = dot2(&w[..2 * n], p);
+            fold(a);
+            fold(b);
+            fold(dot(&w[n..2 * n], p));
+        }
+    }
+    digest
+}
+
+#[cfg(lstm_dsp)]
+#[allow(unsafe_code)]
+mod dsp {
+    /// Two rows over the first `n4` columns (a multiple of 4): row 0 is
+    /// `r0[..n4]`, row 1 starts `r0.len()` bytes after row 0. `x` is in the
+    /// prepared layout and word-aligned (it comes from a `PrepBuf`).
+    #[inline(always)]
+    pub fn dot2_groups_of_4(r0: &[u8], x: &[i16], n4: usize) -> (i32, i32) {
+        let n = r0.len();
+        assert!(n4.is_multiple_of(4) && n4 <= n && n4 <= x.len() && n >= 4);
+        let (mut a0, mut a1) = (0i32, 0i32);
+        let mut px = x.as_ptr();
+        let mut pw = r0.as_ptr();
+        // Four columns of both rows: one LDRD of four values, for each row
+        // one LDR of four weights, two SXTB16 and two SMLAD.
+        macro_rules! group {
+            () => {
+                concat!(
+                    "ldrd {x02}, {x13}, [{px}], #8\n",
+                    "ldr {w}, [{pw}], #4\n",
+                    "sxtb16 {t}, {w}\n",
+                    "sxtb16 {w}, {w}, ror #8\n",
+                    "smlad {a0}, {t}, {x02}, {a0}\n",
+                    "smlad {a0}, {w}, {x13}, {a0}\n",
+                    "ldr {w}, [{pw}, {nm4}]\n",
+                    "sxtb16 {t}, {w}\n",
+                    "sxtb16 {w}, {w}, ror #8\n",
+                    "smlad {a1}, {t}, {x02}, {a1}\n",
+                    "smlad {a1}, {w}, {x13}, {a1}\n",
+                )
+            };
+        }
+        // SAFETY (both blocks): they read `r0[..n4]`, the `n4` bytes that
+        // follow row 0 by `n` bytes (row 1: the caller sliced it as
+        // `w[n..2n]`, so they are in bounds), and `x[..n4]`, by the assert
+        // above: every address is inside a borrowed slice. `x` is
+        // word-aligned as LDRD needs (PrepBuf is `align(4)` and a `Prepared`
+        // always starts at its first value); the LDRs of the weights may be
+        // unaligned, which ARMv7-M allows. Nothing is written to memory and
+        // the stack is not touched; the flags are clobbered (no
+        // `preserves_flags`).
+        if n4 & 4 != 0 {
+            unsafe {
+                core::arch::asm!(
+                    group!(),
+                    px = inout(reg) px,
+                    pw = inout(reg) pw,
+                    nm4 = in(reg) n - 4,
+                    a0 = inout(reg) a0,
+                    a1 = inout(reg) a1,
+                    x02 = out(reg) _,
+                    x13 = out(reg) _,
+                    w = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack, readonly, pure),
+                );
+            }
+        }
+        if n4 >= 8 {
+            // Eight columns an iteration: 23 instructions for 16 MACs.
+            unsafe {
+                core::arch::asm!(
+                    "2:",
+                    group!(),
+                    group!(),
+                    "cmp {px}, {end}",
+                    "bne 2b",
+                    px = inout(reg) px => _,
+                    pw = inout(reg) pw => _,
+                    nm4 = in(reg) n - 4,
+                    end = in(reg) x.as_ptr().wrapping_add(n4),
+                    a0 = inout(reg) a0,
+                    a1 = inout(reg) a1,
+                    x02 = out(reg) _,
+                    x13 = out(reg) _,
+                    w = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack, readonly, pure),
+                );
+            }
+        }
+        (a0, a1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_and_dot2_equal_the_plain_sums() {
+        let mut s = 12345u32;
+        let mut next = || {
+            s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            s >> 8
+        };
+        for n in [0usize, 1, 3, 4, 7, 8, 9, 15, 16, 17, 150, 512] {
+            let w: std::vec::Vec<u8> = (0..2 * n).map(|_| next() as u8).collect();
+            let x: std::vec::Vec<i16> = (0..n).map(|_| next() as i16).collect();
+            let mut buf = PrepBuf::<512>::new();
+            let p = buf.prepare(&x);
+            let plain = |row: &[u8]| row.iter().zip(&x).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum::<i32>();
+            assert_eq!(dot(&w, p), plain(&w[..n]), "n {n}");
+            assert_eq!(dot2(&w, p), [plain(&w[..n]), plain(&w[n..])], "n {n}");
+        }
+    }
+}
