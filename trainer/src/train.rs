@@ -201,8 +201,11 @@ fn bar(len: u64, quiet: bool, prefix: String) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {rate} ETA {eta} {msg}")
             .expect("valid template")
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}/s", s.per_sec());
+            })
             .progress_chars("=> "),
     );
     pb.set_prefix(prefix);
