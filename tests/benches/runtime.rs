@@ -60,7 +60,7 @@ fn main() {
 
     // RAM of state and scratch for H = 128, one layer.
     let lstm_state = std::mem::size_of::<LstmState<128, 1>>();
-    let scratch = 128 * 2 + 32 * 2; // h_new [H] i16 + x [E] i16 on the stack of a step
+    let scratch = runtime::Lstm::<32, 128, 1>::STEP_SCRATCH_BYTES;
     let sent = std::mem::size_of::<SentimentState<128, 1, 0>>();
     let window = std::mem::size_of::<SentimentState<128, 1, 400>>() - sent;
     println!(
