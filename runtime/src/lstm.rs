@@ -115,9 +115,8 @@ pub(crate) fn check_dim(what: &'static str, compiled: usize, model: usize) -> Re
 impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     /// Bytes of scratch [`Lstm::step`] keeps on the stack: the embedding
     /// row and the three vectors laid out for the kernel.
-    pub const STEP_SCRATCH_BYTES: usize = core::mem::size_of::<[i16; E]>()
-        + core::mem::size_of::<PrepBuf<E>>()
-        + 2 * core::mem::size_of::<PrepBuf<H>>();
+    pub const STEP_SCRATCH_BYTES: usize =
+        core::mem::size_of::<[i16; E]>() + core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
 
     /// Check the model's dimensions against the compile-time capacities once.
     pub fn new(model: Model<'a>) -> Result<Self, Error> {

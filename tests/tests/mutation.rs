@@ -4,6 +4,8 @@
 //! decodes must run inference without a panic.
 
 use runtime::format::{crc32, CRC_LEN};
+use std::collections::BTreeMap;
+
 use runtime::Error;
 use tests::{exercise, small_model_files as files};
 
@@ -11,6 +13,76 @@ fn with_crc(mut content: Vec<u8>) -> Vec<u8> {
     let crc = crc32(&content);
     content.extend_from_slice(&crc.to_le_bytes());
     content
+}
+
+/// Every single-bit flip of the first 64 bytes: magic and version are
+/// checked first, everything else by the CRC.
+fn check_header_flips(name: &str, f: &[u8]) {
+    for byte in 0..64.min(f.len()) {
+        for bit in 0..8 {
+            let mut g = f.to_vec();
+            g[byte] ^= 1 << bit;
+            let e = exercise(&g).unwrap_err();
+            let ok = match byte {
+                0..=3 => matches!(e, Error::BadMagic { .. }),
+                4..=5 => matches!(e, Error::UnsupportedVersion { .. }),
+                _ => matches!(e, Error::CrcMismatch { .. }),
+            };
+            assert!(ok, "{name} byte {byte} bit {bit}: {e:?}");
+        }
+    }
+}
+
+/// Truncated at each of `lens`: the CRC (or the header) catches it; with
+/// the CRC recomputed, the body parser or the validation does.
+fn check_truncations(name: &str, f: &[u8], lens: impl Iterator<Item = usize>) {
+    for len in lens {
+        let e = exercise(&f[..len]).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. } | Error::CrcMismatch { .. }), "{name} len {len}: {e:?}");
+        // (At len - 4 that is the original file; past it, trailing bytes.)
+        if len > 6 && len != f.len() - CRC_LEN {
+            let e = exercise(&with_crc(f[..len].to_vec())).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::Malformed
+                        | Error::TrailingBytes { .. }
+                        | Error::LengthMismatch { .. }
+                        | Error::OutOfRange { .. }
+                        | Error::Inconsistent { .. }
+                ),
+                "{name} len {len} + crc: {e:?}"
+            );
+        }
+    }
+}
+
+/// The outcome's name: `Ok` or the error variant.
+fn kind_of(r: &Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "Ok".to_string(),
+        Err(e) => format!("{e:?}").split([' ', '{', '(']).next().unwrap_or("").to_string(),
+    }
+}
+
+/// The given bit flips of the body and edits of the first length bytes,
+/// each under a recomputed (valid) CRC: outcome counts. A panic fails.
+fn flips_under_valid_crc(f: &[u8], flips: impl Iterator<Item = usize>, edits: usize) -> BTreeMap<String, usize> {
+    let content = &f[..f.len() - CRC_LEN];
+    let mut outcomes = BTreeMap::<String, usize>::new();
+    for flip in flips {
+        let mut g = content.to_vec();
+        g[flip / 8] ^= 1 << (flip % 8);
+        *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
+    }
+    for pos in 6..(6 + edits).min(content.len()) {
+        for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+            let mut g = content.to_vec();
+            g[pos] = v;
+            *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
+        }
+    }
+    outcomes
 }
 
 #[test]
@@ -23,88 +95,31 @@ fn originals_decode_and_run() {
 #[test]
 fn every_bit_flip_of_the_header_is_caught() {
     for f in files() {
-        for byte in 0..64.min(f.len()) {
-            for bit in 0..8 {
-                let mut g = f.clone();
-                g[byte] ^= 1 << bit;
-                let e = exercise(&g).unwrap_err();
-                // Magic and version are checked first; everything else by the CRC.
-                let ok = match byte {
-                    0..=3 => matches!(e, Error::BadMagic { .. }),
-                    4..=5 => matches!(e, Error::UnsupportedVersion { .. }),
-                    _ => matches!(e, Error::CrcMismatch { .. }),
-                };
-                assert!(ok, "byte {byte} bit {bit}: {e:?}");
-            }
-        }
+        check_header_flips("small", &f);
     }
 }
 
 #[test]
 fn every_truncation_is_caught() {
     for f in files() {
-        for len in 0..f.len() {
-            let e = exercise(&f[..len]).unwrap_err();
-            assert!(matches!(e, Error::Truncated { .. } | Error::CrcMismatch { .. }), "len {len}: {e:?}");
-            // With the CRC recomputed, the body itself is short.
-            // (At len - 4 that is the original file; past it, trailing bytes.)
-            if len > 6 && len != f.len() - CRC_LEN {
-                let e = exercise(&with_crc(f[..len].to_vec())).unwrap_err();
-                assert!(
-                    matches!(
-                        e,
-                        Error::Malformed
-                            | Error::TrailingBytes { .. }
-                            | Error::LengthMismatch { .. }
-                            | Error::OutOfRange { .. }
-                            | Error::Inconsistent { .. }
-                    ),
-                    "len {len} + crc: {e:?}"
-                );
-            }
-        }
+        check_truncations("small", &f, 0..f.len());
     }
 }
 
-/// Every single-bit flip of the body under a recomputed (valid) CRC: the
-/// structure or the validation must catch it, or the model must still run.
+/// Every single-bit flip of the body, and length bytes edited to large or
+/// zero values, under a valid CRC: the structure or the validation must
+/// catch it, or the model must still run.
 #[test]
 fn valid_crc_over_wrong_contents_never_panics() {
-    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    let mut outcomes = BTreeMap::<String, usize>::new();
     for f in files() {
-        let content = &f[..f.len() - CRC_LEN];
-        for byte in 6..content.len() {
-            for bit in 0..8 {
-                let mut g = content.to_vec();
-                g[byte] ^= 1 << bit;
-                let r = exercise(&with_crc(g));
-                let key = match r {
-                    Ok(()) => "Ok".to_string(),
-                    Err(e) => format!("{e:?}").split([' ', '{', '(']).next().unwrap_or("").to_string(),
-                };
-                *outcomes.entry(key).or_default() += 1;
-            }
+        for (k, n) in flips_under_valid_crc(&f, 6 * 8..(f.len() - CRC_LEN) * 8, 34) {
+            *outcomes.entry(k).or_default() += n;
         }
     }
     // Weight bytes may flip to other valid weights; lengths and tags may not.
     assert!(outcomes.get("Ok").copied().unwrap_or(0) > 0, "{outcomes:?}");
     assert!(outcomes.get("Malformed").copied().unwrap_or(0) + outcomes.get("LengthMismatch").copied().unwrap_or(0) > 0);
-}
-
-/// Length fields edited to large or zero values (valid CRC).
-#[test]
-fn edited_length_fields() {
-    for f in files() {
-        let content = f[..f.len() - CRC_LEN].to_vec();
-        for pos in 6..content.len().min(40) {
-            for v in [0u8, 1, 0x7f, 0xff] {
-                let mut g = content.clone();
-                g[pos] = v;
-                // Must return, Ok or Err; a panic fails the test.
-                let _ = exercise(&with_crc(g));
-            }
-        }
-    }
 }
 
 /// The shipped model files, as a device would receive them.
@@ -115,13 +130,6 @@ fn shipped() -> [(&'static str, &'static [u8]); 2] {
     ]
 }
 
-fn kind_of(r: &Result<(), Error>) -> String {
-    match r {
-        Ok(()) => "Ok".to_string(),
-        Err(e) => format!("{e:?}").split([' ', '{', '(']).next().unwrap_or("").to_string(),
-    }
-}
-
 #[test]
 fn shipped_models_decode_and_run() {
     for (name, f) in shipped() {
@@ -129,43 +137,13 @@ fn shipped_models_decode_and_run() {
     }
 }
 
+/// Every header bit flip; every length up to 512, then 2,000 lengths spread
+/// over the file.
 #[test]
 fn shipped_models_every_header_bit_flip_and_many_truncations() {
     for (name, f) in shipped() {
-        for byte in 0..64 {
-            for bit in 0..8 {
-                let mut g = f.to_vec();
-                g[byte] ^= 1 << bit;
-                let e = exercise(&g).unwrap_err();
-                let ok = match byte {
-                    0..=3 => matches!(e, Error::BadMagic { .. }),
-                    4..=5 => matches!(e, Error::UnsupportedVersion { .. }),
-                    _ => matches!(e, Error::CrcMismatch { .. }),
-                };
-                assert!(ok, "{name} byte {byte} bit {bit}: {e:?}");
-            }
-        }
-        // Every length up to 512, then 2,000 lengths spread over the file;
-        // each also with its CRC recomputed so that the body parser sees it.
-        let lens = (0..512).chain((0..2000).map(|i| 512 + i * (f.len() - 512) / 2000));
-        for len in lens {
-            let e = exercise(&f[..len]).unwrap_err();
-            assert!(matches!(e, Error::Truncated { .. } | Error::CrcMismatch { .. }), "{name} len {len}: {e:?}");
-            if len > 6 && len != f.len() - CRC_LEN {
-                let e = exercise(&with_crc(f[..len].to_vec())).unwrap_err();
-                assert!(
-                    matches!(
-                        e,
-                        Error::Malformed
-                            | Error::TrailingBytes { .. }
-                            | Error::LengthMismatch { .. }
-                            | Error::OutOfRange { .. }
-                            | Error::Inconsistent { .. }
-                    ),
-                    "{name} len {len} + crc: {e:?}"
-                );
-            }
-        }
+        check_header_flips(name, f);
+        check_truncations(name, f, (0..512).chain((0..2000).map(|i| 512 + i * (f.len() - 512) / 2000)));
     }
 }
 
@@ -175,23 +153,10 @@ fn shipped_models_every_header_bit_flip_and_many_truncations() {
 #[test]
 fn shipped_models_valid_crc_over_wrong_contents() {
     for (name, f) in shipped() {
-        let content = &f[..f.len() - CRC_LEN];
+        let bits = 8 * (f.len() - CRC_LEN - 256);
         let mut rng = runtime::Rng::new(7);
-        let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-        let flips =
-            (6 * 8..256 * 8).chain((0..3000).map(|_| 8 * 256 + rng.next_u32() as usize % (8 * (content.len() - 256))));
-        for flip in flips {
-            let mut g = content.to_vec();
-            g[flip / 8] ^= 1 << (flip % 8);
-            *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
-        }
-        for pos in 6..70 {
-            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
-                let mut g = content.to_vec();
-                g[pos] = v;
-                *outcomes.entry(kind_of(&exercise(&with_crc(g)))).or_default() += 1;
-            }
-        }
+        let flips = (6 * 8..256 * 8).chain((0..3000).map(|_| 8 * 256 + rng.next_u32() as usize % bits));
+        let outcomes = flips_under_valid_crc(f, flips, 64);
         eprintln!("{name}: {outcomes:?}");
         // Weights may flip to other valid weights; the structure must be caught.
         assert!(outcomes.get("Ok").copied().unwrap_or(0) > 0, "{name}: {outcomes:?}");

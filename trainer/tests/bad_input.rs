@@ -33,24 +33,11 @@ fn broken_archive_is_named() {
     message_names(&e, &p);
 }
 
-fn write_archive(path: &Path, files: &[(&str, &[u8])]) {
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    for (name, bytes) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, *bytes).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-}
-
 #[test]
 fn archive_reading_non_utf8_and_empty_splits() {
     let d = common::temp_dir("archive");
     let good = d.join("good.tar.gz");
-    write_archive(
+    common::write_archive(
         &good,
         &[
             ("aclImdb/train/pos/1_9.txt", b"Great film.<br />Loved it"),
@@ -69,7 +56,7 @@ fn archive_reading_non_utf8_and_empty_splits() {
     message_names(&e, &good);
 
     let bad = d.join("bad.tar.gz");
-    write_archive(&bad, &[("aclImdb/train/pos/1_9.txt", b"caf\xe9")]);
+    common::write_archive(&bad, &[("aclImdb/train/pos/1_9.txt", b"caf\xe9")]);
     let e = data::read_imdb(&bad, Split::Train).unwrap_err();
     assert!(matches!(e, Error::NotUtf8 { .. }), "{e}");
     assert!(e.to_string().contains("train/pos/1_9.txt"), "{e}");

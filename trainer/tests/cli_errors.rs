@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
 }
@@ -98,19 +100,6 @@ fn valid_input_succeeds() {
     assert!(text.lines().all(|l| l.ends_with(" positive") || l.ends_with(" negative")), "{text}");
 }
 
-fn write_archive(path: &Path, files: &[(&str, &[u8])]) {
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    for (name, bytes) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, *bytes).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-}
-
 /// A real (tiny) language-model checkpoint, trained here in a second.
 fn charlm_checkpoint() -> PathBuf {
     let text = "to be or not to be that is the question\n".repeat(40);
@@ -135,10 +124,10 @@ fn train_export_eval_hostile_inputs() {
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     let broken = s(&scratch("broken.tar.gz", b"this is not gzip"));
     let non_utf8_tar = scratch("non-utf8.tar.gz", b"");
-    write_archive(&non_utf8_tar, &[("aclImdb/train/pos/1_9.txt", b"caf\xe9 au lait")]);
+    common::write_archive(&non_utf8_tar, &[("aclImdb/train/pos/1_9.txt", b"caf\xe9 au lait")]);
     let non_utf8_tar = s(&non_utf8_tar);
     let empty_tar = scratch("empty.tar.gz", b"");
-    write_archive(&empty_tar, &[("aclImdb/README", b"no reviews")]);
+    common::write_archive(&empty_tar, &[("aclImdb/README", b"no reviews")]);
     let empty_tar = s(&empty_tar);
     let non_utf8_txt = s(&scratch("non-utf8.txt", b"The Tragedie of Hamlet \xff\xfe"));
     let empty_txt = s(&scratch("empty.txt", b""));
