@@ -128,7 +128,7 @@ pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     #[cfg(lstm_dsp)]
     {
         let n4 = n & !3;
-        let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(r0, x.0, n4) } else { (0, 0) };
+        let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(&w[..2 * n], x.0, n4) } else { (0, 0) };
         [a0 + tail(r0, x, n4), a1 + tail(r1, x, n4)]
     }
     #[cfg(not(lstm_dsp))]
@@ -199,16 +199,16 @@ pub fn battery_digest() -> u32 {
 #[cfg(lstm_dsp)]
 #[allow(unsafe_code)]
 mod dsp {
-    /// Two rows over the first `n4` columns (a multiple of 4): row 0 is
-    /// `r0[..n4]`, row 1 starts `r0.len()` bytes after row 0. `x` is in the
-    /// prepared layout and word-aligned (it comes from a `PrepBuf`).
+    /// Two rows, `rows[..n]` and `rows[n..]` with `n = x.len()`, over
+    /// their first `n4` columns (a multiple of 4). `x` is in the prepared
+    /// layout and word-aligned (it comes from a `PrepBuf`).
     #[inline(always)]
-    pub fn dot2_groups_of_4(r0: &[u8], x: &[i16], n4: usize) -> (i32, i32) {
-        let n = r0.len();
-        assert!(n4.is_multiple_of(4) && n4 <= n && n4 <= x.len() && n >= 4);
+    pub fn dot2_groups_of_4(rows: &[u8], x: &[i16], n4: usize) -> (i32, i32) {
+        let n = x.len();
+        assert!(n4.is_multiple_of(4) && n4 <= n && n >= 4 && rows.len() == 2 * n);
         let (mut a0, mut a1) = (0i32, 0i32);
         let mut px = x.as_ptr();
-        let mut pw = r0.as_ptr();
+        let mut pw = rows.as_ptr();
         // Four columns of both rows: one LDRD of four values, for each row
         // one LDR of four weights, two SXTB16 and two SMLAD.
         macro_rules! group {
@@ -228,10 +228,9 @@ mod dsp {
                 )
             };
         }
-        // SAFETY (both blocks): they read `r0[..n4]`, the `n4` bytes that
-        // follow row 0 by `n` bytes (row 1: the caller sliced it as
-        // `w[n..2n]`, so they are in bounds), and `x[..n4]`, by the assert
-        // above: every address is inside a borrowed slice. `x` is
+        // SAFETY (both blocks): they read `rows[..n4]`, `rows[n..n + n4]`
+        // and `x[..n4]`, in bounds by the assert above, through pointers
+        // taken from those two slices. `x` is
         // word-aligned as LDRD needs (PrepBuf is `align(4)` and a `Prepared`
         // always starts at its first value); the LDRs of the weights may be
         // unaligned, which ARMv7-M allows. Nothing is written to memory and
