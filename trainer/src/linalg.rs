@@ -18,6 +18,11 @@ pub fn set_threads(threads: usize) {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
 }
 
+/// The thread count set by [`set_threads`].
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed).max(1)
+}
+
 fn parallelism() -> gemm::Parallelism {
     match THREADS.load(Ordering::Relaxed) {
         0 | 1 => gemm::Parallelism::None,
@@ -56,8 +61,18 @@ impl<'a> Mat<'a> {
 }
 
 /// `dst = a * b` (or `dst += a * b` when `accumulate`), with `dst` row-major
-/// `a.rows x b.cols`.
+/// `a.rows x b.cols`, on the threads set by [`set_threads`].
 pub fn matmul(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    matmul_on(dst, a, b, accumulate, parallelism());
+}
+
+/// [`matmul`] on the calling thread only: for products inside work that is
+/// already split across threads.
+pub fn matmul_serial(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    matmul_on(dst, a, b, accumulate, gemm::Parallelism::None);
+}
+
+fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallelism: gemm::Parallelism) {
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
     let (m, n, k) = (a.rows, b.cols, a.cols);
     assert!(dst.len() >= m * n, "destination too small");
@@ -95,7 +110,7 @@ pub fn matmul(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
             false,
             false,
             false,
-            parallelism(),
+            parallelism,
         );
     }
 }

@@ -12,6 +12,7 @@
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::Rng;
+use rayon::prelude::*;
 
 use crate::linalg::{matmul, Mat};
 
@@ -242,16 +243,176 @@ fn tanh_slice(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x = tanh(*x));
 }
 
+/// The batch rows each thread runs, `[lo, hi)`: `threads` blocks as equal
+/// as can be (fewer when the batch is smaller).
+fn batch_parts(bsz: usize, threads: usize) -> Vec<(usize, usize)> {
+    let k = threads.clamp(1, bsz.max(1));
+    (0..k).map(|i| (i * bsz / k, (i + 1) * bsz / k)).collect()
+}
+
+/// Splits a time-major `(steps * bsz, width)` matrix into, for each part,
+/// its rows of every step: `out[part][t]` is rows `lo..hi` of step `t`.
+fn split_steps<'a>(v: &'a mut [f32], bsz: usize, width: usize, parts: &[(usize, usize)]) -> Vec<Vec<&'a mut [f32]>> {
+    let mut out: Vec<Vec<&mut [f32]>> = parts.iter().map(|_| Vec::new()).collect();
+    if bsz * width == 0 {
+        return out;
+    }
+    for step in v.chunks_exact_mut(bsz * width) {
+        let mut rest = step;
+        for (o, &(lo, hi)) in out.iter_mut().zip(parts) {
+            let (mine, others) = rest.split_at_mut((hi - lo) * width);
+            o.push(mine);
+            rest = others;
+        }
+    }
+    out
+}
+
+/// One part's blocks of the forward pass's outputs, one per step.
+struct Blocks<'a> {
+    g: Vec<&'a mut [f32]>,
+    h: Vec<&'a mut [f32]>,
+    c: Vec<&'a mut [f32]>,
+    tc: Vec<&'a mut [f32]>,
+}
+
+/// The recurrence for batch rows `rows` over every step: adds `h_{t-1} W_h^T`
+/// to the pre-activations (which hold `x W_x^T + b`), applies the gates and
+/// writes h, c and tanh(c). `serial`: the products stay on this thread.
+fn forward_rows(
+    rows: std::ops::Range<usize>,
+    seq: &Seq,
+    wh: &[f32],
+    init: (&[f32], &[f32]),
+    mut o: Blocks<'_>,
+    serial: bool,
+) {
+    let hid = init.0.len() / seq.batch.max(1);
+    let h4 = 4 * hid;
+    let nb = rows.len();
+    let mm = if serial { crate::linalg::matmul_serial } else { matmul };
+    let h0 = &init.0[rows.start * hid..rows.end * hid];
+    let c0 = &init.1[rows.start * hid..rows.end * hid];
+    for t in 0..seq.steps {
+        let (h_done, h_rest) = o.h.split_at_mut(t);
+        let h_prev: &[f32] = if t == 0 { h0 } else { h_done[t - 1] };
+        let g_t = &mut *o.g[t];
+        mm(g_t, Mat::new(h_prev, nb, hid), Mat::new(wh, h4, hid).t(), true);
+        let (c_done, c_rest) = o.c.split_at_mut(t);
+        let c_prev: &[f32] = if t == 0 { c0 } else { c_done[t - 1] };
+        let (h_t, c_t, tc_t) = (&mut *h_rest[0], &mut *c_rest[0], &mut *o.tc[t]);
+        for (k, b) in rows.clone().enumerate() {
+            let g = &mut g_t[k * h4..(k + 1) * h4];
+            if !seq.active(t, b) {
+                g.fill(0.0);
+                continue;
+            }
+            let (gi, rest) = g.split_at_mut(hid);
+            let (gf, rest) = rest.split_at_mut(hid);
+            let (gg, go) = rest.split_at_mut(hid);
+            sigmoid_slice(gi);
+            sigmoid_slice(gf);
+            tanh_slice(gg);
+            sigmoid_slice(go);
+            let cp = &c_prev[k * hid..(k + 1) * hid];
+            let crow = &mut c_t[k * hid..(k + 1) * hid];
+            for j in 0..hid {
+                crow[j] = gf[j] * cp[j] + gi[j] * gg[j];
+            }
+            let trow = &mut tc_t[k * hid..(k + 1) * hid];
+            trow.copy_from_slice(crow);
+            tanh_slice(trow);
+            let hrow = &mut h_t[k * hid..(k + 1) * hid];
+            for j in 0..hid {
+                hrow[j] = go[j] * trow[j];
+            }
+        }
+    }
+}
+
+/// What the backward pass reads of the forward pass.
+struct Saved<'a> {
+    gates: &'a [f32],
+    cs: &'a [f32],
+    tcs: &'a [f32],
+    c0: &'a [f32],
+    dh_out: &'a [f32],
+}
+
+/// Backpropagation through time for batch rows `rows`: writes their
+/// pre-activation gradients, one block per step in `da`.
+fn backward_rows(
+    rows: std::ops::Range<usize>,
+    seq: &Seq,
+    wh: &[f32],
+    s: &Saved<'_>,
+    mut da: Vec<&mut [f32]>,
+    serial: bool,
+) {
+    let bsz = seq.batch;
+    let hid = s.c0.len() / bsz.max(1);
+    let h4 = 4 * hid;
+    let nb = rows.len();
+    let mm = if serial { crate::linalg::matmul_serial } else { matmul };
+    let mut dh_next = vec![0.0f32; nb * hid];
+    let mut dc_next = vec![0.0f32; nb * hid];
+    for t in (0..seq.steps).rev() {
+        let d_t = &mut *da[t];
+        for (k, b) in rows.clone().enumerate() {
+            let r = t * bsz + b;
+            let dn = &mut dh_next[k * hid..(k + 1) * hid];
+            let dcn = &mut dc_next[k * hid..(k + 1) * hid];
+            if !seq.active(t, b) {
+                dn.fill(0.0);
+                dcn.fill(0.0);
+                continue;
+            }
+            let a = &s.gates[r * h4..(r + 1) * h4];
+            let d = &mut d_t[k * h4..(k + 1) * h4];
+            let tc = &s.tcs[r * hid..(r + 1) * hid];
+            let cp: &[f32] =
+                if t == 0 { &s.c0[b * hid..(b + 1) * hid] } else { &s.cs[(r - bsz) * hid..(r - bsz + 1) * hid] };
+            let dh_o = &s.dh_out[r * hid..(r + 1) * hid];
+            for j in 0..hid {
+                let (i, f, g, o) = (a[j], a[hid + j], a[2 * hid + j], a[3 * hid + j]);
+                let dh = dh_o[j] + dn[j];
+                let do_ = dh * tc[j];
+                let dc = dcn[j] + dh * o * (1.0 - tc[j] * tc[j]);
+                dcn[j] = dc * f;
+                d[j] = dc * g * i * (1.0 - i);
+                d[hid + j] = dc * cp[j] * f * (1.0 - f);
+                d[2 * hid + j] = dc * i * (1.0 - g * g);
+                d[3 * hid + j] = do_ * o * (1.0 - o);
+            }
+        }
+        mm(&mut dh_next, Mat::new(d_t, nb, h4), Mat::new(wh, h4, hid), false);
+    }
+}
+
 /// Runs one LSTM layer over a whole sequence as one tape operation.
 ///
 /// `init` is the initial `(h, c)`, each `(batch, H)`, treated as constants
 /// (truncated BPTT); `None` starts from zeros. Padding rows (see [`Seq`])
 /// keep a zero state and get no gradient.
+///
+/// With several threads (`linalg::set_threads`) the batch's rows are split
+/// into one block per thread for the recurrence, forward and backward.
 pub fn lstm<T: Tape<f32, Cpu>>(
     input: LstmInput<T>,
     w: LstmWeights<'_>,
     seq: &Seq,
     init: Option<(&[f32], &[f32])>,
+) -> LstmOutput<T> {
+    lstm_in_blocks(input, w, seq, init, crate::linalg::threads())
+}
+
+/// [`lstm`] with the batch's recurrence split into `blocks` blocks of rows.
+fn lstm_in_blocks<T: Tape<f32, Cpu>>(
+    input: LstmInput<T>,
+    w: LstmWeights<'_>,
+    seq: &Seq,
+    init: Option<(&[f32], &[f32])>,
+    blocks: usize,
 ) -> LstmOutput<T> {
     let (h4, inp) = *w.w_x.shape();
     let hid = h4 / 4;
@@ -305,41 +466,27 @@ pub fn lstm<T: Tape<f32, Cpu>>(
     let mut cs = vec![0.0f32; n * hid];
     let mut tcs = vec![0.0f32; n * hid];
     let step = bsz * hid;
-    for t in 0..steps {
-        let (h_done, h_rest) = hs.split_at_mut(t * step);
-        let h_prev: &[f32] = if t == 0 { &h0 } else { &h_done[(t - 1) * step..] };
-        let g_t = &mut gates[t * bsz * h4..(t + 1) * bsz * h4];
-        matmul(g_t, Mat::new(h_prev, bsz, hid), Mat::new(&wh, h4, hid).t(), true);
-        let (c_done, c_rest) = cs.split_at_mut(t * step);
-        let c_prev: &[f32] = if t == 0 { &c0 } else { &c_done[(t - 1) * step..] };
-        let h_t = &mut h_rest[..step];
-        let c_t = &mut c_rest[..step];
-        let tc_t = &mut tcs[t * step..(t + 1) * step];
-        for b in 0..bsz {
-            let g = &mut g_t[b * h4..(b + 1) * h4];
-            if !seq.active(t, b) {
-                g.fill(0.0);
-                continue;
-            }
-            let (gi, rest) = g.split_at_mut(hid);
-            let (gf, rest) = rest.split_at_mut(hid);
-            let (gg, go) = rest.split_at_mut(hid);
-            sigmoid_slice(gi);
-            sigmoid_slice(gf);
-            tanh_slice(gg);
-            sigmoid_slice(go);
-            let cp = &c_prev[b * hid..(b + 1) * hid];
-            let crow = &mut c_t[b * hid..(b + 1) * hid];
-            for j in 0..hid {
-                crow[j] = gf[j] * cp[j] + gi[j] * gg[j];
-            }
-            let trow = &mut tc_t[b * hid..(b + 1) * hid];
-            trow.copy_from_slice(crow);
-            tanh_slice(trow);
-            let hrow = &mut h_t[b * hid..(b + 1) * hid];
-            for j in 0..hid {
-                hrow[j] = go[j] * trow[j];
-            }
+    // Rows of the batch are independent through time: with several threads
+    // each runs the recurrence over its own block of rows, with no
+    // synchronisation until the end.
+    let parts = batch_parts(bsz, blocks);
+    {
+        let g_parts = split_steps(&mut gates, bsz, h4, &parts);
+        let h_parts = split_steps(&mut hs, bsz, hid, &parts);
+        let c_parts = split_steps(&mut cs, bsz, hid, &parts);
+        let tc_parts = split_steps(&mut tcs, bsz, hid, &parts);
+        let jobs: Vec<((usize, usize), Blocks<'_>)> = parts
+            .iter()
+            .zip(g_parts.into_iter().zip(h_parts).zip(c_parts.into_iter().zip(tc_parts)))
+            .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
+            .collect();
+        let run = |((lo, hi), blocks): ((usize, usize), Blocks<'_>)| {
+            forward_rows(lo..hi, seq, &wh, (&h0, &c0), blocks, parts.len() > 1);
+        };
+        if parts.len() > 1 {
+            jobs.into_par_iter().for_each(run);
+        } else {
+            jobs.into_iter().for_each(run);
         }
     }
     let h_last = if steps == 0 { h0.clone() } else { hs[(steps - 1) * step..].to_vec() };
@@ -350,42 +497,23 @@ pub fn lstm<T: Tape<f32, Cpu>>(
         let out_g = out.ghost();
         let (wx_g, wh_g, b_g) = (w.w_x.ghost(), w.w_h.ghost(), w.bias.ghost());
         let seq = seq.clone();
+        let parts = parts.clone();
         tape.add_backward_op(move |grads| {
             let dh_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
             // Pre-activation gradients (N, 4H).
             let mut da = vec![0.0f32; n * h4];
-            let mut dh_next = vec![0.0f32; step];
-            let mut dc_next = vec![0.0f32; step];
-            for t in (0..steps).rev() {
-                for b in 0..bsz {
-                    let r = t * bsz + b;
-                    let dn = &mut dh_next[b * hid..(b + 1) * hid];
-                    let dcn = &mut dc_next[b * hid..(b + 1) * hid];
-                    if !seq.active(t, b) {
-                        dn.fill(0.0);
-                        dcn.fill(0.0);
-                        continue;
-                    }
-                    let a = &gates[r * h4..(r + 1) * h4];
-                    let d = &mut da[r * h4..(r + 1) * h4];
-                    let tc = &tcs[r * hid..(r + 1) * hid];
-                    let cp: &[f32] =
-                        if t == 0 { &c0[b * hid..(b + 1) * hid] } else { &cs[(r - bsz) * hid..(r - bsz + 1) * hid] };
-                    let dh_o = &dh_out[r * hid..(r + 1) * hid];
-                    for j in 0..hid {
-                        let (i, f, g, o) = (a[j], a[hid + j], a[2 * hid + j], a[3 * hid + j]);
-                        let dh = dh_o[j] + dn[j];
-                        let do_ = dh * tc[j];
-                        let dc = dcn[j] + dh * o * (1.0 - tc[j] * tc[j]);
-                        dcn[j] = dc * f;
-                        d[j] = dc * g * i * (1.0 - i);
-                        d[hid + j] = dc * cp[j] * f * (1.0 - f);
-                        d[2 * hid + j] = dc * i * (1.0 - g * g);
-                        d[3 * hid + j] = do_ * o * (1.0 - o);
-                    }
+            {
+                let da_parts = split_steps(&mut da, bsz, h4, &parts);
+                let saved = Saved { gates: &gates, cs: &cs, tcs: &tcs, c0: &c0, dh_out: &dh_out };
+                let jobs: Vec<_> = parts.iter().zip(da_parts).collect();
+                let run = |((lo, hi), da): (&(usize, usize), Vec<&mut [f32]>)| {
+                    backward_rows(*lo..*hi, &seq, &wh, &saved, da, parts.len() > 1);
+                };
+                if parts.len() > 1 {
+                    jobs.into_par_iter().for_each(run);
+                } else {
+                    jobs.into_iter().for_each(run);
                 }
-                let da_t = &da[t * bsz * h4..(t + 1) * bsz * h4];
-                matmul(&mut dh_next, Mat::new(da_t, bsz, h4), Mat::new(&wh, h4, hid), false);
             }
             // dW_h = sum_t dA_t^T h_{t-1}.
             let gwh = grads.get_or_alloc_mut(&wh_g)?;
@@ -523,6 +651,48 @@ pub fn pool<T: Tape<f32, Cpu>>(h: T2<T>, seq: &Seq, mode: PoolMode) -> T2<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recurrence split into blocks of rows gives the outputs and
+    /// gradients of one block, on padded rows with a carried state.
+    #[test]
+    fn split_batch_gives_the_same_outputs_and_gradients() {
+        let dev = Cpu::seed_from_u64(1);
+        let (steps, bsz, inp, hid) = (4, 5, 3, 6);
+        let seq = Seq { steps, batch: bsz, starts: vec![0, 1, 0, 3, 2] };
+        let fill = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n).map(|i| ((i * 37 + seed * 11) % 17) as f32 / 17.0 - 0.5).collect()
+        };
+        let t2 = |v: Vec<f32>, r: usize, c: usize| -> T2 { dev.tensor_from_vec(v, (r, c)) };
+        let (wx, wh, bias) = (
+            t2(fill(4 * hid * inp, 1), 4 * hid, inp),
+            t2(fill(4 * hid * hid, 2), 4 * hid, hid),
+            t2(fill(4 * hid, 3), 1, 4 * hid),
+        );
+        let x = t2(fill(steps * bsz * inp, 4), steps * bsz, inp);
+        let (h0, c0) = (fill(bsz * hid, 5), fill(bsz * hid, 6));
+        let run = |blocks: usize| {
+            let w = LstmWeights { w_x: &wx, w_h: &wh, bias: &bias };
+            let input = LstmInput::Dense(x.clone().traced(Gradients::leaky()));
+            let out = lstm_in_blocks(input, w, &seq, Some((&h0, &c0)), blocks);
+            let h = out.h.as_vec();
+            let grads = (out.h.square().sum() * 0.5).backward();
+            let g: Vec<Vec<f32>> = [&wx, &wh, &bias, &x].iter().map(|t| grads.get(*t).as_vec()).collect();
+            (h, out.h_last, out.c_last, g)
+        };
+        let one = run(1);
+        for blocks in [2, 3, 5, 8] {
+            let many = run(blocks);
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()));
+            assert!(
+                close(&one.0, &many.0) && close(&one.1, &many.1) && close(&one.2, &many.2),
+                "outputs, {blocks} blocks"
+            );
+            for (k, (a, b)) in one.3.iter().zip(&many.3).enumerate() {
+                assert!(a.iter().any(|v| *v != 0.0), "gradient {k} is zero");
+                assert!(close(a, b), "gradient {k}, {blocks} blocks");
+            }
+        }
+    }
 
     #[test]
     fn fast_activations_match_std() {
