@@ -3,6 +3,9 @@
 //!
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
+//!
+//! No `unsafe` code, except the Cortex-M4/M7 dot-product kernel's inline
+//! assembly in [`kernel`] (built for `thumbv7em-*` targets only).
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
