@@ -67,73 +67,78 @@ impl Prepared<'_> {
     }
 }
 
-/// The index of the value the `k`-th weight multiplies, in the prepared
-/// layout: groups of four swap their middle pair on DSP targets.
+/// `sum(w[k] * x[k])`, weights as int8 bytes, in plain order: the
+/// portable kernel. Four independent accumulators over chunks of four: the
+/// compiler keeps them in registers (or vectorises them on the host), and
+/// the loop overhead is paid once per four MACs.
 #[inline(always)]
-const fn slot(k: usize, len: usize) -> usize {
-    if cfg!(lstm_dsp) && k < len & !3 {
-        match k & 3 {
-            1 => k + 1,
-            2 => k - 1,
-            _ => k,
-        }
-    } else {
-        k
-    }
-}
-
-/// `sum(w[k] * x[k])` for `k` in `from..x.len()`, weights as int8 bytes.
-#[inline(always)]
-fn dot_from(w: &[u8], x: Prepared<'_>, from: usize) -> i32 {
-    let n = x.0.len();
+fn dot_plain(w: &[u8], x: &[i16]) -> i32 {
+    let n = w.len().min(x.len());
+    let (w, x) = (&w[..n], &x[..n]);
+    let (wc, xc) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (wr, xr) = (wc.remainder(), xc.remainder());
     let mut acc = [0i32; 4];
-    let mut k = from;
-    // Four independent accumulators: the loop overhead is paid once per
-    // four MACs, and the sum is the same on every target.
-    while k + 4 <= n {
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a += i32::from(w[k + j] as i8) * i32::from(x.0[slot(k + j, n)]);
+    for (a, b) in wc.zip(xc) {
+        for j in 0..4 {
+            acc[j] += i32::from(a[j] as i8) * i32::from(b[j]);
         }
-        k += 4;
     }
     let mut sum = acc[0] + acc[1] + acc[2] + acc[3];
-    while k < n {
-        sum += i32::from(w[k] as i8) * i32::from(x.0[slot(k, n)]);
-        k += 1;
+    for (&a, &b) in wr.iter().zip(xr) {
+        sum += i32::from(a as i8) * i32::from(b);
     }
     sum
 }
 
-/// `sum(w[k] * x[k])` for the last `k >= from`, where `from` is `x.len()`
-/// rounded down to a multiple of 4: at most three columns, in plain order.
+/// `sum(w[k] * x[k])` over a prepared vector in the DSP layout, in Rust
+/// (the single rows of the dense layer): each group of four reads its
+/// values in the order `x0 x2 x1 x3`.
 #[cfg(lstm_dsp)]
 #[inline(always)]
-fn tail(w: &[u8], x: Prepared<'_>, from: usize) -> i32 {
-    w[from..].iter().zip(&x.0[from..]).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum()
+fn dot_dsp_layout(w: &[u8], x: &[i16]) -> i32 {
+    let n4 = x.len() & !3;
+    let mut sum = 0i32;
+    for (a, b) in w[..n4].chunks_exact(4).zip(x[..n4].chunks_exact(4)) {
+        sum += i32::from(a[0] as i8) * i32::from(b[0])
+            + i32::from(a[1] as i8) * i32::from(b[2])
+            + i32::from(a[2] as i8) * i32::from(b[1])
+            + i32::from(a[3] as i8) * i32::from(b[3]);
+    }
+    sum + dot_plain(&w[n4..x.len()], &x[n4..])
 }
 
 /// Dot product of one int8 row (`x.len()` bytes at the start of `w`) with a
 /// prepared vector. Panics if `w` is shorter than `x`.
 #[inline]
 pub fn dot(w: &[u8], x: Prepared<'_>) -> i32 {
-    dot_from(&w[..x.0.len()], x, 0)
+    let w = &w[..x.0.len()];
+    #[cfg(lstm_dsp)]
+    {
+        dot_dsp_layout(w, x.0)
+    }
+    #[cfg(not(lstm_dsp))]
+    {
+        dot_plain(w, x.0)
+    }
 }
 
 /// Dot products of two consecutive rows (`2 * x.len()` bytes at the start
 /// of `w`) with one prepared vector. Panics if `w` is too short.
-#[inline]
+#[inline(always)]
 pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     let n = x.0.len();
     let (r0, r1) = (&w[..n], &w[n..2 * n]);
     #[cfg(lstm_dsp)]
     {
+        // The assembly loop over whole groups of four, then at most three
+        // columns in plain order.
         let n4 = n & !3;
         let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(&w[..2 * n], x.0, n4) } else { (0, 0) };
-        [a0 + tail(r0, x, n4), a1 + tail(r1, x, n4)]
+        [a0 + dot_plain(&r0[n4..], &x.0[n4..]), a1 + dot_plain(&r1[n4..], &x.0[n4..])]
     }
     #[cfg(not(lstm_dsp))]
     {
-        [dot_from(r0, x, 0), dot_from(r1, x, 0)]
+        [dot_plain(r0, x.0), dot_plain(r1, x.0)]
     }
 }
 
