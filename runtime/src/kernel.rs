@@ -12,6 +12,9 @@
 //!   two 16-bit halves, and `SMLAD` multiplies both halves by two values and
 //!   adds both products: two MACs an instruction, and the vector's loads
 //!   are shared by the two rows. This is the only `unsafe` of the crate.
+//!   The weight rows are loaded a word at a time wherever they start in the
+//!   model file: ARMv7-M allows unaligned LDR as long as the firmware leaves
+//!   unaligned-access trapping (`SCB.CCR.UNALIGN_TRP`) off, its reset value.
 //!
 //! The vector is laid out for the kernel once per step, in a [`PrepBuf`]:
 //! the DSP kernel wants each group of four values `x0 x1 x2 x3` as
@@ -211,6 +214,8 @@ mod dsp {
     pub fn dot2_groups_of_4(rows: &[u8], x: &[i16], n4: usize) -> (i32, i32) {
         let n = x.len();
         assert!(n4.is_multiple_of(4) && n4 <= n && n >= 4 && rows.len() == 2 * n);
+        // LDRD faults on an address that is not word-aligned.
+        assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
         let (mut a0, mut a1) = (0i32, 0i32);
         let mut px = x.as_ptr();
         let mut pw = rows.as_ptr();

@@ -114,7 +114,8 @@ pub(crate) fn check_dim(what: &'static str, compiled: usize, model: usize) -> Re
 
 impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     /// Bytes of scratch [`Lstm::step`] keeps on the stack: the embedding
-    /// row and the three vectors laid out for the kernel.
+    /// row and the three vectors laid out for the kernel. (A language
+    /// model's step adds one more `[i16; H]` for its dense layer.)
     pub const STEP_SCRATCH_BYTES: usize =
         core::mem::size_of::<[i16; E]>() + core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
 

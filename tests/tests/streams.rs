@@ -60,14 +60,15 @@ fn review(words: usize) -> Vec<u8> {
 }
 
 /// The shipped classifier reads the last 400 tokens: a review of a million
-/// tokens, streamed in 4 KiB pieces, gets exactly the probability of its
-/// last 400 words alone.
+/// and three tokens (not a multiple of the window, so the ring's oldest
+/// slot is not its first), streamed in 4 KiB pieces, gets exactly the
+/// probability of its last 400 words alone.
 #[test]
 fn million_token_review_equals_its_last_window() {
     let clf = HostClassifier::from_bytes(SENTIMENT).unwrap();
     let window = clf.model().head.max_tokens as usize;
     assert_eq!(window, 400);
-    let text = review(1_000_000);
+    let text = review(1_000_003);
     let mut state = Box::new(HostSentimentState::new());
     let (p, allocs) = allocations_in(|| {
         clf.begin(&mut state).unwrap();
@@ -79,8 +80,8 @@ fn million_token_review_equals_its_last_window() {
     });
     let (p, tokens) = p;
     assert_eq!(allocs, 0, "streaming allocated");
-    assert_eq!(tokens, 1_000_000);
-    // The last 400 words: cut the text after the 999,600th word's separator.
+    assert_eq!(tokens, 1_000_003);
+    // The last 400 words' ids, tokenized from the whole text.
     let mut ids = Vec::new();
     runtime::tokenizer::WordTokenizer::for_each_id(
         match clf.model().tokenizer {
@@ -90,7 +91,7 @@ fn million_token_review_equals_its_last_window() {
         &text,
         |id| ids.push(id),
     );
-    assert_eq!(ids.len(), 1_000_000);
+    assert_eq!(ids.len(), 1_000_003);
     let last = clf.classify_ids(&mut state, &ids[ids.len() - window..]).unwrap();
     assert_eq!(p, last);
 }

@@ -304,6 +304,9 @@ fn symbol(elf: &Path, name: &str) -> Result<u64> {
 /// The firmware's functions, `(start address, demangled name)`, sorted.
 fn functions(elf: &Path) -> Result<Vec<(u64, String)>> {
     let out = Command::new(llvm_tool("llvm-nm")?).args(["--defined-only", "-n", "-C"]).arg(elf).output()?;
+    if !out.status.success() {
+        bail!("llvm-nm {} failed: {}", elf.display(), String::from_utf8_lossy(&out.stderr));
+    }
     let mut v: Vec<(u64, String)> = String::from_utf8(out.stdout)?
         .lines()
         .filter_map(|l| {

@@ -131,8 +131,8 @@ enum Cmd {
     /// libFuzzer (cargo-fuzz, nightly), seeded with the shipped models;
     /// prints the executions per target. Crashes are saved in fuzz/artifacts/.
     Fuzz {
-        /// Seconds per target.
-        #[arg(long, default_value_t = 60)]
+        /// Seconds per target (at least 1).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         seconds: u64,
         /// Fuzz only this target.
         #[arg(long, value_parser = fuzz::TARGETS)]

@@ -47,14 +47,23 @@ pub fn temp_path(path: &Path) -> PathBuf {
     dir_of(path).join(format!(".tmp-{}-{name}", std::process::id()))
 }
 
-/// Removes the temporary files a killed run left in `dir` (names starting
-/// `.tmp-`, see [`temp_path`]); returns how many. A run calls it on start,
-/// before it writes anything, so it never removes its own.
+/// Removes the temporary files a killed run left in `dir` (names
+/// `.tmp-<pid>-<name>`, see [`temp_path`]) whose process is gone; returns
+/// how many. A run calls it on start, before it writes anything. Where
+/// processes cannot be looked up (no `/proc`), nothing is removed.
 pub fn remove_stale_temps(dir: &Path) -> usize {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return 0;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix(".tmp-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+            pid.is_some_and(|pid| pid != std::process::id() && !proc.join(pid.to_string()).exists())
+        })
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
 }
@@ -261,5 +270,32 @@ impl Checkpoint {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporaries_of_dead_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!("trainer-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ours = temp_path(&dir.join("checkpoint.ckpt"));
+        let dead = dir.join(".tmp-4000000000-checkpoint.ckpt"); // above any pid_max
+        let other = dir.join(".tmp-notapid-x");
+        let keep = dir.join("metrics.json");
+        for p in [&ours, &dead, &other, &keep] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let removed = remove_stale_temps(&dir);
+        if Path::new("/proc/self").exists() {
+            assert_eq!(removed, 1);
+            assert!(!dead.exists());
+        } else {
+            assert_eq!(removed, 0);
+        }
+        assert!(ours.exists() && other.exists() && keep.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

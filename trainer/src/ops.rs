@@ -680,7 +680,7 @@ mod tests {
             (h, out.h_last, out.c_last, g)
         };
         let one = run(1);
-        for blocks in [2, 3, 5, 8] {
+        for blocks in [2, 3, 4, 5] {
             let many = run(blocks);
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()));
             assert!(
