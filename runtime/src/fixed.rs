@@ -54,28 +54,37 @@ pub const fn sat32(v: i64) -> i32 {
     }
 }
 
+/// `floor(acc * multiplier / 2^(30 + shift))`: the requantized value with
+/// one bit more, so that rounding is `(q + 1) >> 1`, since
+/// `floor((p + 2^(n-1)) / 2^n)` equals `(floor(p / 2^(n-1)) + 1) >> 1`.
+/// One 64-bit shift, or for a shift of 32 or more only the product's high
+/// word (on a 32-bit core one arithmetic shift instead of a 64-bit one).
+#[inline(always)]
+const fn requantize_half_bit(acc: i64, multiplier: i32, shift: i8) -> i64 {
+    let p = acc * multiplier as i64;
+    let n = (30 + shift as i32) as u32;
+    if n >= 32 {
+        ((p >> 32) as i32 >> (n - 32)) as i64
+    } else {
+        p >> n
+    }
+}
+
 /// Requantize: `round_half_up(acc * multiplier / 2^(31 + shift))`.
 ///
 /// `multiplier` is in `[0, 2^31)`, `shift` in `[-30, 31]` and `|acc| < 2^32`
 /// (all checked when a model is decoded), so the product fits in `i64`.
 #[inline(always)]
 pub const fn requantize(acc: i64, multiplier: i32, shift: i8) -> i64 {
-    let total = (31 + shift as i32) as u32;
-    round_shift_i64(acc * multiplier as i64, total)
+    (requantize_half_bit(acc, multiplier, shift) + 1) >> 1
 }
 
-/// [`requantize`] saturated to `±limit`, as an `i32` (`limit < 2^30`): the
-/// same value, computed with one 64-bit shift instead of a 64-bit rounding
-/// constant and a shift, since `floor((p + 2^(n-1)) / 2^n)` equals
-/// `(floor(p / 2^(n-1)) + 1) >> 1`. The hot path of every gate.
+/// [`requantize`] saturated to `±limit`, as an `i32` (`limit < 2^30`),
+/// saturating before the last halving so that it runs in 32 bits: the hot
+/// path of every gate.
 #[inline(always)]
 pub const fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
-    let p = acc * multiplier as i64;
-    let n = (30 + shift as i32) as u32;
-    // A shift by 32 or more needs only the product's high word: on a
-    // 32-bit core one arithmetic shift instead of a 64-bit one.
-    let q = if n >= 32 { ((p >> 32) as i32 >> (n - 32)) as i64 } else { p >> n };
-    // Saturate before the last halving, in 32 bits.
+    let q = requantize_half_bit(acc, multiplier, shift);
     let lim = 2 * limit as i64;
     let q = if q > lim {
         lim as i32
@@ -222,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn requantize_sat_equals_requantize_then_clamp() {
+    fn requantize_and_requantize_sat_equal_the_exact_rounding() {
         let mut s = 99u64;
         let mut next = || {
             s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -233,12 +242,16 @@ mod tests {
             let acc = (next() as i64) >> (32 + (i % 31));
             let m = (next() >> 33) as i32;
             let shift = (next() % 62) as i8 - 30;
-            let want = requantize(acc, m, shift).clamp(-(1 << 20), 1 << 20) as i32;
+            // The definition: one rounding shift of the exact product.
+            let exact = round_shift_i64(acc * m as i64, (31 + shift as i32) as u32);
+            assert_eq!(requantize(acc, m, shift), exact, "{acc} {m} {shift}");
+            let want = exact.clamp(-(1 << 20), 1 << 20) as i32;
             assert_eq!(requantize_sat(acc, m, shift, 1 << 20), want, "{acc} {m} {shift}");
         }
         for (acc, m, shift) in [(3, 1 << 30, 0), (-3, 1 << 30, 0), (1i64 << 32, i32::MAX, -30), (-1, 1, 31)] {
-            let want = requantize(acc, m, shift).clamp(-(1 << 20), 1 << 20) as i32;
-            assert_eq!(requantize_sat(acc, m, shift, 1 << 20), want);
+            let exact = round_shift_i64(acc * m as i64, (31 + shift as i32) as u32);
+            assert_eq!(requantize(acc, m, shift), exact);
+            assert_eq!(requantize_sat(acc, m, shift, 1 << 20), exact.clamp(-(1 << 20), 1 << 20) as i32);
         }
     }
 

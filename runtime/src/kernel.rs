@@ -136,7 +136,7 @@ pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
         // The assembly loop over whole groups of four, then at most three
         // columns in plain order.
         let n4 = n & !3;
-        let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(&w[..2 * n], x.0, n4) } else { (0, 0) };
+        let (a0, a1) = if n4 > 0 { dsp::dot2_groups_of_4(&w[..2 * n], x, n4) } else { (0, 0) };
         [a0 + dot_plain(&r0[n4..], &x.0[n4..]), a1 + dot_plain(&r1[n4..], &x.0[n4..])]
     }
     #[cfg(not(lstm_dsp))]
@@ -207,15 +207,18 @@ pub fn battery_digest() -> u32 {
 #[cfg(lstm_dsp)]
 #[allow(unsafe_code)]
 mod dsp {
+    use super::Prepared;
+
     /// Two rows, `rows[..n]` and `rows[n..]` with `n = x.len()`, over
     /// their first `n4` columns (a multiple of 4). `x` is in the prepared
-    /// layout and word-aligned (it comes from a `PrepBuf`).
+    /// layout and word-aligned, as LDRD needs: a `Prepared` always starts
+    /// at the first value of a `PrepBuf`, which is `align(4)`.
     #[inline(always)]
-    pub fn dot2_groups_of_4(rows: &[u8], x: &[i16], n4: usize) -> (i32, i32) {
+    pub fn dot2_groups_of_4(rows: &[u8], x: Prepared<'_>, n4: usize) -> (i32, i32) {
+        let x = x.0;
         let n = x.len();
         assert!(n4.is_multiple_of(4) && n4 <= n && n >= 4 && rows.len() == 2 * n);
-        // LDRD faults on an address that is not word-aligned.
-        assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
+        debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
         let (mut a0, mut a1) = (0i32, 0i32);
         let mut px = x.as_ptr();
         let mut pw = rows.as_ptr();
@@ -240,18 +243,20 @@ mod dsp {
         }
         // SAFETY (both blocks): they read `rows[..n4]`, `rows[n..n + n4]`
         // and `x[..n4]`, in bounds by the assert above, through pointers
-        // taken from those two slices. `x` is
-        // word-aligned as LDRD needs (PrepBuf is `align(4)` and a `Prepared`
-        // always starts at its first value); the LDRs of the weights may be
+        // taken from those two slices. `x` is word-aligned as LDRD needs
+        // (see above); the LDRs of the weights may be
         // unaligned, which ARMv7-M allows. Nothing is written to memory and
         // the stack is not touched; the flags are clobbered (no
         // `preserves_flags`).
-        if n4 & 4 != 0 {
-            unsafe {
+        // One asm block with the operands both uses share: `$ptrs_out` is
+        // where the advanced pointers go (`=> _` for the loop, the last
+        // use), and `$extra` adds the loop's end pointer.
+        macro_rules! dot2_asm {
+            ($($code:expr),+; [$($ptrs_out:tt)*] [$($extra:tt)*]) => {
                 core::arch::asm!(
-                    group!(),
-                    px = inout(reg) px,
-                    pw = inout(reg) pw,
+                    $($code),+,
+                    px = inout(reg) px $($ptrs_out)*,
+                    pw = inout(reg) pw $($ptrs_out)*,
                     nm4 = in(reg) n - 4,
                     a0 = inout(reg) a0,
                     a1 = inout(reg) a1,
@@ -259,32 +264,18 @@ mod dsp {
                     x13 = out(reg) _,
                     w = out(reg) _,
                     t = out(reg) _,
+                    $($extra)*
                     options(nostack, readonly, pure),
-                );
-            }
+                )
+            };
+        }
+        if n4 & 4 != 0 {
+            unsafe { dot2_asm!(group!(); [] []) }
         }
         if n4 >= 8 {
             // Eight columns an iteration: 23 instructions for 16 MACs.
-            unsafe {
-                core::arch::asm!(
-                    "2:",
-                    group!(),
-                    group!(),
-                    "cmp {px}, {end}",
-                    "bne 2b",
-                    px = inout(reg) px => _,
-                    pw = inout(reg) pw => _,
-                    nm4 = in(reg) n - 4,
-                    end = in(reg) x.as_ptr().wrapping_add(n4),
-                    a0 = inout(reg) a0,
-                    a1 = inout(reg) a1,
-                    x02 = out(reg) _,
-                    x13 = out(reg) _,
-                    w = out(reg) _,
-                    t = out(reg) _,
-                    options(nostack, readonly, pure),
-                );
-            }
+            let end = x.as_ptr().wrapping_add(n4);
+            unsafe { dot2_asm!("2:", group!(), group!(), "cmp {px}, {end}", "bne 2b"; [=> _] [end = in(reg) end,]) }
         }
         (a0, a1)
     }
