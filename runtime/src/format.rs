@@ -446,16 +446,9 @@ impl<'a> Model<'a> {
         Ok(content + CRC_LEN)
     }
 
-    /// Serialize into a new vector (host only).
-    #[cfg(feature = "host")]
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(PREFIX_LEN + CRC_LEN + 64);
-        v.extend_from_slice(&MAGIC);
-        v.extend_from_slice(&VERSION.to_le_bytes());
-        let body = postcard::to_allocvec(self).expect("postcard writes to a Vec without error");
-        v.extend_from_slice(&body);
-        let crc = crc32(&v);
-        v.extend_from_slice(&crc.to_le_bytes());
-        v
+    /// Bytes of the postcard body [`Model::encode_into`] writes (the file
+    /// is [`PREFIX_LEN`] + this + [`CRC_LEN`] bytes).
+    pub fn encoded_len(&self) -> Result<usize, Error> {
+        postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default()).map_err(|_| Error::Malformed)
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! No `unsafe` code, except the Cortex-M4/M7 dot-product kernel's inline
 //! assembly in [`kernel`] (built for `thumbv7em-*` targets only).
-#![cfg_attr(not(any(test, feature = "host")), no_std)]
+#![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -15,8 +15,6 @@ mod error;
 pub mod fixed;
 pub mod format;
 mod head;
-#[cfg(feature = "host")]
-pub mod host;
 pub mod kernel;
 pub mod lstm;
 pub mod sentiment;
@@ -28,4 +26,4 @@ pub use format::Model;
 /// The `heapless` crate the model types use (for building a `Model` by hand).
 pub use heapless;
 pub use lstm::{Lstm, LstmState};
-pub use sentiment::{Classifier, Probability, SentimentState};
+pub use sentiment::{Classifier, Probability, Review, SentimentState};

@@ -52,8 +52,21 @@ impl core::fmt::Display for Probability {
     }
 }
 
+/// The ids a sentiment model reads of a review: the last `max_tokens`
+/// (0 = all). The one windowing rule: the trainer cuts its examples with it,
+/// the float reference reads through it, and the device's ring of the last
+/// `N` ids gives the same tokens.
+pub fn window<T>(ids: &[T], max_tokens: usize) -> &[T] {
+    if max_tokens > 0 && ids.len() > max_tokens {
+        &ids[ids.len() - max_tokens..]
+    } else {
+        ids
+    }
+}
+
 /// Streaming state of one review: `H` units, `L` layers, a window of `N`
-/// token ids.
+/// token ids. It is only read and written through a [`Review`], which
+/// [`Classifier::start`] returns after resetting all of it.
 #[derive(Clone, Debug)]
 pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
     lstm: LstmState<H, L>,
@@ -91,9 +104,17 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
         }
     }
 
-    /// Tokens read so far in this review.
-    pub fn tokens(&self) -> u64 {
-        self.count
+    /// Every field back to its start, with the model's tokenizer (in place:
+    /// no copy of the state on the stack).
+    fn reset(&mut self, hashing: WordHashing) {
+        self.lstm.reset();
+        self.tokenizer = WordTokenizer::new(hashing);
+        self.count = 0;
+        self.window.fill(0);
+        self.next = 0;
+        self.sum = [0; H];
+        self.max = [i16::MIN; H];
+        self.line_open = false;
     }
 }
 
@@ -109,6 +130,43 @@ impl<const H: usize, const L: usize, const N: usize> Default for SentimentState<
 pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
     lstm: Lstm<'a, E, H, L>,
     hashing: WordHashing,
+}
+
+/// One review being read: returned by [`Classifier::start`], fed any number
+/// of times, consumed by [`Review::finish`]. It holds the classifier and the
+/// state, so a review cannot be fed before it has started, nor after it has
+/// finished.
+#[derive(Debug)]
+pub struct Review<'r, 'a, const E: usize, const H: usize, const L: usize, const N: usize> {
+    clf: &'r Classifier<'a, E, H, L>,
+    state: &'r mut SentimentState<H, L, N>,
+}
+
+impl<const E: usize, const H: usize, const L: usize, const N: usize> Review<'_, '_, E, H, L, N> {
+    /// Feed the next bytes of the review (any split of the text gives the
+    /// same result).
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.clf.feed_bytes(self.state, bytes);
+    }
+
+    /// Feed one token id directly (ids the tokenizer made elsewhere, e.g.
+    /// the trainer's evaluation). An id outside the vocabulary is an error
+    /// and changes nothing.
+    pub fn push_id(&mut self, id: u32) -> Result<(), Error> {
+        self.clf.lstm.check_id(id)?;
+        self.clf.token(self.state, id);
+        Ok(())
+    }
+
+    /// Tokens read so far.
+    pub fn tokens(&self) -> u64 {
+        self.state.count
+    }
+
+    /// End the review: run the window (if any), pool, and classify.
+    pub fn finish(self) -> Probability {
+        self.clf.finish_review(self.state)
+    }
 }
 
 impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L> {
@@ -133,28 +191,31 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         self.lstm.model()
     }
 
-    /// The window of ids the model reads (0 = all).
-    fn max_tokens(&self) -> usize {
+    /// The window of ids the model reads (0 = all): a state needs
+    /// `N >= window()`.
+    pub fn window(&self) -> usize {
         self.model().head.max_tokens as usize
     }
 
-    /// Start a review: reset `state`, and check its window against the model.
-    pub fn begin<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Result<(), Error> {
-        if self.max_tokens() > N {
-            return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.max_tokens() });
+    /// Start a review: check the state's window `N` against the model's,
+    /// reset every part of `state`, and return the review to feed.
+    pub fn start<'r, const N: usize>(
+        &'r self,
+        state: &'r mut SentimentState<H, L, N>,
+    ) -> Result<Review<'r, 'a, E, H, L, N>, Error> {
+        self.begin(state)?;
+        Ok(Review { clf: self, state })
+    }
+
+    fn begin<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Result<(), Error> {
+        if self.window() > N {
+            return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.window() });
         }
-        state.lstm.reset();
-        state.tokenizer = WordTokenizer::new(self.hashing);
-        state.count = 0;
-        state.next = 0;
-        state.sum = [0; H];
-        state.max = [i16::MIN; H];
+        state.reset(self.hashing);
         Ok(())
     }
 
-    /// Feed the next bytes of the review (any split of the text gives the
-    /// same result).
-    pub fn feed<const N: usize>(&self, state: &mut SentimentState<H, L, N>, bytes: &[u8]) {
+    fn feed_bytes<const N: usize>(&self, state: &mut SentimentState<H, L, N>, bytes: &[u8]) {
         for &b in bytes {
             if let Some(id) = state.tokenizer.push(b) {
                 self.token(state, id);
@@ -162,29 +223,23 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         }
     }
 
-    /// Feed one token id directly (ids the tokenizer made elsewhere, e.g.
-    /// the trainer's evaluation). An id outside the vocabulary is an error.
-    pub fn push_id<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) -> Result<(), Error> {
-        self.lstm.check_id(id)?;
-        self.token(state, id);
-        Ok(())
-    }
-
+    /// One id of a started review (`begin` checked `window() <= N`, so
+    /// the ring's slot is in range).
     fn token<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
-        let window = self.max_tokens();
+        let window = self.window();
         if window == 0 {
             self.advance(state, id);
-        } else {
-            state.window[state.next] = id;
-            state.next = if state.next + 1 == window { 0 } else { state.next + 1 };
+        } else if let Some(slot) = state.window.get_mut(state.next) {
+            *slot = id;
+            state.next = if state.next + 1 >= window { 0 } else { state.next + 1 };
         }
         state.count += 1;
     }
 
     fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
-        // Ids come from the model's own tokenizer: always in range.
-        // Only mean pooling sums: a last-state model may read any number of
-        // tokens, and its sum would overflow.
+        // Ids come from the model's own tokenizer or were checked: always
+        // in range. Only mean pooling sums: a last-state model may read any
+        // number of tokens, and its sum would overflow.
         if self.lstm.step(&mut state.lstm, id).is_ok() && self.model().head.pooling == Pooling::MeanMax {
             let top = self.lstm.top(&state.lstm);
             for ((sum, max), &h) in state.sum.iter_mut().zip(state.max.iter_mut()).zip(top) {
@@ -194,22 +249,22 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         }
     }
 
-    /// End the review: run the window (if any), pool, and classify. The
-    /// state is ready for [`Classifier::begin`] of the next review.
-    pub fn finish<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Probability {
+    /// The end of a review: the window, the pooling, the dense layer and
+    /// the sigmoid.
+    fn finish_review<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Probability {
         if let Some(id) = state.tokenizer.finish() {
             self.token(state, id);
         }
-        let window = self.max_tokens();
+        let window = self.window();
         let steps = if window == 0 {
             state.count
         } else {
             let n = state.count.min(window as u64);
             let mut slot = if n == window as u64 { state.next } else { 0 };
             for _ in 0..n {
-                let id = state.window[slot];
+                let id = state.window.get(slot).copied().unwrap_or(0);
                 self.advance(state, id);
-                slot = if slot + 1 == window { 0 } else { slot + 1 };
+                slot = if slot + 1 >= window { 0 } else { slot + 1 };
             }
             n
         };
@@ -244,11 +299,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         } else {
             (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
         };
-        let p = Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)));
-        state.lstm.reset();
-        state.count = 0;
-        state.next = 0;
-        p
+        Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)))
     }
 
     /// Feed text holding one review per line (`\n` ends a review), calling
@@ -268,11 +319,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
             }
             match line.split_last() {
                 Some((b'\n', text)) => {
-                    self.feed(state, text);
-                    out(self.finish(state));
+                    self.feed_bytes(state, text);
+                    out(self.finish_review(state));
                     state.line_open = false;
                 }
-                _ => self.feed(state, line),
+                _ => self.feed_bytes(state, line),
             }
         }
         Ok(())
@@ -282,7 +333,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// that had no `\n`.
     pub fn end_lines<const N: usize>(&self, state: &mut SentimentState<H, L, N>, mut out: impl FnMut(Probability)) {
         if state.line_open {
-            out(self.finish(state));
+            out(self.finish_review(state));
             state.line_open = false;
         }
     }
@@ -293,11 +344,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         state: &mut SentimentState<H, L, N>,
         ids: &[u32],
     ) -> Result<Probability, Error> {
-        self.begin(state)?;
+        let mut review = self.start(state)?;
         for &id in ids {
-            self.push_id(state, id)?;
+            review.push_id(id)?;
         }
-        Ok(self.finish(state))
+        Ok(review.finish())
     }
 
     /// Classify a whole review held in memory.
@@ -306,8 +357,21 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         state: &mut SentimentState<H, L, N>,
         text: &[u8],
     ) -> Result<Probability, Error> {
-        self.begin(state)?;
-        self.feed(state, text);
-        Ok(self.finish(state))
+        let mut review = self.start(state)?;
+        review.feed(text);
+        Ok(review.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn window_keeps_the_last_ids() {
+        assert_eq!(window(&[1, 2, 3, 4, 5], 2), &[4, 5]);
+        assert_eq!(window(&[1, 2, 3], 0), &[1, 2, 3]);
+        assert_eq!(window(&[1, 2, 3], 3), &[1, 2, 3]);
+        assert_eq!(window::<u32>(&[], 4), &[] as &[u32]);
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{quantize, Calibration};
+use host::{quantize, Calibration};
 use runtime::{CharLm, CharLmState, Classifier, LstmState, Rng, Sampler, SentimentState};
 use tests::{random_ids, random_model, Dims};
 
@@ -23,7 +23,7 @@ fn main() {
     let float = random_model(ModelKind::Sentiment, d, Pooling::MeanMax, 400, 1, 1.0);
     let mut rng = Rng::new(1);
     let cal = Calibration::run(&float, &[random_ids(&mut rng, 100, 1, 8001)]);
-    let bytes = quantize(&float, &cal, 8).to_bytes();
+    let bytes = quantize(&float, &cal, 8).expect("quantizes");
     let clf = Classifier::<32, 128, 1>::from_bytes(&bytes).unwrap();
     let mut st = SentimentState::<128, 1, 400>::new();
     let ids = random_ids(&mut rng, 400, 1, 8001);
@@ -42,7 +42,7 @@ fn main() {
     let d = Dims { vocab: 65, embed: 16, hidden: 128, layers: 1 };
     let float = random_model(ModelKind::CharLm, d, Pooling::Last, 0, 2, 1.0);
     let cal = Calibration::run(&float, &[random_ids(&mut rng, 100, 0, 65)]);
-    let bytes = quantize(&float, &cal, 8).to_bytes();
+    let bytes = quantize(&float, &cal, 8).expect("quantizes");
     let lm = CharLm::<16, 128, 1, 65>::from_bytes(&bytes).unwrap();
     let mut rates = Vec::new();
     for seed in 0..RUNS as u64 {

@@ -2,10 +2,8 @@
 //! networks (seeded, no files, no network) and helpers.
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{
-    quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer, HostCharLm, HostCharLmState,
-    HostClassifier, HostSentimentState,
-};
+use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
+use host::{quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
 use runtime::tokenizer::WordHashing;
 use runtime::{Error, Model, Rng, Sampler};
 
@@ -120,7 +118,7 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
         .iter()
         .map(|m| {
             let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, 20)]);
-            quantize(m, &cal, 8).to_bytes()
+            quantize(m, &cal, 8).expect("a small model quantizes")
         })
         .collect()
 }

@@ -78,7 +78,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn encode(m: &Model<'_>) -> Vec<u8> {
-    m.to_vec()
+    let bytes = host::to_bytes(m).expect("encodes");
+    assert_eq!(bytes.len(), runtime::format::PREFIX_LEN + m.encoded_len().unwrap() + CRC_LEN);
+    bytes
 }
 
 #[test]
@@ -114,7 +116,7 @@ fn with_crc(mut content: Vec<u8>) -> Vec<u8> {
 fn edited(f: impl FnOnce(&mut Model<'static>)) -> Vec<u8> {
     let mut m = tiny();
     f(&mut m);
-    m.to_vec()
+    host::to_bytes(&m).expect("encodes")
 }
 
 #[test]

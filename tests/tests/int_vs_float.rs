@@ -2,7 +2,7 @@
 //! inputs, with stated tolerances, plus the named edge cases.
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{quantize, Calibration};
+use host::{quantize, Calibration};
 use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, SentimentState};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 
@@ -23,7 +23,7 @@ fn hidden_state_and_logits_track_the_float_reference() {
         let mut rng = Rng::new(100 + seed);
         let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 0, 65)).collect();
         let q = quantize(&float, &Calibration::run(&float, &calib), 8);
-        let bytes = q.to_bytes();
+        let bytes = q.expect("quantizes");
         let lm = CharLm::<16, 32, 2, 65>::from_bytes(&bytes).expect("valid model");
         let mut s = CharLmState::new();
         let mut fs = float.zero_state();
@@ -56,7 +56,7 @@ fn sentiment_probability_tracks_the_float_reference() {
         let mut rng = Rng::new(seed);
         let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 1, 1001)).collect();
         let q = quantize(&float, &Calibration::run(&float, &calib), 8);
-        let bytes = q.to_bytes();
+        let bytes = q.expect("quantizes");
         let clf = Classifier::<16, 24, 1>::from_bytes(&bytes).unwrap();
         let mut state = SentimentState::<24, 1, 400>::new();
         let mut worst = 0.0f32;
@@ -75,7 +75,7 @@ fn sentiment_probability_tracks_the_float_reference() {
 fn streaming_steps_equal_one_call() {
     let float = random_model(ModelKind::CharLm, LM, Pooling::Last, 0, 9, 1.0);
     let q = quantize(&float, &Calibration::run(&float, &[vec![1, 2, 3]]), 8);
-    let bytes = q.to_bytes();
+    let bytes = q.expect("quantizes");
     let lstm = Lstm::<16, 32, 2>::new(runtime::Model::from_bytes(&bytes).unwrap()).unwrap();
     let ids = random_ids(&mut Rng::new(5), 500, 0, 65);
     let mut whole = LstmState::new();
@@ -101,7 +101,7 @@ fn all_zero_input() {
     float.embedding.iter_mut().for_each(|v| *v = 0.0);
     float.embedding[0] = 1e-3; // a nonzero scale for the table
     let q = quantize(&float, &Calibration::run(&float, &[vec![1; 100]]), 8);
-    let bytes = q.to_bytes();
+    let bytes = q.expect("quantizes");
     let lm = CharLm::<16, 32, 2, 65>::from_bytes(&bytes).unwrap();
     let mut s = CharLmState::new();
     let mut fs = float.zero_state();
@@ -127,7 +127,7 @@ fn saturated_preactivations() {
     let mut rng = Rng::new(3);
     let calib: Vec<Vec<u32>> = (0..2).map(|_| random_ids(&mut rng, 300, 0, 65)).collect();
     let q = quantize(&float, &Calibration::run(&float, &calib), 8);
-    let bytes = q.to_bytes();
+    let bytes = q.expect("quantizes");
     let lm = CharLm::<16, 32, 2, 65>::from_bytes(&bytes).unwrap();
     let mut s = CharLmState::new();
     let mut fs = float.zero_state();
@@ -163,7 +163,7 @@ fn hundred_thousand_steps_stay_bounded() {
     let mut rng = Rng::new(4);
     let calib: Vec<Vec<u32>> = (0..2).map(|_| random_ids(&mut rng, 500, 0, 65)).collect();
     let q = quantize(&float, &Calibration::run(&float, &calib), 8);
-    let bytes = q.to_bytes();
+    let bytes = q.expect("quantizes");
     let lm = CharLm::<16, 32, 2, 65>::from_bytes(&bytes).unwrap();
     let mut s = CharLmState::new();
     let mut fs = float.zero_state();
@@ -194,7 +194,7 @@ fn four_bit_embeddings() {
     let mut rng = Rng::new(21);
     let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 1, 1001)).collect();
     let q = quantize(&float, &Calibration::run(&float, &calib), 4);
-    let bytes = q.to_bytes();
+    let bytes = q.expect("quantizes");
     let clf = Classifier::<16, 24, 1>::from_bytes(&bytes).unwrap();
     assert_eq!(clf.model().embedding.bits, 4);
     assert_eq!(clf.model().embedding.table.len(), 1001 * 16 / 2);

@@ -1,6 +1,10 @@
 //! The QEMU gate: `firmware-example` on an emulated Cortex-M prints exactly
-//! what the host prints (`runtime::host::predict_lines` and
-//! `runtime::host::generate_text`, which the trainer's CLI prints too).
+//! what the host prints (`host::run::predict_lines` and
+//! `host::run::generate_text`, which the trainer's CLI prints too), and,
+//! for the shipped models, what `tests/snapshots/` says it printed before
+//! (the demo's output, and digests of the long runs): a change that moves
+//! host and device alike fails here too. `LSTM_BLESS=1` (what `cargo xtask
+//! bless` sets) rewrites the snapshots instead of comparing.
 //!
 //! - Models: `models/sentiment.lstm` and `models/charlm.lstm` when they
 //!   exist, else random networks made here (seeded; the sizes of the
@@ -13,17 +17,19 @@
 //!   the test fails, unless `LSTM_ALLOW_NO_DATA=1`: then synthetic reviews.
 //! - QEMU (`qemu-system-arm`) must be installed: a missing QEMU fails.
 //!
-//! The firmware is built by cargo in its own folder and target directory;
-//! the builds are serialised.
+//! The firmware is built and run by the xtask's own code
+//! (`tools::firmware`), in its own folder and target directory; the builds
+//! are serialised.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::host::{quantize, Calibration};
+use host::{quantize, Calibration};
 use runtime::{Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
+use tools::firmware::{self, Board, Models};
 
 /// One firmware build at a time (they share a target folder).
 static BUILD: Mutex<()> = Mutex::new(());
@@ -66,50 +72,59 @@ fn random(name: &str, kind: ModelKind, dims: Dims, pooling: Pooling, max_tokens:
     let float = random_model(kind, dims, pooling, max_tokens, 7, 1.0);
     let mut rng = Rng::new(11);
     let seqs: Vec<Vec<u32>> = (0..8).map(|_| random_ids(&mut rng, 200, lo, dims.vocab as u32)).collect();
-    let bytes = quantize(&float, &Calibration::run(&float, &seqs), 8).to_bytes();
+    let bytes = quantize(&float, &Calibration::run(&float, &seqs), 8).expect("quantizes");
     let path = scratch().join(name);
     std::fs::write(&path, bytes).expect("writing a random model");
     path
 }
 
-/// Build the firmware for `target` with these models; the ELF's path.
-fn build(target: &str, sentiment: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
-    let dir = root().join("firmware-example").canonicalize().expect("firmware-example folder");
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(&dir).args(["build", "--release", "--quiet", "--target", target]);
-    cmd.env("CARGO_TARGET_DIR", dir.join("target"));
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
-        cmd.env_remove(var);
-    }
-    for (var, model) in [("SENTIMENT_MODEL", sentiment), ("CHARLM_MODEL", charlm)] {
-        match model {
-            Some(p) => cmd.env(var, p),
-            None => cmd.env(var, "none"),
-        };
-    }
-    let status = cmd.status().expect("running cargo for firmware-example");
-    assert!(status.success(), "building firmware-example for {target} failed ({status})");
-    dir.join("target").join(target).join("release").join("firmware-example")
+/// Build the firmware for `board` with these models; the ELF's path.
+fn build(board: Board, sentiment: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    firmware::build(board, Models { sentiment, charlm }).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-/// Run the firmware; (exit success, stdout, stderr).
-fn qemu(machine: &str, elf: &Path, append: &str) -> (bool, Vec<u8>, String) {
-    let cpu = if machine == "lm3s6965evb" { "cortex-m3" } else { "cortex-m4" };
-    let out = Command::new("qemu-system-arm")
-        .args(["-cpu", cpu, "-machine", machine, "-nographic"])
-        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
-        .arg(elf)
-        .args(["-append", append])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running qemu-system-arm");
-    (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+/// Run the firmware; the error carries its stderr.
+fn qemu(board: Board, elf: &Path, append: &str) -> anyhow::Result<firmware::Run> {
+    firmware::run_qemu(board, elf, append, &[])
 }
 
-fn qemu_ok(machine: &str, elf: &Path, append: &str) -> Vec<u8> {
-    let (ok, stdout, stderr) = qemu(machine, elf, append);
-    assert!(ok, "the firmware failed under QEMU ({append}):\n{stderr}");
-    stdout
+fn qemu_ok(board: Board, elf: &Path, append: &str) -> Vec<u8> {
+    qemu(board, elf, append).unwrap_or_else(|e| panic!("{e:#}")).stdout
+}
+
+fn bless() -> bool {
+    std::env::var("LSTM_BLESS").as_deref() == Ok("1")
+}
+
+/// Compare `actual` with the checked-in snapshot `name` (or rewrite it
+/// under `LSTM_BLESS=1`).
+fn snapshot(name: &str, actual: &[u8]) {
+    let path = root().join("tests").join("snapshots").join(name);
+    if bless() {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("snapshot folder");
+        std::fs::write(&path, actual).expect("writing a snapshot");
+        eprintln!("blessed {}", path.display());
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask bless` to write it", path.display()));
+    assert!(
+        expected == actual,
+        "{name}: the device's output changed ({}); if the change is intended, run `cargo xtask bless` and say why \
+         in the commit",
+        first_difference(&expected, actual)
+    );
+}
+
+/// A line of the long runs' digest: name, length, CRC-32.
+fn digest_line(name: &str, bytes: &[u8]) -> String {
+    format!("{name} {} bytes, crc32 {:08x}\n", bytes.len(), runtime::format::crc32(bytes))
+}
+
+/// Whether both shipped models exist (the snapshots are of them).
+fn shipped() -> bool {
+    ["sentiment.lstm", "charlm.lstm"].iter().all(|m| root().join("models").join(m).exists())
 }
 
 /// 200 IMDb test reviews (100 positive, 100 negative), one a line.
@@ -176,12 +191,31 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
 fn cortex_m4_matches_the_host() {
     require_qemu();
     let text = reviews();
+    let real_reviews = std::env::var_os("LSTM_DATA_DIR").is_some();
     let sentiment = model("sentiment.lstm", ModelKind::Sentiment);
     let charlm = model("charlm.lstm", ModelKind::CharLm);
-    let elf = {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        build("thumbv7em-none-eabihf", Some(&sentiment), Some(&charlm))
-    };
+    let m4 = Board::Mps2An386;
+    let elf = build(m4, Some(&sentiment), Some(&charlm));
+    let mut digests = String::new();
+
+    // The demo (`cargo xtask demo`), as a snapshot of the device's output.
+    if shipped() {
+        let demo_reviews = scratch().join("demo-reviews.txt");
+        std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
+        let device = qemu_ok(m4, &elf, &format!("sentiment {}", demo_reviews.display()));
+        snapshot("demo-sentiment.txt", &device);
+        let demo_prime = scratch().join("demo-prime.txt");
+        std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
+        let append = format!(
+            "generate len={} seed={} temperature={} top_k={} prime-file={}",
+            tools::demo::LEN,
+            tools::demo::SEED,
+            tools::demo::TEMPERATURE_Q8,
+            tools::demo::TOP_K,
+            demo_prime.display()
+        );
+        snapshot("demo-generate.txt", &qemu_ok(m4, &elf, &append));
+    }
 
     // After the 200 reviews, one of at least 10,000 tokens: the reviews
     // joined into one line, streamed through the device's constant memory.
@@ -201,10 +235,11 @@ fn cortex_m4_matches_the_host() {
 
     let reviews = scratch().join("reviews.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
-    let device = qemu_ok("mps2-an386", &elf, &format!("sentiment {}", reviews.display()));
-    let host = runtime::host::predict_lines(&model_bytes, &text).expect("host");
+    let device = qemu_ok(m4, &elf, &format!("sentiment {}", reviews.display()));
+    let host = host::run::predict_lines(&model_bytes, &text).expect("host");
     assert_eq!(host.lines().count(), 201);
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
+    digests.push_str(&digest_line("sentiment, 200 IMDb test reviews and their concatenation", &device));
 
     // A prime with a newline and a run of spaces: passed as a file, exactly.
     let prime = b"ROMEO:\nBut  soft, what light";
@@ -216,24 +251,30 @@ fn cortex_m4_matches_the_host() {
             "generate len=1000 seed={seed} temperature={temperature} top_k={top_k} prime-file={}",
             prime_file.display()
         );
-        let device = qemu_ok("mps2-an386", &elf, &append);
+        let device = qemu_ok(m4, &elf, &append);
         let host =
-            runtime::host::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
+            host::run::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
         assert_eq!(host.len(), prime.len() + 1000);
         assert!(device == host, "generate {append}: {}", first_difference(&device, &host));
+        digests.push_str(&digest_line(&format!("generate seed={seed} temperature={temperature} top_k={top_k}"), &device));
+    }
+    if shipped() && real_reviews {
+        snapshot("long-runs.txt", digests.as_bytes());
     }
 
     // The DSP dot-product kernel agrees with the host's portable one on a
     // battery of random and extreme rows and vectors.
-    let device = qemu_ok("mps2-an386", &elf, "kernel-check");
+    let device = qemu_ok(m4, &elf, "kernel-check");
     let host = format!("kernel digest {:#010x}\n", runtime::kernel::battery_digest());
     assert_eq!(String::from_utf8_lossy(&device), host);
 
     // A panic and a fault exit QEMU non-zero.
     for what in ["panic", "fault"] {
-        let (ok, _, stderr) = qemu("mps2-an386", &elf, what);
-        assert!(!ok, "`{what}` exited 0");
-        assert!(stderr.contains(if what == "panic" { "panic" } else { "HardFault" }), "{what}: {stderr}");
+        let err = match qemu(m4, &elf, what) {
+            Ok(_) => panic!("`{what}` exited 0"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains(if what == "panic" { "panic" } else { "HardFault" }), "{what}: {err}");
     }
 }
 
@@ -252,19 +293,17 @@ fn cortex_m3_matches_the_host() {
         1,
     );
     let charlm = model("charlm.lstm", ModelKind::CharLm);
-    let elf = {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        build("thumbv7m-none-eabi", Some(&sentiment), Some(&charlm))
-    };
+    let m3 = Board::Lm3s6965evb;
+    let elf = build(m3, Some(&sentiment), Some(&charlm));
     let text = synthetic_reviews();
     let reviews = scratch().join("reviews-m3.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
-    let device = qemu_ok("lm3s6965evb", &elf, &format!("sentiment {}", reviews.display()));
-    let host = runtime::host::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
+    let device = qemu_ok(m3, &elf, &format!("sentiment {}", reviews.display()));
+    let host = host::run::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
 
-    let device = qemu_ok("lm3s6965evb", &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");
+    let device = qemu_ok(m3, &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");
     let charlm = std::fs::read(&charlm).expect("model");
-    let host = runtime::host::generate_text(&charlm, b"To be", 300, Sampler::new(3, 200, 20)).expect("host");
+    let host = host::run::generate_text(&charlm, b"To be", 300, Sampler::new(3, 200, 20)).expect("host");
     assert!(device == host, "generate: {}", first_difference(&device, &host));
 }

@@ -6,9 +6,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-mod firmware;
 mod fuzz;
-use firmware::{Board, Models};
+use tools::demo;
+use tools::firmware::{self, Board, Models};
 
 /// Tasks for developing, testing and shipping the LSTM models.
 #[derive(Parser)]
@@ -137,6 +137,14 @@ enum Cmd {
         /// Fuzz only this target.
         #[arg(long, value_parser = fuzz::TARGETS)]
         target: Option<String>,
+    },
+    /// Rewrite the QEMU snapshots (`tests/snapshots/`: the device's output
+    /// for the demo, digests of the long runs) from the shipped models, by
+    /// running the QEMU test with `LSTM_BLESS=1`. Review the diff.
+    Bless {
+        /// Directory with aclImdb-labeled.tar.gz (the long runs read it).
+        #[arg(long, env = "LSTM_DATA_DIR", default_value = "../shared/data")]
+        data: PathBuf,
     },
     /// Install what building and testing need: the Cortex-M Rust targets,
     /// llvm-tools, and QEMU 10 (from bookworm-backports; needs root, or
@@ -305,20 +313,15 @@ fn demo() -> Result<()> {
     let sentiment = existing(Path::new("models/sentiment.lstm"), "the shipped sentiment model")?;
     let charlm = existing(Path::new("models/charlm.lstm"), "the shipped language model")?;
     let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
-    std::fs::write(
-        &reviews,
-        "One of the best films I have seen this year: moving, funny and beautifully acted.\n\
-         A dull, lifeless script and wooden acting. I wanted my two hours back.\n\
-         It was fine. Nothing special, but the kids enjoyed it.\n",
-    )?;
+    std::fs::write(&reviews, demo::REVIEWS)?;
     println!("== sentiment on the Cortex-M4 (QEMU mps2-an386) ==");
-    let text = std::fs::read_to_string(&reviews)?;
     let out = firmware::qemu_sentiment(&sentiment, &reviews)?;
-    for (review, line) in text.lines().zip(out.lines()) {
+    for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
-    println!("\n== Hamlet, 300 characters from \"The \" (seed 1, top-5) ==");
-    println!("{}", firmware::qemu_generate(&charlm, "The ", 300, 1, 256, 5)?);
+    println!("\n== Hamlet, {} characters from {:?} (seed {}, top-{}) ==", demo::LEN, demo::PRIME, demo::SEED, demo::TOP_K);
+    let text = firmware::qemu_generate(&charlm, demo::PRIME, demo::LEN, demo::SEED, demo::TEMPERATURE_Q8, demo::TOP_K)?;
+    println!("{text}");
     Ok(())
 }
 
@@ -440,6 +443,16 @@ fn main() -> Result<()> {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
         Cmd::Demo => demo(),
+        Cmd::Bless { data } => {
+            let data = std::fs::canonicalize(&data)
+                .with_context(|| format!("the data directory {} does not exist (pass --data DIR)", data.display()))?;
+            setup()?;
+            run(cargo()
+                .args(["test", "-p", "tests", "--test", "qemu", "--", "--test-threads", "1"])
+                .env("LSTM_DATA_DIR", &data)
+                .env("LSTM_BLESS", "1"))?;
+            run(Command::new("git").args(["status", "--short", "tests/snapshots"]))
+        }
         Cmd::Fuzz { seconds, target } => {
             let targets: Vec<&'static str> =
                 fuzz::TARGETS.iter().copied().filter(|t| target.as_deref().is_none_or(|w| w == *t)).collect();

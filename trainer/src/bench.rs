@@ -48,7 +48,7 @@ pub fn sentiment_workload(iters: usize, threads: usize) -> Result<BenchResult> {
         layers: 1,
         dropout: 0.0,
         outputs: 1,
-        readout: Readout::Last,
+        readout: Readout::Pooled(runtime::format::Pooling::Last),
     };
     let mut net = Network::new(&dev, cfg, 1)?;
     let mut adam = Adam::new(&net, AdamConfig::default());

@@ -81,20 +81,41 @@ fn utf8(path: PathBuf, bytes: Vec<u8>) -> Result<String> {
 /// directory (the one holding `aclImdb/`, or `aclImdb/` itself). Reviews are
 /// returned sorted by name, so the order does not depend on the archive.
 pub fn read_imdb(path: &Path, split: Split) -> Result<Vec<Review>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mut reviews = if meta.is_dir() { read_imdb_dir(path, split)? } else { read_imdb_archive(path, split)? };
-    if reviews.is_empty() {
-        return Err(Error::Empty { path: path.to_owned(), what: format!("the IMDb {} split", split.dir()) });
-    }
-    reviews.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(reviews)
+    let [mut reviews] = read_imdb_parts(path, [split])?;
+    Ok(std::mem::take(&mut reviews))
 }
 
-fn read_imdb_archive(path: &Path, split: Split) -> Result<Vec<Review>> {
+/// Both official splits, (train, test), read in one pass over the archive.
+pub fn read_imdb_splits(path: &Path) -> Result<(Vec<Review>, Vec<Review>)> {
+    let [train, test] = read_imdb_parts(path, [Split::Train, Split::Test])?;
+    Ok((train, test))
+}
+
+/// The reviews of each split asked for, in one pass, each sorted by name
+/// and non-empty.
+fn read_imdb_parts<const K: usize>(path: &Path, splits: [Split; K]) -> Result<[Vec<Review>; K]> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut parts: [Vec<Review>; K] = std::array::from_fn(|_| Vec::new());
+    if meta.is_dir() {
+        for (part, split) in parts.iter_mut().zip(splits) {
+            *part = read_imdb_dir(path, split)?;
+        }
+    } else {
+        read_imdb_archive(path, |s| splits.iter().position(|&w| w == s), &mut parts)?;
+    }
+    for (part, split) in parts.iter_mut().zip(splits) {
+        if part.is_empty() {
+            return Err(Error::Empty { path: path.to_owned(), what: format!("the IMDb {} split", split.dir()) });
+        }
+        part.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(parts)
+}
+
+fn read_imdb_archive(path: &Path, slot: impl Fn(Split) -> Option<usize>, parts: &mut [Vec<Review>]) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let broken = |source| Error::BrokenArchive { path: path.to_owned(), source };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut reviews = Vec::new();
     for entry in archive.entries().map_err(broken)? {
         let mut entry = entry.map_err(broken)?;
         let name = entry.path().map_err(broken)?.to_string_lossy().into_owned();
@@ -105,15 +126,15 @@ fn read_imdb_archive(path: &Path, split: Split) -> Result<Vec<Review>> {
         let Some((s, positive)) = classify(rel) else {
             continue;
         };
-        if s != split {
+        let Some(k) = slot(s) else {
             continue;
-        }
+        };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(broken)?;
         let text = utf8(path.join(rel), bytes)?;
-        reviews.push(Review { name: rel.to_owned(), text, positive });
+        parts[k].push(Review { name: rel.to_owned(), text, positive });
     }
-    Ok(reviews)
+    Ok(())
 }
 
 fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
@@ -137,15 +158,30 @@ fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
     Ok(reviews)
 }
 
-/// Tokenizes a review with the shared word tokenizer, keeping only the last
-/// `max_tokens` ids (0 = all), as the device does.
+/// Tokenizes a review with the shared word tokenizer, keeping only the ids
+/// the model reads ([`runtime::sentiment::window`]: the last `max_tokens`,
+/// 0 = all), as the device does.
 pub fn tokenize(hashing: WordHashing, text: &str, max_tokens: usize) -> Vec<u32> {
     let mut ids = Vec::new();
     WordTokenizer::for_each_id(hashing, text.as_bytes(), |id| ids.push(id));
-    if max_tokens > 0 && ids.len() > max_tokens {
-        ids.drain(..ids.len() - max_tokens);
-    }
+    let keep = runtime::sentiment::window(&ids, max_tokens).len();
+    ids.drain(..ids.len() - keep);
     ids
+}
+
+/// A data file as shipped metadata names it: its file name, size and
+/// SHA-256, never its path on the machine that trained.
+pub fn file_identity(path: &Path) -> Result<serde_json::Value> {
+    use sha2::Digest;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if path.is_dir() {
+        return Ok(serde_json::json!({ "directory": name }));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(serde_json::json!({ "file": name, "bytes": bytes, "sha256": hex }))
 }
 
 /// Tokenizes reviews (see [`tokenize`]).

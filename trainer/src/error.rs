@@ -74,6 +74,14 @@ pub enum Error {
         /// The runtime's reason.
         source: runtime::Error,
     },
+    /// A checkpoint could not be quantized into a model file.
+    #[error("{path}: cannot quantize: {source}")]
+    Quantize {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The quantizer's reason.
+        source: host::QuantizeError,
+    },
     /// Drawing the learning curves failed.
     #[error("{path}: cannot draw the learning curves: {reason}")]
     Plot {

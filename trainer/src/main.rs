@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use runtime::format::ModelKind;
+use trainer::checkpoint::Checkpoint;
+use trainer::data::{self, Split};
 use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
+use trainer::{eval, export, float};
 
 /// Trains the project's LSTMs on the host.
 #[derive(Parser)]
@@ -77,6 +80,19 @@ struct ExportArgs {
     embed_bits: u8,
 }
 
+/// After training: quantize the best weights into a model file and evaluate
+/// it, with the data already read.
+#[derive(clap::Args)]
+struct ExportAfter {
+    /// Write the best weights as a model file here, evaluate it through the
+    /// integer runtime, and write the figures to `<out>/eval.json`.
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+    /// Bits per embedding value of that file: 8, or 4 (two values a byte).
+    #[arg(long, default_value_t = 8)]
+    embed_bits: u8,
+}
+
 /// Evaluate a model file through the integer runtime.
 #[derive(clap::Args)]
 struct EvalArgs {
@@ -115,6 +131,12 @@ enum SentimentAction {
         cfg: SentimentConfig,
         #[command(flatten)]
         run: RunArgs,
+        /// Evaluate the best float weights on the official test split at the
+        /// end (writes test.json).
+        #[arg(long)]
+        eval_test: bool,
+        #[command(flatten)]
+        export: ExportAfter,
     },
 }
 
@@ -145,12 +167,15 @@ enum CharLmAction {
         #[arg(long, default_value_t = 5)]
         top_k: u16,
     },
-    /// Train with truncated BPTT over stateful windows.
+    /// Train with truncated BPTT over stateful windows; ends with a sample
+    /// from the integer model, as the device would print it.
     Train {
         #[command(flatten)]
         cfg: CharLmConfig,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        export: ExportAfter,
     },
 }
 
@@ -162,15 +187,11 @@ struct RunArgs {
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     quiet: bool,
-    /// Sentiment: evaluate the best weights on the official test split at
-    /// the end (writes test.json).
-    #[arg(long)]
-    eval_test: bool,
 }
 
 impl RunArgs {
     fn options(&self) -> RunOptions {
-        RunOptions { resume: self.resume, quiet: self.quiet, eval_test: self.eval_test }
+        RunOptions { resume: self.resume, quiet: self.quiet }
     }
 }
 
@@ -186,27 +207,8 @@ fn report(summary: &train::Summary, out: &std::path::Path) {
     println!("best weights: {}; metrics and curves in {}", summary.best.display(), out.display());
 }
 
-fn print_eval(e: &trainer::infer::Evaluation, json: bool) -> anyhow::Result<()> {
-    let both = |int: Option<f64>, float: Option<f64>| match float {
-        Some(f) => format!("{:.4} (float checkpoint {f:.4})", int.unwrap_or(f64::NAN)),
-        None => format!("{:.4}", int.unwrap_or(f64::NAN)),
-    };
-    if e.accuracy.is_some() {
-        println!(
-            "test accuracy, integer model: {} over {} reviews; model {} bytes",
-            both(e.accuracy, e.float_accuracy),
-            e.n,
-            e.model_bytes
-        );
-    } else {
-        println!(
-            "validation loss, integer model: {} nats/char ({:.4} bits/char) over {} characters; model {} bytes",
-            both(e.val_nats, e.float_val_nats),
-            e.val_bits.unwrap_or(f64::NAN),
-            e.n,
-            e.model_bytes
-        );
-    }
+fn print_eval(e: &eval::Evaluation, json: bool) -> anyhow::Result<()> {
+    println!("{}", e.line());
     if json {
         println!("{}", serde_json::to_string(e)?);
     }
@@ -214,8 +216,75 @@ fn print_eval(e: &trainer::infer::Evaluation, json: bool) -> anyhow::Result<()> 
 }
 
 fn export(kind: ModelKind, a: &ExportArgs) -> anyhow::Result<()> {
-    let bytes = trainer::infer::export(kind, &a.checkpoint, &a.data, &a.out, a.embed_bits)?;
+    let bytes = export::export(kind, &a.checkpoint, &a.data, &a.out, a.embed_bits)?;
     println!("wrote {} ({} bytes)", a.out.display(), bytes.len());
+    Ok(())
+}
+
+/// Writes an evaluation beside the training run's metrics.
+fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> {
+    let path = out.join("eval.json");
+    trainer::checkpoint::write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(e)?).as_bytes())?;
+    Ok(())
+}
+
+/// `sentiment train`: the archive is read once, for both splits when the
+/// test split is needed.
+fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
+    let (train_reviews, test_reviews) = if eval_test || after.export.is_some() {
+        data::read_imdb_splits(&cfg.data)?
+    } else {
+        (data::read_imdb(&cfg.data, Split::Train)?, Vec::new())
+    };
+    let (train, valid) = train::sentiment_examples(cfg, &train_reviews)?;
+    let summary = train::train_sentiment_on(cfg, &run.options(), &train, &valid).context("sentiment training failed")?;
+    report(&summary, &cfg.out);
+    if eval_test {
+        let (loss, acc) = train::evaluate_sentiment_test(&summary.best, &test_reviews)?;
+        println!("official test split, best float weights: loss {loss:.4}, accuracy {acc:.4}");
+    }
+    if let Some(file) = &after.export {
+        let ckpt = Checkpoint::load(&summary.best)?;
+        let calib = export::sentiment_calibration(&train_reviews, &ckpt.meta.task);
+        let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
+        println!("wrote {} ({} bytes)", file.display(), bytes.len());
+        let float = (float::to_float_model(&ckpt), ckpt.meta.task.clone());
+        let e = eval::sentiment_on(file, &bytes, &test_reviews, Some(&float), !run.quiet)?;
+        println!("{}", e.line());
+        save_eval(&cfg.out, &e)?;
+    }
+    Ok(())
+}
+
+/// `charlm train`: the text is read once; the sample at the end comes from
+/// the integer model (the exported one, or one quantized in memory).
+fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyhow::Result<()> {
+    let corpus = data::read_hamlet(&cfg.data, cfg.start_offset)?;
+    let summary = train::train_charlm_on(cfg, &run.options(), &corpus).context("charlm training failed")?;
+    report(&summary, &cfg.out);
+    let ckpt = Checkpoint::load(&summary.best)?;
+    let calib = export::charlm_calibration(&corpus);
+    let bytes = match &after.export {
+        Some(file) => {
+            let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
+            println!("wrote {} ({} bytes)", file.display(), bytes.len());
+            let e = eval::charlm_on(file, &bytes, &corpus, Some(&float::to_float_model(&ckpt)))?;
+            println!("{}", e.line());
+            save_eval(&cfg.out, &e)?;
+            bytes
+        }
+        None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, after.embed_bits)?,
+    };
+    let sampler = runtime::Sampler::new(cfg.seed, 256, 5);
+    let text = host::run::generate_text(&bytes, b"The ", 300, sampler)
+        .map_err(|source| trainer::Error::BadModel { path: summary.best.clone(), source })?;
+    println!(
+        "sample of the integer model ({}-bit embedding; `charlm generate --prime \"The \" --len 300 --seed {} \
+         --top-k 5` prints the same):\n{}",
+        after.embed_bits,
+        cfg.seed,
+        String::from_utf8_lossy(&text)
+    );
     Ok(())
 }
 
@@ -244,43 +313,32 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     trainer::linalg::set_threads(cli.threads);
     match cli.command {
-        Command::Sentiment { action: SentimentAction::Train { cfg, run } } => {
-            let summary = train::train_sentiment(&cfg, &run.options()).context("sentiment training failed")?;
-            report(&summary, &cfg.out);
+        Command::Sentiment { action: SentimentAction::Train { cfg, run, eval_test, export } } => {
+            sentiment_train(&cfg, &run, eval_test, &export)?
         }
-        Command::Inspect { file } => print!("{}", trainer::infer::inspect(&file)?),
+        Command::Inspect { file } => print!("{}", trainer::inspect::inspect(&file)?),
         Command::Sentiment { action: SentimentAction::Export(a) } => export(ModelKind::Sentiment, &a)?,
         Command::Charlm { action: CharLmAction::Export(a) } => export(ModelKind::CharLm, &a)?,
         Command::Sentiment { action: SentimentAction::Eval(a) } => {
-            let e = trainer::infer::eval_sentiment(&a.model, &a.data, a.checkpoint.as_deref(), !a.json)?;
+            let e = eval::eval_sentiment(&a.model, &a.data, a.checkpoint.as_deref(), !a.json)?;
             print_eval(&e, a.json)?;
         }
         Command::Charlm { action: CharLmAction::Eval(a) } => {
-            let e = trainer::infer::eval_charlm(&a.model, &a.data, a.checkpoint.as_deref())?;
+            let e = eval::eval_charlm(&a.model, &a.data, a.checkpoint.as_deref())?;
             print_eval(&e, a.json)?;
         }
         Command::Sentiment { action: SentimentAction::Predict { model, file } } => {
-            print!("{}", trainer::infer::predict(&model, &file)?);
+            print!("{}", trainer::predict::predict(&model, &file)?);
         }
         Command::Charlm { action: CharLmAction::Generate { model, prime, len, seed, temperature, top_k } } => {
-            if !(0.0..=255.0).contains(&temperature) {
-                bail!("--temperature must be in 0..=255, not {temperature}");
-            }
-            let sampler = runtime::Sampler::new(seed, (temperature * 256.0).round() as u16, top_k);
-            let text = trainer::infer::generate(&model, &prime, len, sampler)?;
+            let sampler = runtime::Sampler::new(seed, trainer::predict::temperature_q8(temperature)?, top_k);
+            let text = trainer::predict::generate(&model, &prime, len, sampler)?;
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             out.write_all(&text)?;
             out.write_all(b"\n")?;
         }
-        Command::Charlm { action: CharLmAction::Train { cfg, run } } => {
-            let summary = train::train_charlm(&cfg, &run.options()).context("charlm training failed")?;
-            report(&summary, &cfg.out);
-            let ckpt = trainer::checkpoint::Checkpoint::load(&summary.best)?;
-            let model = trainer::export::to_float_model(&ckpt);
-            let text = trainer::export::sample_chars(&model, "The ", 300, 5, cfg.seed);
-            println!("sample (prime \"The \", top-5):\n{text}");
-        }
+        Command::Charlm { action: CharLmAction::Train { cfg, run, export } } => charlm_train(&cfg, &run, &export)?,
         Command::Bench { iters, json, workload } => {
             let iters = iters.max(1);
             let mut results = Vec::new();

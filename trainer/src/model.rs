@@ -7,15 +7,16 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ops::{self, LstmInput, LstmWeights, PoolMode, Seq, T2};
+use runtime::format::Pooling;
+
+use crate::ops::{self, LstmInput, LstmWeights, Seq, T2};
 
 /// How the LSTM outputs feed the dense head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Readout {
-    /// Many-to-one on the last hidden state.
-    Last,
-    /// Many-to-one on [mean over time ; max over time] of the hidden states.
-    MeanMax,
+    /// Many-to-one: the hidden states pooled over time (the model file's
+    /// own [`Pooling`]).
+    Pooled(Pooling),
     /// Many-to-many: the head is applied at every step (language model).
     EveryStep,
 }
@@ -63,8 +64,8 @@ impl NetConfig {
     /// Width of the head's features.
     pub fn features(&self) -> usize {
         match self.readout {
-            Readout::MeanMax => 2 * self.hidden,
-            Readout::Last | Readout::EveryStep => self.hidden,
+            Readout::Pooled(p) => p.features(self.hidden),
+            Readout::EveryStep => self.hidden,
         }
     }
 }
@@ -215,8 +216,7 @@ impl Network {
         }
         let h = last.expect("at least one layer");
         let features = match self.cfg.readout {
-            Readout::Last => ops::pool(h, seq, PoolMode::Last),
-            Readout::MeanMax => ops::pool(h, seq, PoolMode::MeanMax),
+            Readout::Pooled(p) => ops::pool(h, seq, p),
             Readout::EveryStep => h,
         };
         (ops::linear(features, &self.head_w, &self.head_b), new_state)

@@ -14,6 +14,9 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use rayon::prelude::*;
 
+use host::float::{cell, Pooler};
+use runtime::format::Pooling;
+
 use crate::linalg::{matmul, Mat};
 
 /// A 2-D f32 tensor on the CPU.
@@ -198,51 +201,6 @@ pub struct LstmOutput<T> {
     pub c_last: Vec<f32>,
 }
 
-/// `e^x` for `x` in about ±87 (clamped outside), within 2 ulp: Cephes'
-/// `expf` polynomial with branch-free range reduction, so that loops over
-/// slices vectorize (libm's `expf`/`tanhf` calls took a quarter of the
-/// training time).
-#[inline(always)]
-fn exp_fast(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const C1: f32 = 0.693_359_4;
-    const C2: f32 = -2.121_944_4e-4;
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer.
-    let x = x.clamp(-87.0, 87.0);
-    let t = x * LOG2E + MAGIC;
-    let n = t - MAGIC;
-    let i = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
-    let r = x - n * C1 - n * C2;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((i + 127) << 23) as u32)
-}
-
-/// The logistic function on `exp_fast`.
-#[inline(always)]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp_fast(-x))
-}
-
-/// `tanh` as `2 sigmoid(2x) - 1` (absolute error about 1e-7).
-#[inline(always)]
-pub fn tanh(x: f32) -> f32 {
-    2.0 / (1.0 + exp_fast(-2.0 * x)) - 1.0
-}
-
-fn sigmoid_slice(v: &mut [f32]) {
-    v.iter_mut().for_each(|x| *x = sigmoid(*x));
-}
-
-fn tanh_slice(v: &mut [f32]) {
-    v.iter_mut().for_each(|x| *x = tanh(*x));
-}
-
 /// The batch rows each thread runs, `[lo, hi)`: `threads` blocks as equal
 /// as can be (fewer when the batch is smaller).
 fn batch_parts(bsz: usize, threads: usize) -> Vec<(usize, usize)> {
@@ -307,25 +265,8 @@ fn forward_rows(
                 g.fill(0.0);
                 continue;
             }
-            let (gi, rest) = g.split_at_mut(hid);
-            let (gf, rest) = rest.split_at_mut(hid);
-            let (gg, go) = rest.split_at_mut(hid);
-            sigmoid_slice(gi);
-            sigmoid_slice(gf);
-            tanh_slice(gg);
-            sigmoid_slice(go);
-            let cp = &c_prev[k * hid..(k + 1) * hid];
-            let crow = &mut c_t[k * hid..(k + 1) * hid];
-            for j in 0..hid {
-                crow[j] = gf[j] * cp[j] + gi[j] * gg[j];
-            }
-            let trow = &mut tc_t[k * hid..(k + 1) * hid];
-            trow.copy_from_slice(crow);
-            tanh_slice(trow);
-            let hrow = &mut h_t[k * hid..(k + 1) * hid];
-            for j in 0..hid {
-                hrow[j] = go[j] * trow[j];
-            }
+            let unit = k * hid..(k + 1) * hid;
+            cell(g, &c_prev[unit.clone()], &mut c_t[unit.clone()], &mut tc_t[unit.clone()], &mut h_t[unit]);
         }
     }
 }
@@ -406,6 +347,130 @@ pub fn lstm<T: Tape<f32, Cpu>>(
     lstm_in_blocks(input, w, seq, init, crate::linalg::threads())
 }
 
+/// Runs `job` on each part: on this thread when there is one part, on
+/// rayon's threads otherwise.
+fn for_each_part<J: Send>(jobs: Vec<J>, job: impl Fn(J) + Send + Sync) {
+    if jobs.len() > 1 {
+        jobs.into_par_iter().for_each(job);
+    } else {
+        jobs.into_iter().for_each(job);
+    }
+}
+
+/// The input's contribution to the pre-activations, `x W_x^T + b`
+/// `(N, 4H)`, and what the backward pass needs of the input.
+fn input_preactivations<T: Tape<f32, Cpu>>(
+    input: LstmInput<T>,
+    wx: &[f32],
+    bias: &[f32],
+    n: usize,
+    inp: usize,
+) -> (Vec<f32>, InputSaved, T) {
+    let h4 = bias.len();
+    let mut gates = vec![0.0f32; n * h4];
+    let (saved, tape) = match input {
+        LstmInput::Dense(x) => {
+            assert_eq!(*x.shape(), (n, inp), "lstm: input shape");
+            let (x, tape) = x.split_tape();
+            let xd = host(&x);
+            matmul(&mut gates, Mat::new(&xd, n, inp), Mat::new(wx, h4, inp).t(), false);
+            (InputSaved::Dense(x), tape)
+        }
+        LstmInput::OneHot { ids, tape } => {
+            assert_eq!(ids.len(), n, "lstm: one id per row");
+            for (row, &id) in gates.chunks_exact_mut(h4).zip(&ids) {
+                assert!(id < inp, "lstm: one-hot index {id} >= {inp}");
+                for (j, g) in row.iter_mut().enumerate() {
+                    *g = wx[j * inp + id];
+                }
+            }
+            (InputSaved::OneHot(ids), tape)
+        }
+    };
+    for row in gates.chunks_exact_mut(h4) {
+        for (g, b) in row.iter_mut().zip(bias) {
+            *g += b;
+        }
+    }
+    (gates, saved, tape)
+}
+
+/// The input as the backward pass sees it.
+enum InputSaved {
+    /// The input tensor (its gradient is wanted).
+    Dense(T2),
+    /// One-hot indices: `W_x`'s gradient is a column scatter.
+    OneHot(Vec<usize>),
+}
+
+/// The forward pass's arrays, kept for the backward pass.
+struct Forward {
+    /// Gate activations i, f, g, o `(N, 4H)`.
+    gates: Vec<f32>,
+    /// Hidden states `(N, H)`.
+    hs: Vec<f32>,
+    /// Cell states `(N, H)`.
+    cs: Vec<f32>,
+    /// `tanh(c)` `(N, H)`.
+    tcs: Vec<f32>,
+    /// Initial state, each `(B, H)`.
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+}
+
+impl Forward {
+    /// The recurrence over every step, one block of batch rows per part.
+    fn run(mut gates: Vec<f32>, seq: &Seq, wh: &[f32], h0: Vec<f32>, c0: Vec<f32>, parts: &[(usize, usize)]) -> Self {
+        let bsz = seq.batch;
+        let hid = h0.len() / bsz.max(1);
+        let n = seq.rows();
+        let (mut hs, mut cs, mut tcs) = (vec![0.0f32; n * hid], vec![0.0f32; n * hid], vec![0.0f32; n * hid]);
+        {
+            // Rows of the batch are independent through time: each part
+            // runs its own rows with no synchronisation until the end.
+            let g_parts = split_steps(&mut gates, bsz, 4 * hid, parts);
+            let h_parts = split_steps(&mut hs, bsz, hid, parts);
+            let c_parts = split_steps(&mut cs, bsz, hid, parts);
+            let tc_parts = split_steps(&mut tcs, bsz, hid, parts);
+            let jobs: Vec<((usize, usize), Blocks<'_>)> = parts
+                .iter()
+                .zip(g_parts.into_iter().zip(h_parts).zip(c_parts.into_iter().zip(tc_parts)))
+                .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
+                .collect();
+            let serial = parts.len() > 1;
+            for_each_part(jobs, |((lo, hi), blocks)| forward_rows(lo..hi, seq, wh, (&h0, &c0), blocks, serial));
+        }
+        Self { gates, hs, cs, tcs, h0, c0 }
+    }
+
+    /// The last step's `(h, c)`, each `(B, H)` (the initial state when there
+    /// are no steps).
+    fn last_state(&self, seq: &Seq) -> (Vec<f32>, Vec<f32>) {
+        let step = self.h0.len();
+        if seq.steps == 0 {
+            (self.h0.clone(), self.c0.clone())
+        } else {
+            let at = (seq.steps - 1) * step;
+            (self.hs[at..].to_vec(), self.cs[at..].to_vec())
+        }
+    }
+
+    /// Pre-activation gradients `(N, 4H)` from the gradients of the hidden
+    /// states, one block of batch rows per part.
+    fn backward(&self, dh_out: &[f32], seq: &Seq, wh: &[f32], parts: &[(usize, usize)]) -> Vec<f32> {
+        let h4 = 4 * self.h0.len() / seq.batch.max(1);
+        let mut da = vec![0.0f32; seq.rows() * h4];
+        {
+            let da_parts = split_steps(&mut da, seq.batch, h4, parts);
+            let saved = Saved { gates: &self.gates, cs: &self.cs, tcs: &self.tcs, c0: &self.c0, dh_out };
+            let jobs: Vec<_> = parts.iter().copied().zip(da_parts).collect();
+            let serial = parts.len() > 1;
+            for_each_part(jobs, |((lo, hi), da)| backward_rows(lo..hi, seq, wh, &saved, da, serial));
+        }
+        da
+    }
+}
+
 /// [`lstm`] with the batch's recurrence split into `blocks` blocks of rows.
 fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     input: LstmInput<T>,
@@ -418,40 +483,9 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     let hid = h4 / 4;
     assert_eq!(*w.w_h.shape(), (h4, hid), "lstm: w_h shape");
     assert_eq!(*w.bias.shape(), (1, h4), "lstm: bias shape");
-    let (bsz, steps) = (seq.batch, seq.steps);
-    let n = seq.rows();
-    let wx = host(w.w_x);
-    let wh = host(w.w_h);
-    let bias = host(w.bias);
-    let dev = w.w_x.device().clone();
-
-    // Pre-activations, then (in place) activations i, f, g, o: (N, 4H).
-    let mut gates = vec![0.0f32; n * h4];
-    let (x_data, ids, x_ghost, mut tape) = match input {
-        LstmInput::Dense(x) => {
-            assert_eq!(*x.shape(), (n, inp), "lstm: input shape");
-            let (x, tape) = x.split_tape();
-            let xd = host(&x);
-            matmul(&mut gates, Mat::new(&xd, n, inp), Mat::new(&wx, h4, inp).t(), false);
-            (xd, Vec::new(), Some(x.ghost()), tape)
-        }
-        LstmInput::OneHot { ids, tape } => {
-            assert_eq!(ids.len(), n, "lstm: one id per row");
-            for (row, &id) in gates.chunks_exact_mut(h4).zip(&ids) {
-                assert!(id < inp, "lstm: one-hot index {id} >= {inp}");
-                for (j, g) in row.iter_mut().enumerate() {
-                    *g = wx[j * inp + id];
-                }
-            }
-            (Vec::new(), ids, None, tape)
-        }
-    };
-    for row in gates.chunks_exact_mut(h4) {
-        for (g, b) in row.iter_mut().zip(&bias) {
-            *g += b;
-        }
-    }
-
+    let (bsz, n) = (seq.batch, seq.rows());
+    let (wx, wh) = (host(w.w_x), host(w.w_h));
+    let (gates, input, mut tape) = input_preactivations(input, &wx, &host(w.bias), n, inp);
     let (h0, c0) = match init {
         Some((h, c)) => {
             assert_eq!(h.len(), bsz * hid, "lstm: initial h");
@@ -460,69 +494,26 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
         }
         None => (vec![0.0; bsz * hid], vec![0.0; bsz * hid]),
     };
-    let has_init = init.is_some();
-    // Hidden states h (N, H), cell states c (N, H), tanh(c) (N, H).
-    let mut hs = vec![0.0f32; n * hid];
-    let mut cs = vec![0.0f32; n * hid];
-    let mut tcs = vec![0.0f32; n * hid];
-    let step = bsz * hid;
-    // Rows of the batch are independent through time: with several threads
-    // each runs the recurrence over its own block of rows, with no
-    // synchronisation until the end.
     let parts = batch_parts(bsz, blocks);
-    {
-        let g_parts = split_steps(&mut gates, bsz, h4, &parts);
-        let h_parts = split_steps(&mut hs, bsz, hid, &parts);
-        let c_parts = split_steps(&mut cs, bsz, hid, &parts);
-        let tc_parts = split_steps(&mut tcs, bsz, hid, &parts);
-        let jobs: Vec<((usize, usize), Blocks<'_>)> = parts
-            .iter()
-            .zip(g_parts.into_iter().zip(h_parts).zip(c_parts.into_iter().zip(tc_parts)))
-            .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
-            .collect();
-        let run = |((lo, hi), blocks): ((usize, usize), Blocks<'_>)| {
-            forward_rows(lo..hi, seq, &wh, (&h0, &c0), blocks, parts.len() > 1);
-        };
-        if parts.len() > 1 {
-            jobs.into_par_iter().for_each(run);
-        } else {
-            jobs.into_iter().for_each(run);
-        }
-    }
-    let h_last = if steps == 0 { h0.clone() } else { hs[(steps - 1) * step..].to_vec() };
-    let c_last = if steps == 0 { c0.clone() } else { cs[(steps - 1) * step..].to_vec() };
-    let out = new_tensor(&dev, hs.clone(), n, hid);
-
+    let fwd = Forward::run(gates, seq, &wh, h0, c0, &parts);
+    let (h_last, c_last) = fwd.last_state(seq);
+    let out = new_tensor(w.w_x.device(), fwd.hs.clone(), n, hid);
     if T::OWNS_TAPE {
         let out_g = out.ghost();
         let (wx_g, wh_g, b_g) = (w.w_x.ghost(), w.w_h.ghost(), w.bias.ghost());
         let seq = seq.clone();
-        let parts = parts.clone();
+        let has_init = init.is_some();
         tape.add_backward_op(move |grads| {
             let dh_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            // Pre-activation gradients (N, 4H).
-            let mut da = vec![0.0f32; n * h4];
-            {
-                let da_parts = split_steps(&mut da, bsz, h4, &parts);
-                let saved = Saved { gates: &gates, cs: &cs, tcs: &tcs, c0: &c0, dh_out: &dh_out };
-                let jobs: Vec<_> = parts.iter().zip(da_parts).collect();
-                let run = |((lo, hi), da): (&(usize, usize), Vec<&mut [f32]>)| {
-                    backward_rows(*lo..*hi, &seq, &wh, &saved, da, parts.len() > 1);
-                };
-                if parts.len() > 1 {
-                    jobs.into_par_iter().for_each(run);
-                } else {
-                    jobs.into_iter().for_each(run);
-                }
-            }
+            let da = fwd.backward(&dh_out, &seq, &wh, &parts);
             // dW_h = sum_t dA_t^T h_{t-1}.
             let gwh = grads.get_or_alloc_mut(&wh_g)?;
-            if steps > 1 {
+            if seq.steps > 1 {
                 let m = n - bsz;
-                matmul(gwh, Mat::new(&da[bsz * h4..], m, h4).t(), Mat::new(&hs[..m * hid], m, hid), true);
+                matmul(gwh, Mat::new(&da[bsz * h4..], m, h4).t(), Mat::new(&fwd.hs[..m * hid], m, hid), true);
             }
-            if has_init && steps > 0 {
-                matmul(gwh, Mat::new(&da[..bsz * h4], bsz, h4).t(), Mat::new(&h0, bsz, hid), true);
+            if has_init && seq.steps > 0 {
+                matmul(gwh, Mat::new(&da[..bsz * h4], bsz, h4).t(), Mat::new(&fwd.h0, bsz, hid), true);
             }
             let gb = grads.get_or_alloc_mut(&b_g)?;
             for row in da.chunks_exact(h4) {
@@ -531,14 +522,17 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
                 }
             }
             let gwx = grads.get_or_alloc_mut(&wx_g)?;
-            if let Some(x_g) = &x_ghost {
-                matmul(gwx, Mat::new(&da, n, h4).t(), Mat::new(&x_data, n, inp), true);
-                let gx = grads.get_or_alloc_mut(x_g)?;
-                matmul(gx, Mat::new(&da, n, h4), Mat::new(&wx, h4, inp), true);
-            } else {
-                for (row, &id) in da.chunks_exact(h4).zip(&ids) {
-                    for (j, d) in row.iter().enumerate() {
-                        gwx[j * inp + id] += d;
+            match &input {
+                InputSaved::Dense(x) => {
+                    matmul(gwx, Mat::new(&da, n, h4).t(), Mat::new(&host(x), n, inp), true);
+                    let gx = grads.get_or_alloc_mut(&x.ghost())?;
+                    matmul(gx, Mat::new(&da, n, h4), Mat::new(&wx, h4, inp), true);
+                }
+                InputSaved::OneHot(ids) => {
+                    for (row, &id) in da.chunks_exact(h4).zip(ids) {
+                        for (j, d) in row.iter().enumerate() {
+                            gwx[j * inp + id] += d;
+                        }
                     }
                 }
             }
@@ -548,61 +542,30 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     LstmOutput { h: out.put_tape(tape), h_last, c_last }
 }
 
-/// How a sequence of hidden states becomes one feature vector per row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolMode {
-    /// The state at the last step: `(batch, H)`.
-    Last,
-    /// The mean over the real steps, then the max over them: `(batch, 2H)`.
-    /// A row with no real step gives zeros.
-    MeanMax,
-}
-
-/// Pools `(steps * batch, H)` hidden states over time.
-pub fn pool<T: Tape<f32, Cpu>>(h: T2<T>, seq: &Seq, mode: PoolMode) -> T2<T> {
+/// Pools `(steps * batch, H)` hidden states over time with the shared
+/// [`Pooler`]: `(batch, H)` for [`Pooling::Last`], `(batch, 2H)` for
+/// [`Pooling::MeanMax`]. Only a row's real steps are pooled (a row with none
+/// gives zeros).
+pub fn pool<T: Tape<f32, Cpu>>(h: T2<T>, seq: &Seq, pooling: Pooling) -> T2<T> {
     let (h, mut tape) = h.split_tape();
     let (n, hid) = *h.shape();
     assert_eq!(n, seq.rows(), "pool: rows");
     let (bsz, steps) = (seq.batch, seq.steps);
     let hd = host(&h);
-    let feats = match mode {
-        PoolMode::Last => hid,
-        PoolMode::MeanMax => 2 * hid,
-    };
-    let mut out = vec![0.0f32; bsz * feats];
-    // For MeanMax: the step of each maximum, (batch, H).
-    let mut argmax = vec![usize::MAX; bsz * hid];
-    if steps > 0 {
-        for b in 0..bsz {
-            let o = &mut out[b * feats..(b + 1) * feats];
-            match mode {
-                PoolMode::Last => {
-                    let r = (steps - 1) * bsz + b;
-                    o.copy_from_slice(&hd[r * hid..(r + 1) * hid]);
-                }
-                PoolMode::MeanMax => {
-                    let len = seq.len_of(b);
-                    if len == 0 {
-                        continue;
-                    }
-                    let (mean, max) = o.split_at_mut(hid);
-                    max.fill(f32::NEG_INFINITY);
-                    let am = &mut argmax[b * hid..(b + 1) * hid];
-                    for t in steps - len..steps {
-                        let row = &hd[(t * bsz + b) * hid..(t * bsz + b + 1) * hid];
-                        for j in 0..hid {
-                            mean[j] += row[j];
-                            if row[j] > max[j] {
-                                max[j] = row[j];
-                                am[j] = t;
-                            }
-                        }
-                    }
-                    let inv = 1.0 / len as f32;
-                    mean.iter_mut().for_each(|m| *m *= inv);
-                }
-            }
+    let feats = pooling.features(hid);
+    let mut out = Vec::with_capacity(bsz * feats);
+    // Mean and max: the step of each row's maximum, (batch, H).
+    let mut argmax = vec![0usize; bsz * hid];
+    for b in 0..bsz {
+        let first = steps - seq.len_of(b);
+        let mut p = Pooler::new(pooling, hid);
+        for t in first..steps {
+            p.push(&hd[(t * bsz + b) * hid..(t * bsz + b + 1) * hid]);
         }
+        for (a, &k) in argmax[b * hid..(b + 1) * hid].iter_mut().zip(p.argmax()) {
+            *a = first + k;
+        }
+        out.extend(p.features());
     }
     let out = new_tensor(h.device(), out, bsz, feats);
     if T::OWNS_TAPE {
@@ -611,28 +574,25 @@ pub fn pool<T: Tape<f32, Cpu>>(h: T2<T>, seq: &Seq, mode: PoolMode) -> T2<T> {
         tape.add_backward_op(move |grads| {
             let go = grads.get_or_alloc_mut(&out_g)?.to_vec();
             let gh = grads.get_or_alloc_mut(&h_g)?;
-            if steps == 0 {
-                return Ok(());
-            }
             for b in 0..bsz {
+                let len = seq.len_of(b);
+                if steps == 0 || len == 0 {
+                    continue;
+                }
                 let g = &go[b * feats..(b + 1) * feats];
-                match mode {
-                    PoolMode::Last => {
+                match pooling {
+                    Pooling::Last => {
                         let r = (steps - 1) * bsz + b;
                         for (d, s) in gh[r * hid..(r + 1) * hid].iter_mut().zip(g) {
                             *d += s;
                         }
                     }
-                    PoolMode::MeanMax => {
-                        let len = seq.len_of(b);
-                        if len == 0 {
-                            continue;
-                        }
-                        let inv = 1.0 / len as f32;
+                    Pooling::MeanMax => {
+                        let n = len as f32;
                         for t in steps - len..steps {
                             let r = t * bsz + b;
                             for (d, s) in gh[r * hid..(r + 1) * hid].iter_mut().zip(&g[..hid]) {
-                                *d += s * inv;
+                                *d += s / n;
                             }
                         }
                         for j in 0..hid {
@@ -692,25 +652,5 @@ mod tests {
                 assert!(close(a, b), "gradient {k}, {blocks} blocks");
             }
         }
-    }
-
-    #[test]
-    fn fast_activations_match_std() {
-        let mut worst = (0.0f32, 0.0f32, 0.0f32);
-        let mut x = -30.0f32;
-        while x < 30.0 {
-            let e = (exp_fast(x) - x.exp()).abs() / x.exp();
-            let s = (sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs();
-            let t = (tanh(x) - x.tanh()).abs();
-            worst = (worst.0.max(e), worst.1.max(s), worst.2.max(t));
-            x += 0.001;
-        }
-        assert!(worst.0 < 1e-6, "exp relative error {}", worst.0);
-        assert!(worst.1 < 2e-7, "sigmoid error {}", worst.1);
-        assert!(worst.2 < 3e-7, "tanh error {}", worst.2);
-        assert!(sigmoid(-200.0) < 1e-30);
-        assert_eq!(sigmoid(200.0), 1.0);
-        assert_eq!(tanh(200.0), 1.0);
-        assert_eq!(tanh(-200.0), -1.0);
     }
 }

@@ -11,18 +11,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use dfdx::losses::{binary_cross_entropy_with_logits_loss, cross_entropy_with_logits_loss};
 use dfdx::prelude::*;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use runtime::format::Pooling;
 use runtime::tokenizer::WordHashing;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{write_atomic, Checkpoint, EpochRecord, Progress, Task};
-use crate::data::{self, Example, Split};
+use crate::data::{self, Example, Review, Split};
 use crate::error::{Error, Result};
+use crate::metrics::{Binary, Nats};
 use crate::model::{NetConfig, Network, Readout, State};
 use crate::ops::Seq;
 use crate::optim::{Adam, AdamConfig};
@@ -44,13 +46,10 @@ pub fn mix(seed: u64, tag: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Pooling of the sentiment head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum PoolingArg {
-    /// The last hidden state.
-    Last,
-    /// Mean and max of the hidden states over time.
-    MeanMax,
+/// `--pooling last|mean-max`: the model format's own [`Pooling`].
+fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
+    PossibleValuesParser::new(["last", "mean-max"])
+        .map(|s| if s == "mean-max" { Pooling::MeanMax } else { Pooling::Last })
 }
 
 /// Sentiment training configuration.
@@ -83,9 +82,10 @@ pub struct SentimentConfig {
     /// Dropout after each LSTM layer.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f32,
-    /// How hidden states feed the dense layer.
-    #[arg(long, value_enum, default_value_t = PoolingArg::Last)]
-    pub pooling: PoolingArg,
+    /// How hidden states feed the dense layer: the last state, or the mean
+    /// and the max over time.
+    #[arg(long, value_parser = pooling_parser(), default_value = "last")]
+    pub pooling: Pooling,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
@@ -118,8 +118,8 @@ pub struct CharLmConfig {
     /// Gutenberg text file (Hamlet, pg2265.txt).
     #[arg(long)]
     pub data: PathBuf,
-    /// Byte offset where the text starts (default: the first "The Tragedie
-    /// of Hamlet").
+    /// Byte offset where the text starts (default: the last "The Tragedie
+    /// of Hamlet", where the play begins after the Gutenberg header).
     #[arg(long)]
     pub start_offset: Option<usize>,
     /// Output directory (checkpoints, metrics, curves).
@@ -171,9 +171,6 @@ pub struct RunOptions {
     pub resume: bool,
     /// No progress bar or per-epoch lines.
     pub quiet: bool,
-    /// Sentiment: after training, evaluate the best weights on the official
-    /// test split (25,000 reviews) and record it in the summary and metrics.
-    pub eval_test: bool,
 }
 
 /// What a finished run reports.
@@ -191,25 +188,6 @@ pub struct Summary {
     pub stopped: String,
     /// Path of the best weights.
     pub best: PathBuf,
-    /// Official test split (loss, accuracy) of the best weights, when asked.
-    pub test: Option<(f64, f64)>,
-}
-
-fn bar(len: u64, quiet: bool, prefix: String) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    if quiet {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {rate} ETA {eta} {msg}")
-            .expect("valid template")
-            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.1}/s", s.per_sec());
-            })
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix);
-    pb
 }
 
 /// Builds one time-major, right-aligned batch: ids `(T * B)`, its [`Seq`],
@@ -252,29 +230,22 @@ pub fn epoch_batches(examples: &[Example], batch: usize, rng: &mut StdRng) -> Ve
 pub fn evaluate_sentiment(net: &Network, examples: &[Example], batch: usize) -> (f64, f64) {
     let mut order: Vec<&Example> = examples.iter().collect();
     order.sort_by_key(|e| e.ids.len());
-    let (mut loss, mut correct) = (0.0f64, 0usize);
+    let mut m = Binary::default();
     for chunk in order.chunks(batch.max(1)) {
         let (ids, seq, labels) = sentiment_batch(chunk);
         let (logits, _) = net.forward(&ids, &seq, NoneTape, None, None);
         for (z, y) in logits.as_vec().iter().zip(&labels) {
-            let z = *z as f64;
-            let y = *y as f64;
-            // Stable BCE with logits.
-            loss += z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
-            if (z > 0.0) == (y > 0.5) {
-                correct += 1;
-            }
+            m.push(f64::from(*z), f64::from(*y));
         }
     }
-    let n = examples.len().max(1) as f64;
-    (loss / n, correct as f64 / n)
+    m.figures()
 }
 
-/// Loads the IMDb train split, tokenized and split into (train, validation).
-pub fn sentiment_data(cfg: &SentimentConfig) -> Result<(Vec<Example>, Vec<Example>)> {
+/// The official train split's reviews, tokenized and split into (train,
+/// validation).
+pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Vec<Example>, Vec<Example>)> {
     let hashing = WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed };
-    let reviews = data::read_imdb(&cfg.data, Split::Train)?;
-    let examples = data::examples(&reviews, hashing, cfg.max_tokens);
+    let examples = data::examples(reviews, hashing, cfg.max_tokens);
     let (train, valid) = data::carve_validation(examples, cfg.val_fraction, cfg.seed, cfg.train_limit);
     if train.is_empty() || valid.is_empty() {
         return Err(Error::Empty {
@@ -293,10 +264,7 @@ fn sentiment_net_config(cfg: &SentimentConfig) -> NetConfig {
         layers: cfg.layers,
         dropout: cfg.dropout,
         outputs: 1,
-        readout: match cfg.pooling {
-            PoolingArg::Last => Readout::Last,
-            PoolingArg::MeanMax => Readout::MeanMax,
-        },
+        readout: Readout::Pooled(cfg.pooling),
     }
 }
 
@@ -390,7 +358,6 @@ impl Run {
             best_val_accuracy: best.and_then(|r| r.val_accuracy),
             stopped: stopped.to_owned(),
             best: self.out.join(BEST),
-            test: None,
         }
     }
 }
@@ -399,9 +366,145 @@ fn clip_of(c: f32) -> Option<f32> {
     (c > 0.0).then_some(c)
 }
 
-/// Trains the sentiment classifier.
+/// When training stops: the one rule of both tasks.
+#[derive(Clone, Copy, Debug)]
+pub struct Stopping {
+    /// Epochs in all.
+    pub epochs: usize,
+    /// Epochs without improvement, after a best one.
+    pub patience: usize,
+    /// Minutes of this process's training (0 = no limit), checked between
+    /// epochs.
+    pub minutes: f64,
+}
+
+impl Stopping {
+    /// Why to stop before the next epoch, if at all: patience, then the
+    /// epoch count, then the time limit.
+    pub fn reason(&self, p: &Progress, elapsed: std::time::Duration) -> Option<&'static str> {
+        if p.best_epoch > 0 && p.bad_epochs >= self.patience {
+            Some("patience")
+        } else if p.epochs_done >= self.epochs {
+            Some("max epochs")
+        } else if self.minutes > 0.0 && elapsed.as_secs_f64() >= self.minutes * 60.0 {
+            Some("time limit")
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether an epoch beats the best so far: a higher validation accuracy
+/// for a classifier, a lower validation loss for a language model.
+pub fn improves(record: &EpochRecord, best: &EpochRecord) -> bool {
+    match (record.val_accuracy, best.val_accuracy) {
+        (Some(a), Some(b)) => a > b,
+        _ => record.val_loss < best.val_loss,
+    }
+}
+
+fn epoch_line(r: &EpochRecord, better: bool) -> String {
+    let val = match r.val_accuracy {
+        Some(a) => format!("val loss {:.4}, val acc {a:.4}", r.val_loss),
+        None => format!("val loss {:.4} nats/char ({:.3} bits)", r.val_loss, r.val_loss / std::f64::consts::LN_2),
+    };
+    let best = if better { " (best)" } else { "" };
+    format!("epoch {}: train loss {:.4}, {val}{best} ({:.1} s)", r.epoch, r.train_loss, r.seconds)
+}
+
+/// A loss on the tape: a scalar to call `backward` on.
+type Loss = Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>;
+
+/// What one task brings to the shared loop ([`fit`]).
+trait Objective {
+    /// Prepare epoch `epoch` (its shuffle and dropout are seeded by it);
+    /// returns its number of batches.
+    fn start_epoch(&mut self, epoch: usize) -> usize;
+    /// The loss of batch `k` of the epoch, and its rows (its weight in the
+    /// epoch's mean).
+    fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize);
+    /// Validation loss, and accuracy for a classifier.
+    fn validate(&self, net: &Network) -> (f64, Option<f64>);
+}
+
+/// The training loop of both tasks: epochs of Adam steps with clipping,
+/// validation after each, the best weights kept, checkpoints, metrics and
+/// curves written, until [`Stopping`] says why not to go on.
+fn fit(run: &mut Run, task: &mut impl Objective, stop: Stopping, clip: f32, quiet: bool, title: &str) -> Result<String> {
+    let started = Instant::now();
+    loop {
+        if let Some(reason) = stop.reason(&run.progress, started.elapsed()) {
+            return Ok(reason.to_owned());
+        }
+        let epoch = run.progress.epochs_done + 1;
+        let t0 = Instant::now();
+        let n = task.start_epoch(epoch);
+        let pb = crate::progress::bar(!quiet, n as u64, format!("epoch {epoch}/{}", stop.epochs), "batches");
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for k in 0..n {
+            let (loss, rows) = task.loss(&run.net, k);
+            let l = f64::from(loss.array());
+            let mut grads = loss.backward();
+            run.adam.step(&mut run.net, &mut grads, clip_of(clip));
+            run.progress.steps += 1;
+            sum += l * rows as f64;
+            count += rows;
+            pb.set_message(format!("loss {:.4}", sum / count.max(1) as f64));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let (val_loss, val_accuracy) = task.validate(&run.net);
+        let record = EpochRecord {
+            epoch,
+            train_loss: sum / count.max(1) as f64,
+            val_loss,
+            val_accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let better = run.best().is_none_or(|b| improves(&record, b));
+        if !quiet {
+            eprintln!("{}", epoch_line(&record, better));
+        }
+        run.end_epoch(record, better, title)?;
+    }
+}
+
+/// Sentiment: shuffled, length-grouped batches of reviews; BCE.
+struct SentimentObjective<'a> {
+    train: &'a [Example],
+    valid: &'a [Example],
+    batch: usize,
+    seed: u64,
+    batches: Vec<Vec<usize>>,
+    dropout: StdRng,
+}
+
+impl Objective for SentimentObjective<'_> {
+    fn start_epoch(&mut self, epoch: usize) -> usize {
+        let mut rng = StdRng::seed_from_u64(mix(self.seed, 2, epoch as u64));
+        self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
+        self.batches = epoch_batches(self.train, self.batch, &mut rng);
+        self.batches.len()
+    }
+
+    fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
+        let exs: Vec<&Example> = self.batches[k].iter().map(|&i| &self.train[i]).collect();
+        let (ids, seq, labels) = sentiment_batch(&exs);
+        let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
+        let targets = logits.device().tensor_from_vec(labels, (exs.len(), 1));
+        (binary_cross_entropy_with_logits_loss(logits, targets), exs.len())
+    }
+
+    fn validate(&self, net: &Network) -> (f64, Option<f64>) {
+        let (loss, acc) = evaluate_sentiment(net, self.valid, self.batch);
+        (loss, Some(acc))
+    }
+}
+
+/// Trains the sentiment classifier on the official train split at
+/// `cfg.data` (validation carved out of it).
 pub fn train_sentiment(cfg: &SentimentConfig, opts: &RunOptions) -> Result<Summary> {
-    let (train, valid) = sentiment_data(cfg)?;
+    let (train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
     train_sentiment_on(cfg, opts, &train, &valid)
 }
 
@@ -420,80 +523,46 @@ pub fn train_sentiment_on(
         hashing: WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed },
         max_tokens: cfg.max_tokens,
     };
-    let train_json = serde_json::to_value(cfg).expect("config serializes");
-    let mut run = Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json, opts.resume)?;
-    let mut stopped = "max epochs";
-    for epoch in run.progress.epochs_done + 1..=cfg.epochs {
-        if run.progress.best_epoch > 0 && run.progress.bad_epochs >= cfg.patience {
-            stopped = "patience";
-            break;
-        }
-        let t0 = Instant::now();
-        let mut rng = StdRng::seed_from_u64(mix(cfg.seed, 2, epoch as u64));
-        let mut drop_rng = StdRng::seed_from_u64(mix(cfg.seed, 3, epoch as u64));
-        let batches = epoch_batches(train, cfg.batch, &mut rng);
-        let pb = bar(batches.len() as u64, opts.quiet, format!("epoch {epoch}/{}", cfg.epochs));
-        let (mut sum, mut count) = (0.0f64, 0usize);
-        for b in &batches {
-            let exs: Vec<&Example> = b.iter().map(|&i| &train[i]).collect();
-            let (ids, seq, labels) = sentiment_batch(&exs);
-            let tape = OwnedTape::<f32, Cpu>::default();
-            let (logits, _) = run.net.forward(&ids, &seq, tape, Some(&mut drop_rng), None);
-            let dev = logits.device().clone();
-            let targets: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(labels, (exs.len(), 1));
-            let loss = binary_cross_entropy_with_logits_loss(logits, targets);
-            let l = loss.array() as f64;
-            let mut grads = loss.backward();
-            run.adam.step(&mut run.net, &mut grads, clip_of(cfg.clip));
-            run.progress.steps += 1;
-            sum += l * exs.len() as f64;
-            count += exs.len();
-            pb.set_message(format!("loss {:.4}", sum / count as f64));
-            pb.inc(1);
-        }
-        pb.finish_and_clear();
-        let (val_loss, val_acc) = evaluate_sentiment(&run.net, valid, cfg.batch);
-        let better = run.best().is_none_or(|b| val_acc > b.val_accuracy.unwrap_or(0.0));
-        let record = EpochRecord {
-            epoch,
-            train_loss: sum / count.max(1) as f64,
-            val_loss,
-            val_accuracy: Some(val_acc),
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        if !opts.quiet {
-            eprintln!(
-                "epoch {epoch}: train loss {:.4}, val loss {val_loss:.4}, val acc {val_acc:.4}{} ({:.0} s)",
-                record.train_loss,
-                if better { " (best)" } else { "" },
-                record.seconds
-            );
-        }
-        run.end_epoch(record, better, "IMDb sentiment")?;
-    }
-    if run.progress.best_epoch > 0 && run.progress.bad_epochs >= cfg.patience {
-        stopped = "patience";
-    }
-    let mut summary = run.summary(stopped);
-    if opts.eval_test {
-        summary.test = Some(evaluate_sentiment_test(cfg, &summary.best)?);
-    }
-    Ok(summary)
+    let mut run = Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    let mut objective = SentimentObjective {
+        train,
+        valid,
+        batch: cfg.batch,
+        seed: cfg.seed,
+        batches: Vec::new(),
+        dropout: StdRng::seed_from_u64(0),
+    };
+    let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
+    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    Ok(run.summary(&stopped))
 }
 
-/// Evaluates a sentiment checkpoint on the official IMDb test split, with
-/// the checkpoint's own tokenizer settings; writes `test.json` beside it.
-pub fn evaluate_sentiment_test(cfg: &SentimentConfig, ckpt_path: &Path) -> Result<(f64, f64)> {
+/// A configuration as the metrics record it: the data file by name and
+/// SHA-256 (never a path of this machine), the output folder left out.
+fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(cfg).expect("config serializes");
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("out");
+        if let Some(path) = obj.remove("data").and_then(|d| d.as_str().map(PathBuf::from)) {
+            obj.insert("data".into(), crate::data::file_identity(&path)?);
+        }
+    }
+    Ok(v)
+}
+
+/// Evaluates a sentiment checkpoint on `reviews` (the official test split)
+/// with the checkpoint's own tokenizer settings; writes `test.json` beside
+/// it. Returns (loss, accuracy).
+pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Review]) -> Result<(f64, f64)> {
     let ckpt = Checkpoint::load(ckpt_path)?;
     let Task::Sentiment { hashing, max_tokens } = ckpt.meta.task else {
         return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
     };
-    let reviews = data::read_imdb(&cfg.data, Split::Test)?;
-    let examples = data::examples(&reviews, hashing, max_tokens);
+    let examples = data::examples(reviews, hashing, max_tokens);
     let net = ckpt.network(&Cpu::default())?;
     let (loss, acc) = evaluate_sentiment(&net, &examples, 250);
     let json = serde_json::json!({
-        "checkpoint": ckpt_path,
+        "checkpoint": ckpt_path.file_name().map(|n| n.to_string_lossy().into_owned()),
         "split": "test",
         "reviews": examples.len(),
         "loss": loss,
@@ -513,7 +582,8 @@ pub fn evaluate_charlm(net: &Network, ids: &[u16], chunk: usize) -> f64 {
     }
     let v = net.cfg.outputs;
     let mut state: Option<State> = None;
-    let (mut total, mut count) = (0.0f64, 0usize);
+    let mut nats = Nats::default();
+    let mut row64 = vec![0.0f64; v];
     let inputs = &ids[..ids.len() - 1];
     let targets = &ids[1..];
     for (xs, ys) in inputs.chunks(chunk.max(1)).zip(targets.chunks(chunk.max(1))) {
@@ -521,15 +591,12 @@ pub fn evaluate_charlm(net: &Network, ids: &[u16], chunk: usize) -> f64 {
         let seq = Seq::dense(x.len(), 1);
         let (logits, s) = net.forward(&x, &seq, NoneTape, None, state.as_ref());
         state = Some(s);
-        let l = logits.as_vec();
-        for (row, &y) in l.chunks_exact(v).zip(ys) {
-            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let lse = m as f64 + row.iter().map(|&z| ((z - m) as f64).exp()).sum::<f64>().ln();
-            total += lse - row[y as usize] as f64;
-            count += 1;
+        for (row, &y) in logits.as_vec().chunks_exact(v).zip(ys) {
+            row64.iter_mut().zip(row).for_each(|(d, &z)| *d = f64::from(z));
+            nats.push(&row64, usize::from(y));
         }
     }
-    total / count as f64
+    nats.mean()
 }
 
 /// The training windows of one epoch: the text is cut into `streams`
@@ -555,6 +622,43 @@ pub fn charlm_windows(ids: &[u16], streams: usize, window: usize) -> Vec<(Vec<us
         start += len;
     }
     out
+}
+
+/// Language model: stateful windows of truncated BPTT; cross-entropy.
+struct CharLmObjective<'a> {
+    windows: Vec<(Vec<usize>, Vec<usize>)>,
+    valid: &'a [u16],
+    streams: usize,
+    vocab: usize,
+    seed: u64,
+    state: Option<State>,
+    dropout: StdRng,
+}
+
+impl Objective for CharLmObjective<'_> {
+    fn start_epoch(&mut self, epoch: usize) -> usize {
+        self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
+        self.state = None;
+        self.windows.len()
+    }
+
+    fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
+        let (x, y) = &self.windows[k];
+        let seq = Seq::dense(x.len() / self.streams, self.streams);
+        let (logits, s) = net.forward(x, &seq, OwnedTape::default(), Some(&mut self.dropout), self.state.as_ref());
+        self.state = Some(s);
+        let v = self.vocab;
+        let mut onehot = vec![0.0f32; y.len() * v];
+        for (r, &t) in y.iter().enumerate() {
+            onehot[r * v + t] = 1.0;
+        }
+        let targets = logits.device().tensor_from_vec(onehot, (y.len(), v));
+        (cross_entropy_with_logits_loss(logits, targets), y.len())
+    }
+
+    fn validate(&self, net: &Network) -> (f64, Option<f64>) {
+        (evaluate_charlm(net, self.valid, 2000), None)
+    }
 }
 
 /// Trains the character language model.
@@ -585,69 +689,49 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         readout: Readout::EveryStep,
     };
     let task = Task::CharLm { charset: corpus.charset.clone() };
-    let train_json = serde_json::to_value(cfg).expect("config serializes");
-    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json, opts.resume)?;
-    let windows = charlm_windows(&corpus.train, cfg.streams, cfg.window);
-    let started = Instant::now();
-    let mut stopped = "max epochs";
-    for epoch in run.progress.epochs_done + 1..=cfg.epochs {
-        if run.progress.best_epoch > 0 && run.progress.bad_epochs >= cfg.patience {
-            stopped = "patience";
-            break;
-        }
-        if cfg.minutes > 0.0 && started.elapsed().as_secs_f64() >= cfg.minutes * 60.0 {
-            stopped = "time limit";
-            break;
-        }
-        let t0 = Instant::now();
-        let mut drop_rng = StdRng::seed_from_u64(mix(cfg.seed, 3, epoch as u64));
-        let pb = bar(windows.len() as u64, opts.quiet, format!("epoch {epoch}/{}", cfg.epochs));
-        let mut state: Option<State> = None;
-        let (mut sum, mut count) = (0.0f64, 0usize);
-        for (x, y) in &windows {
-            let seq = Seq::dense(x.len() / cfg.streams, cfg.streams);
-            let tape = OwnedTape::<f32, Cpu>::default();
-            let (logits, s) = run.net.forward(x, &seq, tape, Some(&mut drop_rng), state.as_ref());
-            state = Some(s);
-            let dev = logits.device().clone();
-            let mut onehot = vec![0.0f32; y.len() * v];
-            for (r, &t) in y.iter().enumerate() {
-                onehot[r * v + t] = 1.0;
-            }
-            let targets: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(onehot, (y.len(), v));
-            let loss = cross_entropy_with_logits_loss(logits, targets);
-            let l = loss.array() as f64;
-            let mut grads = loss.backward();
-            run.adam.step(&mut run.net, &mut grads, clip_of(cfg.clip));
-            run.progress.steps += 1;
-            sum += l * y.len() as f64;
-            count += y.len();
-            pb.set_message(format!("loss {:.4}", sum / count as f64));
-            pb.inc(1);
-        }
-        pb.finish_and_clear();
-        let val_loss = evaluate_charlm(&run.net, &corpus.valid, 2000);
-        let better = run.best().is_none_or(|b| val_loss < b.val_loss);
-        let record = EpochRecord {
-            epoch,
-            train_loss: sum / count.max(1) as f64,
-            val_loss,
-            val_accuracy: None,
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        if !opts.quiet {
-            eprintln!(
-                "epoch {epoch}: train loss {:.4}, val loss {val_loss:.4} nats/char ({:.3} bits){} ({:.1} s)",
-                record.train_loss,
-                val_loss / std::f64::consts::LN_2,
-                if better { " (best)" } else { "" },
-                record.seconds
-            );
-        }
-        run.end_epoch(record, better, "Hamlet char LM")?;
+    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    let mut objective = CharLmObjective {
+        windows: charlm_windows(&corpus.train, cfg.streams, cfg.window),
+        valid: &corpus.valid,
+        streams: cfg.streams,
+        vocab: v,
+        seed: cfg.seed,
+        state: None,
+        dropout: StdRng::seed_from_u64(0),
+    };
+    let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: cfg.minutes };
+    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "Hamlet char LM")?;
+    Ok(run.summary(&stopped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(epochs_done: usize, best_epoch: usize, bad_epochs: usize) -> Progress {
+        Progress { epochs_done, best_epoch, bad_epochs, ..Progress::default() }
     }
-    if run.progress.best_epoch > 0 && run.progress.bad_epochs >= cfg.patience {
-        stopped = "patience";
+
+    #[test]
+    fn one_stopping_rule() {
+        let s = Stopping { epochs: 5, patience: 2, minutes: 1.0 };
+        let zero = std::time::Duration::ZERO;
+        assert_eq!(s.reason(&progress(0, 0, 0), zero), None);
+        assert_eq!(s.reason(&progress(3, 1, 2), zero), Some("patience"));
+        assert_eq!(s.reason(&progress(3, 2, 1), zero), None);
+        assert_eq!(s.reason(&progress(5, 5, 0), zero), Some("max epochs"));
+        assert_eq!(s.reason(&progress(5, 3, 2), zero), Some("patience"));
+        assert_eq!(s.reason(&progress(1, 1, 0), std::time::Duration::from_secs(60)), Some("time limit"));
+        let unlimited = Stopping { minutes: 0.0, ..s };
+        assert_eq!(unlimited.reason(&progress(1, 1, 0), std::time::Duration::from_secs(1 << 20)), None);
     }
-    Ok(run.summary(stopped))
+
+    #[test]
+    fn improvement_is_accuracy_for_a_classifier_and_loss_otherwise() {
+        let r = |val_loss, val_accuracy| EpochRecord { epoch: 1, train_loss: 0.0, val_loss, val_accuracy, seconds: 0.0 };
+        assert!(improves(&r(0.9, Some(0.8)), &r(0.5, Some(0.7))));
+        assert!(!improves(&r(0.1, Some(0.7)), &r(0.5, Some(0.7))));
+        assert!(improves(&r(1.5, None), &r(1.6, None)));
+        assert!(!improves(&r(1.6, None), &r(1.6, None)));
+    }
 }

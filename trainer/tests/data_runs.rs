@@ -10,8 +10,9 @@ mod common;
 use dfdx::prelude::*;
 use trainer::checkpoint::Checkpoint;
 use trainer::data;
-use trainer::export;
-use trainer::train::{self, CharLmConfig, PoolingArg, RunOptions, SentimentConfig};
+use runtime::format::Pooling;
+use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
+use trainer::{eval, export, float, inspect, predict};
 
 fn quiet() -> RunOptions {
     RunOptions { quiet: true, ..Default::default() }
@@ -33,7 +34,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         hidden: 64,
         layers: 1,
         dropout: 0.0,
-        pooling: PoolingArg::MeanMax,
+        pooling: Pooling::MeanMax,
         lr: 2e-3,
         clip: 5.0,
         batch: 50,
@@ -43,7 +44,8 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         train_limit: 5000,
         seed: 1,
     };
-    let (train_set, valid) = train::sentiment_data(&cfg).unwrap();
+    let reviews = data::read_imdb(&cfg.data, data::Split::Train).unwrap();
+    let (train_set, valid) = train::sentiment_examples(&cfg, &reviews).unwrap();
     assert_eq!(train_set.len(), 5000);
     assert_eq!(valid.len(), 1000);
     let summary = train::train_sentiment_on(&cfg, &quiet(), &train_set, &valid).unwrap();
@@ -56,28 +58,26 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
 
     // The exported float model reproduces the trainer's figures.
     let ckpt = Checkpoint::load(&out.join("best.ckpt")).unwrap();
-    let model = export::to_float_model(&ckpt);
+    let model = float::to_float_model(&ckpt);
     let net = ckpt.network(&Cpu::default()).unwrap();
     let subset = &valid[..200];
     let (l1, a1) = train::evaluate_sentiment(&net, subset, 50);
-    let (l2, a2) = export::float_sentiment_metrics(&model, subset);
+    let (l2, a2) = float::float_sentiment_metrics(&model, subset);
     assert!((l1 - l2).abs() < 1e-3, "loss {l1} vs float model {l2}");
     assert!((a1 - a2).abs() <= 0.005, "accuracy {a1} vs float model {a2}");
 
     // Exported and run through the integer runtime (the device's code):
     // predictions agree with the float model on nearly all of 200 reviews.
     let file = out.join("sentiment.lstm");
-    trainer::infer::export(runtime::format::ModelKind::Sentiment, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    export::export(runtime::format::ModelKind::Sentiment, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
     let bytes = std::fs::read(&file).unwrap();
-    let clf = runtime::host::HostClassifier::from_bytes(&bytes).unwrap();
-    let mut state = Box::new(runtime::host::HostSentimentState::new());
+    let clf = host::run::HostClassifier::from_bytes(&bytes).unwrap();
+    let mut state = Box::new(host::run::HostSentimentState::new());
     let agree = subset
         .iter()
         .filter(|ex| {
             let p = clf.classify_ids(&mut state, &ex.ids).unwrap();
-            let mut r = export::FloatRunner::new(&model);
-            ex.ids.iter().for_each(|&id| r.step(id as usize));
-            p.is_positive() == (r.logits()[0] > 0.0)
+            p.is_positive() == (model.sentiment_logit(&ex.ids) > 0.0)
         })
         .count();
     assert!(agree >= 196, "integer and float agree on {agree} of 200");
@@ -120,32 +120,30 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     // The exported float model (identity embedding for one-hot input)
     // reproduces the trainer's validation loss.
     let ckpt = Checkpoint::load(&out.join("best.ckpt")).unwrap();
-    let model = export::to_float_model(&ckpt);
+    let model = float::to_float_model(&ckpt);
     assert_eq!(model.embed_dim, 65);
-    let float_loss = export::float_charlm_loss(&model, &corpus.valid);
+    let float_loss = float::float_charlm_loss(&model, &corpus.valid);
     assert!(
         (float_loss - summary.best_val_loss).abs() < 1e-3,
         "float model {float_loss} vs trainer {}",
         summary.best_val_loss
     );
-    let text = export::sample_chars(&model, "The ", 100, 5, 7);
-    assert!(text.starts_with("The ") && text.len() == 104, "{text:?}");
-    assert!(text.bytes().all(|b| corpus.charset.contains(&b)));
-    eprintln!("charlm sample: {text:?}");
 
     // Exported to the integer runtime, the validation loss stays within
     // 0.02 nats/char of the float model (the shipped model's gap is
     // measured by `trainer charlm eval`).
     let file = out.join("charlm.lstm");
-    let bytes = trainer::infer::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8)
+    let bytes = export::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8)
         .unwrap();
-    let e = trainer::infer::eval_charlm(&file, &cfg.data, None).unwrap();
+    let e = eval::eval_charlm(&file, &cfg.data, None).unwrap();
     let int_loss = e.val_nats.unwrap();
     eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());
     assert!((int_loss - float_loss).abs() < 0.02, "integer {int_loss} vs float {float_loss}");
-    let generated = trainer::infer::generate(&file, "The ", 100, runtime::Sampler::new(7, 256, 5)).unwrap();
+    let generated = predict::generate(&file, "The ", 100, runtime::Sampler::new(7, 256, 5)).unwrap();
     assert!(generated.starts_with(b"The ") && generated.len() == 104);
-    assert!(trainer::infer::inspect(&file).unwrap().contains("character language model"));
+    assert!(generated.iter().all(|b| corpus.charset.contains(b)));
+    eprintln!("charlm sample: {:?}", String::from_utf8_lossy(&generated));
+    assert!(inspect::inspect(&file).unwrap().contains("character language model"));
     let _ = std::fs::remove_dir_all(&out);
 }
 

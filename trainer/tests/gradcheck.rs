@@ -9,6 +9,7 @@ use dfdx::losses::{binary_cross_entropy_with_logits_loss, cross_entropy_with_log
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use runtime::format::Pooling;
 use trainer::model::{NetConfig, Network, Readout, State};
 use trainer::ops::Seq;
 
@@ -73,7 +74,7 @@ fn check(mut net: Network, case: Case) {
 #[test]
 fn sentiment_model_gradient_matches_finite_differences() {
     let dev = Cpu::seed_from_u64(0);
-    for readout in [Readout::Last, Readout::MeanMax] {
+    for readout in [Readout::Pooled(Pooling::Last), Readout::Pooled(Pooling::MeanMax)] {
         let cfg = NetConfig { vocab: 11, embed_dim: 5, hidden: 6, layers: 2, dropout: 0.3, outputs: 1, readout };
         let net = Network::new(&dev, cfg, 3).unwrap();
         // 3 rows, 5 steps, right-aligned lengths 5, 3, 1; repeated ids so

@@ -1,0 +1,19 @@
+//! The host half of the road from text to device (needs `std`); the device
+//! half is `runtime`, which this crate builds model files for and runs.
+//!
+//! - [`float`]: the network in f32 ([`FloatModel`], what the trainer hands
+//!   over), its one reference step, the activations and the pooling rule
+//!   shared with the training ops;
+//! - [`quantize`]: calibration and the quantizer, which writes the
+//!   runtime's own format types ([`runtime::Model`]) straight into a model
+//!   file;
+//! - [`run`]: the integer runtime at host sizes (the format's maxima), and
+//!   the text helpers the CLI and the QEMU tests print with.
+#![deny(missing_docs)]
+
+pub mod float;
+pub mod quantize;
+pub mod run;
+
+pub use float::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatState, FloatTokenizer, Pooler};
+pub use quantize::{quantize, to_bytes, Calibration, QuantizeError};

@@ -1,0 +1,289 @@
+//! Calibration and the quantizer: a [`FloatModel`] becomes a model file.
+//!
+//! The quantizer computes the integer arrays into byte buffers of its own,
+//! lays the runtime's format types ([`runtime::Model`] and its parts, one
+//! definition, borrowed) over them, and serialises that view: no owned
+//! mirror of the format exists. The result is decoded and validated once
+//! more by the runtime before it is returned.
+
+use runtime::format::{
+    Embedding, Head, Header, I32s, I8s, LstmLayer, Model, RowScales, Tokenizer, CRC_LEN, PREFIX_LEN,
+};
+
+use crate::float::{FloatModel, FloatTokenizer};
+
+/// Why a float model cannot be quantized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuantizeError {
+    /// Embedding bits other than 8 or 4.
+    EmbedBits(u8),
+    /// A 4-bit embedding packs two values a byte: the width must be even.
+    OddEmbedding {
+        /// The embedding width.
+        width: usize,
+    },
+    /// The quantized model does not pass the runtime's validation (for
+    /// example, dimensions beyond the format's maxima).
+    Invalid(runtime::Error),
+}
+
+impl std::fmt::Display for QuantizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuantizeError::EmbedBits(b) => write!(f, "embedding bits must be 8 or 4, not {b}"),
+            QuantizeError::OddEmbedding { width } => write!(
+                f,
+                "a 4-bit embedding packs two values a byte and needs an even width, but this model's is {width} \
+                 (use 8 bits, or train with an even --embed-dim)"
+            ),
+            QuantizeError::Invalid(e) => write!(f, "the quantized model is not valid: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for QuantizeError {}
+
+/// What quantization needs to know about activations, from a calibration
+/// run of the float model over training data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    /// Largest |c| seen, per layer.
+    pub cell_abs_max: Vec<f32>,
+}
+
+impl Calibration {
+    /// Run the float model over `sequences` (each from the zero state) and
+    /// record the activation ranges.
+    pub fn run(model: &FloatModel, sequences: &[Vec<u32>]) -> Self {
+        let mut cell_abs_max = vec![0.0f32; model.layers.len()];
+        for seq in sequences {
+            let mut s = model.zero_state();
+            for &id in seq {
+                model.step(&mut s, id);
+                for (m, c) in cell_abs_max.iter_mut().zip(&s.c) {
+                    *m = c.iter().fold(*m, |a, v| a.max(v.abs()));
+                }
+            }
+        }
+        Self { cell_abs_max }
+    }
+}
+
+/// `m` as a Q0.31 multiplier and a right shift: `m ~ q / 2^(31 + shift)`.
+pub fn quantize_multiplier(m: f64) -> (i32, i8) {
+    if m <= 0.0 || !m.is_finite() {
+        return (0, 0);
+    }
+    let mut e = m.log2().floor() as i32 + 1; // m = f * 2^e, f in [0.5, 1)
+    let mut f = m / 2f64.powi(e);
+    if f >= 1.0 {
+        f /= 2.0;
+        e += 1;
+    } else if f < 0.5 {
+        f *= 2.0;
+        e -= 1;
+    }
+    let mut q = (f * 2f64.powi(31)).round() as i64;
+    if q == 1 << 31 {
+        q = 1 << 30;
+        e += 1;
+    }
+    let mut shift = -e;
+    if shift > 31 {
+        q = (q + (1 << (shift - 32))) >> (shift - 31);
+        shift = 31;
+    }
+    if shift < -30 {
+        return (i32::MAX, -30);
+    }
+    (q as i32, shift as i8)
+}
+
+/// Fractional bits of the logits the quantizer writes.
+pub const OUT_FRAC: u8 = 12;
+
+/// The scale of a symmetric quantizer with levels `-qmax..=qmax` for
+/// `values`: the clipping range (a fraction of the largest magnitude, from
+/// 100% down to 20%) with the least squared error. Few levels (4 bits) gain
+/// most from clipping the rare large values.
+pub fn clipped_scale(values: &[f32], qmax: f64) -> f64 {
+    let max = values.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
+    if max == 0.0 {
+        return 1e-12;
+    }
+    let mse = |s: f64| -> f64 {
+        values
+            .iter()
+            .map(|&v| {
+                let v = f64::from(v);
+                let q = (v / s).round().clamp(-qmax, qmax) * s;
+                (v - q) * (v - q)
+            })
+            .sum()
+    };
+    let mut best = (mse(max / qmax), max / qmax);
+    for step in 1..=80 {
+        let s = max * (1.0 - step as f64 * 0.01) / qmax;
+        let e = mse(s);
+        if e < best.0 {
+            best = (e, s);
+        }
+    }
+    best.1
+}
+
+/// Per-row int8 weights (rows taken in `rows_order`) and each row's scale,
+/// at least `min_scale[k]`.
+fn row_quantize(w: &[f32], cols: usize, rows_order: &[usize], min_scale: &[f64]) -> (Vec<u8>, Vec<f64>) {
+    let mut bytes = Vec::with_capacity(w.len());
+    let mut scales = Vec::with_capacity(rows_order.len());
+    for (k, &r) in rows_order.iter().enumerate() {
+        let row = &w[r * cols..(r + 1) * cols];
+        let max = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
+        let s = (max / 127.0).max(min_scale[k]).max(1e-12);
+        bytes.extend(row.iter().map(|&v| ((v as f64 / s).round().clamp(-127.0, 127.0) as i8) as u8));
+        scales.push(s);
+    }
+    (bytes, scales)
+}
+
+/// The bytes of a [`RowScales`]: little-endian multipliers, then shifts.
+struct ScaleBytes {
+    multipliers: Vec<u8>,
+    shifts: Vec<u8>,
+}
+
+impl ScaleBytes {
+    fn of(reals: impl Iterator<Item = f64>) -> Self {
+        let (mut multipliers, mut shifts) = (Vec::new(), Vec::new());
+        for m in reals {
+            let (q, s) = quantize_multiplier(m);
+            multipliers.extend_from_slice(&q.to_le_bytes());
+            shifts.push(s as u8);
+        }
+        Self { multipliers, shifts }
+    }
+
+    fn view(&self) -> RowScales<'_> {
+        RowScales { multipliers: I32s(&self.multipliers), shifts: I8s(&self.shifts) }
+    }
+}
+
+/// A layer's integer arrays, before the format's view is laid over them.
+struct LayerBytes {
+    w_x: Vec<u8>,
+    w_h: Vec<u8>,
+    bias: Vec<u8>,
+    scale_x: ScaleBytes,
+    scale_h: ScaleBytes,
+    cell_frac: u8,
+}
+
+fn bias_bytes(bias: impl Iterator<Item = (f32, f64)>) -> Vec<u8> {
+    bias.flat_map(|(b, s)| ((f64::from(b) / s).round() as i32).to_le_bytes()).collect()
+}
+
+/// Quantize a float model into a model file: per-row int8 weights, int32
+/// biases, integer requantization multipliers, the embedding at
+/// `embed_bits` (8 or 4) with one scale, and each layer's cell Q format
+/// from `cal`. The file is validated by the runtime before it is returned.
+pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result<Vec<u8>, QuantizeError> {
+    let hd = model.hidden();
+    let e = model.embed_dim;
+    let qmax = match embed_bits {
+        4 if e % 2 != 0 => return Err(QuantizeError::OddEmbedding { width: e }),
+        4 => 7.0,
+        8 => 127.0,
+        b => return Err(QuantizeError::EmbedBits(b)),
+    };
+    let s_emb = clipped_scale(&model.embedding, qmax);
+    let eq: Vec<i8> = model.embedding.iter().map(|&v| (v as f64 / s_emb).round().clamp(-qmax, qmax) as i8).collect();
+    let embedding: Vec<u8> = if embed_bits == 4 {
+        eq.chunks_exact(2).map(|p| ((p[0] as u8) & 0x0f) | ((p[1] as u8) << 4)).collect()
+    } else {
+        eq.iter().map(|&v| v as u8).collect()
+    };
+    // Runtime row 4*j + g is float row g*H + j.
+    let order: Vec<usize> = (0..hd).flat_map(|j| (0..4).map(move |g| g * hd + j)).collect();
+    let q15 = 2f64.powi(-15);
+    let mut layers = Vec::new();
+    for (l, layer) in model.layers.iter().enumerate() {
+        let s_in = if l == 0 { s_emb } else { q15 };
+        // The bias must fit in 2^30 accumulator units.
+        let min_sx: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (2f64.powi(30) * s_in)).collect();
+        let (w_x, sx) = row_quantize(&layer.w_x, layer.input, &order, &min_sx);
+        let (w_h, sh) = row_quantize(&layer.w_h, hd, &order, &vec![0.0; order.len()]);
+        let bias = bias_bytes(order.iter().zip(&sx).map(|(&r, &s)| (layer.bias[r], s * s_in)));
+        // Accumulators to Q3.12 pre-activations.
+        let scale_x = ScaleBytes::of(sx.iter().map(|s| s * s_in * 4096.0));
+        let scale_h = ScaleBytes::of(sh.iter().map(|s| s * q15 * 4096.0));
+        let cmax = f64::from(cal.cell_abs_max.get(l).copied().unwrap_or(1.0)).max(1e-3) * 1.05;
+        let int_bits = cmax.log2().ceil().max(0.0) as i32;
+        let cell_frac = (15 - int_bits).clamp(0, 15) as u8;
+        layers.push(LayerBytes { w_x, w_h, bias, scale_x, scale_h, cell_frac });
+    }
+    let features = model.head.pooling.features(hd);
+    let outputs = model.head.b.len();
+    let rows: Vec<usize> = (0..outputs).collect();
+    let min_sd: Vec<f64> = model.head.b.iter().map(|b| b.abs() as f64 / (2f64.powi(30) * q15)).collect();
+    let (head_w, sd) = row_quantize(&model.head.w, features, &rows, &min_sd);
+    let head_bias = bias_bytes(model.head.b.iter().zip(&sd).map(|(&b, &s)| (b, s * q15)));
+    let head_scale = ScaleBytes::of(sd.iter().map(|s| s * q15 * 2f64.powi(i32::from(OUT_FRAC))));
+
+    let tokenizer = match &model.tokenizer {
+        FloatTokenizer::Words(h) => Tokenizer::Words(*h),
+        FloatTokenizer::Chars(c) => Tokenizer::Chars(c),
+    };
+    let mut views = runtime::heapless::Vec::new();
+    for (l, float) in layers.iter().zip(&model.layers) {
+        let view = LstmLayer {
+            input: float.input as u16,
+            w_x: I8s(&l.w_x),
+            w_h: I8s(&l.w_h),
+            bias: I32s(&l.bias),
+            scale_x: l.scale_x.view(),
+            scale_h: l.scale_h.view(),
+            cell_frac: l.cell_frac,
+        };
+        if views.push(view).is_err() {
+            return Err(QuantizeError::Invalid(runtime::Error::OutOfRange {
+                what: "layers",
+                value: model.layers.len() as i64,
+                min: 1,
+                max: runtime::format::MAX_LAYERS as i64,
+            }));
+        }
+    }
+    let view = Model {
+        header: Header {
+            kind: model.kind,
+            vocab: model.vocab() as u32,
+            embed_dim: e as u16,
+            hidden: hd as u16,
+            layers: model.layers.len() as u8,
+            outputs: outputs as u16,
+        },
+        tokenizer,
+        embedding: Embedding { bits: embed_bits, table: &embedding },
+        layers: views,
+        head: Head {
+            pooling: model.head.pooling,
+            max_tokens: model.head.max_tokens,
+            w: I8s(&head_w),
+            bias: I32s(&head_bias),
+            scale: head_scale.view(),
+            out_frac: OUT_FRAC,
+        },
+    };
+    let bytes = to_bytes(&view).map_err(QuantizeError::Invalid)?;
+    Model::from_bytes(&bytes).map_err(QuantizeError::Invalid)?;
+    Ok(bytes)
+}
+
+/// A model's file bytes (prefix, body, CRC) in a new vector.
+pub fn to_bytes(model: &Model<'_>) -> Result<Vec<u8>, runtime::Error> {
+    let mut v = vec![0; PREFIX_LEN + model.encoded_len()? + CRC_LEN];
+    let n = model.encode_into(&mut v)?;
+    v.truncate(n);
+    Ok(v)
+}

@@ -1,0 +1,25 @@
+//! The xtask's library half: building and running `firmware-example` under
+//! QEMU ([`firmware`]), and the demo's inputs ([`demo`]). The `cargo xtask`
+//! binary and the QEMU tests (`tests/tests/qemu.rs`) share it, so the
+//! firmware is built and run one way only.
+
+pub mod firmware;
+
+/// What `cargo xtask demo` runs on the device, and what the QEMU snapshot
+/// test (`tests/snapshots/`) checks the device prints for it.
+pub mod demo {
+    /// The demo's reviews, one a line.
+    pub const REVIEWS: &str = "One of the best films I have seen this year: moving, funny and beautifully acted.\n\
+                               A dull, lifeless script and wooden acting. I wanted my two hours back.\n\
+                               It was fine. Nothing special, but the kids enjoyed it.\n";
+    /// The demo's prime.
+    pub const PRIME: &str = "The ";
+    /// Characters the demo generates.
+    pub const LEN: usize = 300;
+    /// The demo's sampling seed.
+    pub const SEED: u64 = 1;
+    /// Its temperature, Q8.8 (1.0).
+    pub const TEMPERATURE_Q8: u16 = 256;
+    /// Its top-k.
+    pub const TOP_K: u16 = 5;
+}

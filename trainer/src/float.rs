@@ -1,0 +1,84 @@
+//! From a checkpoint to the f32 network ([`host::FloatModel`]) that the
+//! quantizer takes, and that network's validation figures on the same data
+//! as the integer model's.
+
+use host::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatTokenizer};
+use runtime::format::{ModelKind, Pooling};
+
+use crate::checkpoint::{Checkpoint, Task};
+use crate::data::Example;
+use crate::metrics::{Binary, Nats};
+use crate::model::Readout;
+
+/// Turns a trained checkpoint into the f32 network the exporter takes.
+///
+/// One-hot input (embedding width 0) becomes an identity embedding
+/// `vocab x vocab`. The dense weights are transposed to `[outputs][features]`.
+pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
+    let cfg = &ckpt.meta.net;
+    let mut params = ckpt.params.iter();
+    let (embedding, embed_dim) = if cfg.embed_dim > 0 {
+        (params.next().expect("embedding").clone(), cfg.embed_dim)
+    } else {
+        let v = cfg.vocab;
+        let mut e = vec![0.0; v * v];
+        for i in 0..v {
+            e[i * v + i] = 1.0;
+        }
+        (e, v)
+    };
+    let mut layers = Vec::new();
+    for l in 0..cfg.layers {
+        let input = if l == 0 { embed_dim } else { cfg.hidden };
+        layers.push(FloatLstmLayer {
+            input,
+            hidden: cfg.hidden,
+            w_x: params.next().expect("w_x").clone(),
+            w_h: params.next().expect("w_h").clone(),
+            bias: params.next().expect("bias").clone(),
+        });
+    }
+    let w = params.next().expect("head.w");
+    let b = params.next().expect("head.b").clone();
+    let (f, o) = (cfg.features(), cfg.outputs);
+    let mut wt = vec![0.0; f * o];
+    for i in 0..f {
+        for j in 0..o {
+            wt[j * f + i] = w[i * o + j];
+        }
+    }
+    let (kind, tokenizer, max_tokens) = match &ckpt.meta.task {
+        Task::Sentiment { hashing, max_tokens } => {
+            (ModelKind::Sentiment, FloatTokenizer::Words(*hashing), *max_tokens as u32)
+        }
+        Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0),
+    };
+    let pooling = match cfg.readout {
+        Readout::Pooled(p) => p,
+        Readout::EveryStep => Pooling::Last,
+    };
+    FloatModel { kind, tokenizer, embedding, embed_dim, layers, head: FloatHead { pooling, max_tokens, w: wt, b } }
+}
+
+/// Validation figures of a float sentiment model: (mean BCE, accuracy).
+/// `examples` must be tokenized with the model's hashing and window.
+pub fn float_sentiment_metrics(model: &FloatModel, examples: &[Example]) -> (f64, f64) {
+    let mut m = Binary::default();
+    for ex in examples {
+        m.push(f64::from(model.sentiment_logit(&ex.ids)), f64::from(ex.label));
+    }
+    m.figures()
+}
+
+/// Mean cross-entropy in nats/char of a float language model predicting
+/// `ids[1..]` from `ids[..n-1]` (one stream from the zero state).
+pub fn float_charlm_loss(model: &FloatModel, ids: &[u16]) -> f64 {
+    let mut r = FloatRunner::new(model);
+    let mut nats = Nats::default();
+    for w in ids.windows(2) {
+        r.step(u32::from(w[0]));
+        let l: Vec<f64> = r.logits().iter().map(|&z| f64::from(z)).collect();
+        nats.push(&l, usize::from(w[1]));
+    }
+    nats.mean()
+}

@@ -1,0 +1,60 @@
+//! `trainer inspect FILE`: what a model file holds.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use runtime::format::{Tokenizer, VERSION};
+
+use crate::eval::{decode, read};
+use crate::Error;
+
+/// `trainer inspect FILE`: kind, version, dimensions, sizes by part, CRC.
+pub fn inspect(path: &Path) -> Result<String, Error> {
+    let bytes = read(path)?;
+    let m = decode(path, &bytes)?;
+    let h = &m.header;
+    let mut s = String::new();
+    let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
+    let _ = writeln!(
+        s,
+        "{}: {} ({} bytes), format version {VERSION}, CRC-32 {crc:08x}",
+        path.display(),
+        h.kind,
+        bytes.len()
+    );
+    let _ = writeln!(
+        s,
+        "dimensions: vocab {}, embedding {} x {}-bit, {} LSTM layer(s) of {}, {} output(s), {:?} pooling{}",
+        h.vocab,
+        h.embed_dim,
+        m.embedding.bits,
+        h.layers,
+        h.hidden,
+        h.outputs,
+        m.head.pooling,
+        if m.head.max_tokens > 0 { format!(" over the last {} tokens", m.head.max_tokens) } else { String::new() }
+    );
+    match m.tokenizer {
+        Tokenizer::Words(w) => {
+            let _ = writeln!(s, "tokenizer: hashed words, {} buckets, seed {}", w.buckets, w.seed);
+        }
+        Tokenizer::Chars(c) => {
+            let _ = writeln!(s, "tokenizer: {} characters {:?}", c.len(), String::from_utf8_lossy(c));
+        }
+    }
+    let _ = writeln!(s, "sizes: embedding {} B", m.embedding.table.len());
+    for (i, l) in m.layers.iter().enumerate() {
+        let n = l.w_x.len() + l.w_h.len() + l.bias.0.len() + 2 * (l.scale_x.multipliers.0.len() + l.scale_x.len());
+        let _ = writeln!(
+            s,
+            "       lstm layer {i}: {n} B (w_x {}, w_h {}), cell Q{}.{}",
+            l.w_x.len(),
+            l.w_h.len(),
+            15 - l.cell_frac,
+            l.cell_frac
+        );
+    }
+    let head = m.head.w.len() + m.head.bias.0.len() + m.head.scale.multipliers.0.len() + m.head.scale.len();
+    let _ = writeln!(s, "       dense: {head} B, logits Q{}.{}", 31 - m.head.out_frac, m.head.out_frac);
+    Ok(s)
+}

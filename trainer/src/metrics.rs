@@ -1,0 +1,101 @@
+//! The loss and accuracy figures, one definition each, used on the
+//! training network, the f32 model and the integer model alike.
+
+/// Binary cross-entropy of a logit `z` against a label `y` in `[0, 1]`,
+/// stable for any `z`.
+pub fn bce_with_logits(z: f64, y: f64) -> f64 {
+    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+}
+
+/// `ln sum exp(z)` over `logits`, shifted by their maximum.
+pub fn log_sum_exp(logits: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = logits.clone().fold(f64::NEG_INFINITY, f64::max);
+    m + logits.map(|z| (z - m).exp()).sum::<f64>().ln()
+}
+
+/// Cross-entropy in nats of class `target` under `logits`.
+pub fn cross_entropy(logits: &[f64], target: usize) -> f64 {
+    log_sum_exp(logits.iter().copied()) - logits[target]
+}
+
+/// Running figures of a binary classifier: mean BCE and accuracy at
+/// probability 0.5 (logit 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Binary {
+    loss: f64,
+    correct: usize,
+    n: usize,
+}
+
+impl Binary {
+    /// One example: its logit and its label (1 positive, 0 negative).
+    pub fn push(&mut self, z: f64, y: f64) {
+        self.loss += bce_with_logits(z, y);
+        self.correct += usize::from((z > 0.0) == (y > 0.5));
+        self.n += 1;
+    }
+
+    /// `correct / n` (0 when `n` is 0).
+    pub fn accuracy_of(correct: usize, n: usize) -> f64 {
+        correct as f64 / n.max(1) as f64
+    }
+
+    /// `(mean loss, accuracy)`; zeros when empty.
+    pub fn figures(&self) -> (f64, f64) {
+        (self.loss / self.n.max(1) as f64, Self::accuracy_of(self.correct, self.n))
+    }
+}
+
+/// Running mean cross-entropy of a language model, nats per prediction.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Nats {
+    total: f64,
+    n: usize,
+}
+
+impl Nats {
+    /// One prediction: the logits and the true next id.
+    pub fn push(&mut self, logits: &[f64], target: usize) {
+        self.total += cross_entropy(logits, target);
+        self.n += 1;
+    }
+
+    /// Predictions pushed.
+    pub fn count(&self) -> usize {
+        self.n
+    }
+
+    /// The mean (NaN when empty).
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            f64::NAN
+        } else {
+            self.total / self.n as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_match_their_definitions() {
+        for (z, y) in [(0.0, 1.0), (3.0, 0.0), (-40.0, 1.0), (800.0, 1.0)] {
+            let p: f64 = 1.0 / (1.0 + (-z as f64).exp());
+            let direct = -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+            if direct.is_finite() {
+                assert!((bce_with_logits(z, y) - direct).abs() < 1e-9, "z {z} y {y}");
+            }
+            assert!(bce_with_logits(z, y).is_finite());
+        }
+        let l = [1.0, 2.0, 3.0];
+        let softmax2 = 3f64.exp() / l.iter().map(|v: &f64| v.exp()).sum::<f64>();
+        assert!((cross_entropy(&l, 2) + softmax2.ln()).abs() < 1e-12);
+        assert!(cross_entropy(&[1000.0, 0.0], 0).abs() < 1e-12);
+        let mut b = Binary::default();
+        b.push(2.0, 1.0);
+        b.push(2.0, 0.0);
+        assert_eq!(b.figures().1, 0.5);
+    }
+}

@@ -1,0 +1,83 @@
+//! The f32 reference (`host::FloatModel`, one token at a time, as the
+//! device runs it) against the training op's forward pass (`Network`,
+//! whole batches on dfdx's tape), on random weights and no data set: both
+//! share `host::float::cell` and `host::float::Pooler`, and this test ties
+//! the rest (layouts, the embedding, padding, the window, the head).
+
+use dfdx::prelude::*;
+use runtime::format::Pooling;
+use runtime::tokenizer::WordHashing;
+use trainer::checkpoint::{Checkpoint, Progress, Task};
+use trainer::float::to_float_model;
+use trainer::model::{NetConfig, Network, Readout};
+use trainer::ops::Seq;
+use trainer::train::sentiment_batch;
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 2e-5 * (1.0 + a.abs())
+}
+
+#[test]
+fn sentiment_reference_equals_the_training_forward_pass() {
+    let dev = Cpu::seed_from_u64(0);
+    for (pooling, layers) in [(Pooling::MeanMax, 2), (Pooling::Last, 1), (Pooling::MeanMax, 1)] {
+        let cfg = NetConfig {
+            vocab: 41,
+            embed_dim: 6,
+            hidden: 7,
+            layers,
+            dropout: 0.3,
+            outputs: 1,
+            readout: Readout::Pooled(pooling),
+        };
+        let net = Network::new(&dev, cfg, 5).unwrap();
+        let max_tokens = 9;
+        let task = Task::Sentiment { hashing: WordHashing { buckets: 40, seed: 0 }, max_tokens };
+        let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
+        // Reviews of 0 to 15 tokens, cut to the window as training data is.
+        let reviews: Vec<Vec<u32>> = (0..16).map(|n| (0..n).map(|k| 1 + (k * 7 + n * 3) % 40).collect()).collect();
+        let examples: Vec<trainer::data::Example> = reviews
+            .iter()
+            .map(|r| trainer::data::Example {
+                ids: runtime::sentiment::window(r, max_tokens).to_vec(),
+                label: 0.0,
+            })
+            .collect();
+        let batch: Vec<&trainer::data::Example> = examples.iter().collect();
+        let (ids, seq, _) = sentiment_batch(&batch);
+        let (logits, _) = net.forward(&ids, &seq, NoneTape, None, None);
+        let trained = logits.as_vec();
+        for (k, review) in reviews.iter().enumerate() {
+            // The reference reads the whole review: its window is the head's.
+            let reference = float.sentiment_logit(review);
+            assert!(close(trained[k], reference), "{pooling:?}, review {k}: op {} vs reference {reference}", trained[k]);
+        }
+    }
+}
+
+#[test]
+fn language_model_reference_equals_the_training_forward_pass() {
+    let dev = Cpu::seed_from_u64(1);
+    for embed_dim in [0, 5] {
+        let v = 13;
+        let cfg =
+            NetConfig { vocab: v, embed_dim, hidden: 8, layers: 2, dropout: 0.5, outputs: v, readout: Readout::EveryStep };
+        let net = Network::new(&dev, cfg, 9).unwrap();
+        let task = Task::CharLm { charset: (b'a'..b'a' + v as u8).collect() };
+        let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
+        let (steps, streams) = (11, 3);
+        let ids: Vec<usize> = (0..steps * streams).map(|n| (n * 5 + n / 3) % v).collect();
+        let (logits, _) = net.forward(&ids, &Seq::dense(steps, streams), NoneTape, None, None);
+        let trained = logits.as_vec();
+        for s in 0..streams {
+            let mut r = host::FloatRunner::new(&float);
+            for t in 0..steps {
+                r.step(ids[t * streams + s] as u32);
+                let row = &trained[(t * streams + s) * v..(t * streams + s + 1) * v];
+                for (a, b) in row.iter().zip(r.logits()) {
+                    assert!(close(*a, b), "embed {embed_dim}, stream {s}, step {t}: op {a} vs reference {b}");
+                }
+            }
+        }
+    }
+}
