@@ -235,7 +235,7 @@ fn info(out: &mut Out) -> Result<(), Failure> {
 
 /// `sentiment FILE`: stream the host file through the classifier in
 /// `CHUNK`-byte reads, one output line per review (line), exactly as
-/// `runtime::host::predict_lines`.
+/// `host::run::predict_lines`.
 fn sentiment(out: &mut Out, path: &str) -> Result<(), Failure> {
     let clf = sentiment_model()?;
     let mut file = File::open(path).map_err(|e| Failure::Io(e, "reviews file"))?;
@@ -260,7 +260,7 @@ fn number<T: core::str::FromStr>(value: &str, usage: &'static str) -> Result<T, 
 }
 
 /// `generate ...`: print the prime, then the sampled characters, exactly as
-/// `runtime::host::generate_text`.
+/// `host::run::generate_text`.
 fn generate(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
     const USAGE: &str =
         "generate [len=N] [seed=S] [temperature=Q8] [top_k=K] [prime-file=PATH | prime=TEXT...] (Q8: 256 = 1.0)";

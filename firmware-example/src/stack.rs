@@ -9,9 +9,9 @@ use core::ptr::{addr_of, read_volatile, write_volatile};
 /// The paint: unlikely as a real stack value.
 const PAINT: u32 = 0x5afe_c0de;
 
-/// Words below the stack pointer left unpainted: the painting loop's own
-/// frame (it keeps everything in registers in practice).
-const MARGIN: usize = 64;
+/// Bytes (not words) below the stack pointer left unpainted: the painting
+/// loop's own frame (it keeps everything in registers in practice).
+const MARGIN_BYTES: usize = 64;
 
 extern "C" {
     /// Lowest address the stack may reach (the end of `.bss`/`.uninit`).
@@ -30,7 +30,7 @@ pub fn paint() {
     let (bottom, _) = bounds();
     let sp = cortex_m::register::msp::read() as usize;
     let mut a = bottom;
-    while a + 4 <= sp - MARGIN {
+    while a + 4 <= sp - MARGIN_BYTES {
         // SAFETY: RAM between the statics and the live stack is unused.
         unsafe { write_volatile(a as *mut u32, PAINT) };
         a += 4;

@@ -27,3 +27,10 @@ pub use format::Model;
 pub use heapless;
 pub use lstm::{Lstm, LstmState};
 pub use sentiment::{Classifier, Probability, Review, SentimentState};
+
+/// The README's code examples, compiled and run as doctests (so they cannot
+/// drift from the API).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
