@@ -4,13 +4,15 @@
 //! - [`float`]: the network in f32 ([`FloatModel`], what the trainer hands
 //!   over), its one reference step, the activations and the pooling rule
 //!   shared with the training ops;
-//! - [`quantize`]: calibration and the quantizer, which writes the
+//! - [`mod@quantize`]: calibration and the quantizer, which writes the
 //!   runtime's own format types ([`runtime::Model`]) straight into a model
 //!   file;
 //! - [`run`]: the integer runtime at host sizes (the format's maxima), and
 //!   the text helpers the CLI and the QEMU tests print with.
 #![deny(missing_docs)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod float;
 pub mod quantize;
 pub mod run;

@@ -191,7 +191,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
     let hd = model.hidden();
     let e = model.embed_dim;
     let qmax = match embed_bits {
-        4 if e % 2 != 0 => return Err(QuantizeError::OddEmbedding { width: e }),
+        4 if !e.is_multiple_of(2) => return Err(QuantizeError::OddEmbedding { width: e }),
         4 => 7.0,
         8 => 127.0,
         b => return Err(QuantizeError::EmbedBits(b)),
@@ -286,4 +286,43 @@ pub fn to_bytes(model: &Model<'_>) -> Result<Vec<u8>, runtime::Error> {
     let n = model.encode_into(&mut v)?;
     v.truncate(n);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::float::{FloatHead, FloatLstmLayer};
+    use runtime::format::{ModelKind, Pooling};
+
+    /// A one-unit language model over `v` characters with a one-hot
+    /// (identity) embedding of width `v`.
+    fn one_hot(v: usize) -> FloatModel {
+        let mut embedding = vec![0.0; v * v];
+        (0..v).for_each(|i| embedding[i * v + i] = 1.0);
+        FloatModel {
+            kind: ModelKind::CharLm,
+            tokenizer: FloatTokenizer::Chars((b'a'..b'a' + v as u8).collect()),
+            embedding,
+            embed_dim: v,
+            layers: vec![FloatLstmLayer {
+                input: v,
+                hidden: 1,
+                w_x: vec![0.5; 4 * v],
+                w_h: vec![0.25; 4],
+                bias: vec![0.1; 4],
+            }],
+            head: FloatHead { pooling: Pooling::Last, max_tokens: 0, w: vec![1.0; v], b: vec![0.0; v] },
+        }
+    }
+
+    #[test]
+    fn an_odd_width_at_4_bits_is_an_error_not_a_panic() {
+        let m = one_hot(3);
+        let cal = Calibration::run(&m, &[vec![0, 1, 2]]);
+        assert_eq!(quantize(&m, &cal, 4), Err(QuantizeError::OddEmbedding { width: 3 }));
+        assert_eq!(quantize(&m, &cal, 5), Err(QuantizeError::EmbedBits(5)));
+        let bytes = quantize(&m, &cal, 8).unwrap();
+        assert_eq!(Model::from_bytes(&bytes).unwrap().embedding.bits, 8);
+        assert!(quantize(&one_hot(4), &cal, 4).is_ok());
+    }
 }

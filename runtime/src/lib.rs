@@ -33,4 +33,3 @@ pub use sentiment::{Classifier, Probability, Review, SentimentState};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
-

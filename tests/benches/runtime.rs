@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use runtime::format::{ModelKind, Pooling};
 use host::{quantize, Calibration};
+use runtime::format::{ModelKind, Pooling};
 use runtime::{CharLm, CharLmState, Classifier, LstmState, Rng, Sampler, SentimentState};
 use tests::{random_ids, random_model, Dims};
 

@@ -1,9 +1,9 @@
 //! Shared fixtures for the integration tests in `tests/tests/`: random float
 //! networks (seeded, no files, no network) and helpers.
 
-use runtime::format::{ModelKind, Pooling};
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
 use host::{quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+use runtime::format::{ModelKind, Pooling};
 use runtime::tokenizer::WordHashing;
 use runtime::{Error, Model, Rng, Sampler};
 

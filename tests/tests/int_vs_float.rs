@@ -1,8 +1,8 @@
 //! The integer engine against the f32 reference on random networks and
 //! inputs, with stated tolerances, plus the named edge cases.
 
-use runtime::format::{ModelKind, Pooling};
 use host::{quantize, Calibration};
+use runtime::format::{ModelKind, Pooling};
 use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, SentimentState};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use runtime::format::{ModelKind, Pooling};
 use host::{quantize, Calibration};
+use runtime::format::{ModelKind, Pooling};
 use runtime::{Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
 use tools::firmware::{self, Board, Models};
@@ -107,8 +107,8 @@ fn snapshot(name: &str, actual: &[u8]) {
         eprintln!("blessed {}", path.display());
         return;
     }
-    let expected = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask bless` to write it", path.display()));
+    let expected =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask bless` to write it", path.display()));
     assert!(
         expected == actual,
         "{name}: the device's output changed ({}); if the change is intended, run `cargo xtask bless` and say why \
@@ -252,11 +252,11 @@ fn cortex_m4_matches_the_host() {
             prime_file.display()
         );
         let device = qemu_ok(m4, &elf, &append);
-        let host =
-            host::run::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
+        let host = host::run::generate_text(&model, prime, 1000, Sampler::new(seed, temperature, top_k)).expect("host");
         assert_eq!(host.len(), prime.len() + 1000);
         assert!(device == host, "generate {append}: {}", first_difference(&device, &host));
-        digests.push_str(&digest_line(&format!("generate seed={seed} temperature={temperature} top_k={top_k}"), &device));
+        digests
+            .push_str(&digest_line(&format!("generate seed={seed} temperature={temperature} top_k={top_k}"), &device));
     }
     if shipped() && real_reviews {
         snapshot("long-runs.txt", digests.as_bytes());

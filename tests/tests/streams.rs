@@ -6,9 +6,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use runtime::format::{ModelKind, Pooling};
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
 use host::{quantize, Calibration};
+use runtime::format::{ModelKind, Pooling};
 use runtime::{Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
 
@@ -160,4 +160,21 @@ fn million_character_generation() {
         out
     };
     assert_eq!(run(1, 100_000), run(1000, 100));
+}
+
+/// A model whose window is larger than the state's `N` is refused where
+/// the window is set, by `start` (and `feed_lines`), with an error: never a
+/// panic, never a review read with a wrong window.
+#[test]
+fn a_window_larger_than_the_state_is_an_error() {
+    let files = tests::small_model_files();
+    let clf = HostClassifier::from_bytes(&files[1]).unwrap();
+    assert_eq!(clf.window(), 30);
+    let mut small = Box::new(runtime::SentimentState::<{ host::run::HOST_H }, { host::run::HOST_L }, 29>::new());
+    let want = runtime::Error::DimensionMismatch { what: "token window", compiled: 29, model: 30 };
+    assert_eq!(clf.start(&mut small).err(), Some(want));
+    assert_eq!(clf.classify(&mut small, b"a fine film").err(), Some(want));
+    assert_eq!(clf.feed_lines(&mut small, b"a fine film\n", |_| panic!("classified")).err(), Some(want));
+    let mut fits = Box::new(runtime::SentimentState::<{ host::run::HOST_H }, { host::run::HOST_L }, 30>::new());
+    assert!(clf.classify(&mut fits, b"a fine film").is_ok());
 }

@@ -75,21 +75,8 @@ enum Qemu {
         /// Language model file.
         #[arg(long, default_value = "models/charlm.lstm")]
         model: PathBuf,
-        /// Text to start from.
-        #[arg(long, default_value = "The ")]
-        prime: String,
-        /// Characters to generate.
-        #[arg(long, default_value_t = 500)]
-        len: usize,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Sampling temperature (0 = greedy).
-        #[arg(long, default_value_t = 1.0)]
-        temperature: f32,
-        /// Sample among the k most likely characters (0 = all).
-        #[arg(long, default_value_t = 5)]
-        top_k: u16,
+        #[command(flatten)]
+        sample: host::cli::SampleArgs,
     },
 }
 
@@ -293,14 +280,6 @@ fn miri() -> Result<()> {
     run(fuzz::nightly().args(["miri", "test", "-p", "tests", "--test", "format"]))
 }
 
-/// Temperature as the runtime's Q8.8.
-fn temperature_q8(t: f32) -> Result<u16> {
-    if !(0.0..=255.0).contains(&t) {
-        bail!("--temperature must be in 0..=255, not {t}");
-    }
-    Ok((t * 256.0).round() as u16)
-}
-
 fn existing(p: &Path, what: &str) -> Result<PathBuf> {
     let abs = root().join(p);
     if !abs.is_file() {
@@ -320,13 +299,20 @@ fn demo() -> Result<()> {
     for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
-    println!("\n== Hamlet, {} characters from {:?} (seed {}, top-{}) ==", demo::LEN, demo::PRIME, demo::SEED, demo::TOP_K);
+    println!(
+        "\n== Hamlet, {} characters from {:?} (seed {}, top-{}) ==",
+        demo::LEN,
+        demo::PRIME,
+        demo::SEED,
+        demo::TOP_K
+    );
     let text = firmware::qemu_generate(&charlm, demo::PRIME, demo::LEN, demo::SEED, demo::TEMPERATURE_Q8, demo::TOP_K)?;
     println!("{text}");
     Ok(())
 }
 
-/// The shipped models' training configurations (the flags of `trainer ... train`).
+/// The shipped models' training configurations (the flags of `trainer ... train`;
+/// `--export` and `--embed-bits` are added by `train`).
 const SENTIMENT_FLAGS: &[&str] = &[
     "--buckets",
     "16000",
@@ -397,40 +383,24 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
             continue;
         }
         let out = root().join("target/train").join(name);
+        let model = models.join(format!("{name}.lstm"));
+        // One process: the data is read once; training, then export and
+        // evaluation of the integer model with the data in memory.
         let mut cmd = Command::new(&trainer);
         cmd.args([name, "train", "--data"]).arg(&file).arg("--out").arg(&out).args(flags);
+        cmd.args(["--embed-bits", embed_bits, "--export"]).arg(&model);
         if resume {
             cmd.arg("--resume");
         }
         run(&mut cmd)?;
-        let model = models.join(format!("{name}.lstm"));
-        let ckpt = out.join("best.ckpt");
-        run(Command::new(&trainer)
-            .args([name, "export", "--embed-bits", embed_bits, "--checkpoint"])
-            .arg(&ckpt)
-            .arg("--data")
-            .arg(&file)
-            .arg("--out")
-            .arg(&model))?;
-        eprintln!("$ {} {name} eval --model {} --json", trainer.display(), model.display());
-        let eval = Command::new(&trainer)
-            .args([name, "eval", "--json", "--model"])
-            .arg(&model)
-            .arg("--data")
-            .arg(&file)
-            .arg("--checkpoint")
-            .arg(&ckpt)
-            .output()?;
-        if !eval.status.success() {
-            bail!("{name} eval failed: {}", String::from_utf8_lossy(&eval.stderr));
+        for (from, to) in [
+            ("eval.json", format!("{name}.json")),
+            ("metrics.json", format!("{name}-training.json")),
+            ("curves.png", format!("{name}-curves.png")),
+        ] {
+            std::fs::copy(out.join(from), models.join(&to))
+                .with_context(|| format!("copying {} to models/{to}", out.join(from).display()))?;
         }
-        let stdout = String::from_utf8_lossy(&eval.stdout);
-        print!("{}", stdout.lines().next().unwrap_or(""));
-        println!();
-        let json = stdout.lines().last().unwrap_or("{}");
-        std::fs::write(models.join(format!("{name}.json")), format!("{json}\n"))?;
-        std::fs::copy(out.join("metrics.json"), models.join(format!("{name}-training.json")))?;
-        std::fs::copy(out.join("curves.png"), models.join(format!("{name}-curves.png")))?;
     }
     Ok(())
 }
@@ -474,9 +444,10 @@ fn main() -> Result<()> {
             print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
             Ok(())
         }
-        Cmd::Qemu(Qemu::Generate { model, prime, len, seed, temperature, top_k }) => {
-            let t = temperature_q8(temperature)?;
-            println!("{}", firmware::qemu_generate(&existing(&model, "the model")?, &prime, len, seed, t, top_k)?);
+        Cmd::Qemu(Qemu::Generate { model, sample }) => {
+            let t = sample.temperature_q8().map_err(anyhow::Error::msg)?;
+            let model = existing(&model, "the model")?;
+            println!("{}", firmware::qemu_generate(&model, &sample.prime, sample.len, sample.seed, t, sample.top_k)?);
             Ok(())
         }
         Cmd::Size(m) => {

@@ -150,7 +150,12 @@ pub fn eval_charlm(model: &Path, data: &Path, ckpt: Option<&Path>) -> Result<Eva
 /// Validation loss of the integer language model on the corpus's
 /// validation part (one stream from the zero state; the integer logits'
 /// log-softmax in f64), and of the float model if given.
-pub fn charlm_on(path: &Path, bytes: &[u8], corpus: &CharCorpus, float: Option<&FloatModel>) -> Result<Evaluation, Error> {
+pub fn charlm_on(
+    path: &Path,
+    bytes: &[u8],
+    corpus: &CharCorpus,
+    float: Option<&FloatModel>,
+) -> Result<Evaluation, Error> {
     let bad = |source| Error::BadModel { path: path.to_path_buf(), source };
     let lm = HostCharLm::from_bytes(bytes).map_err(bad)?;
     if lm.chars().len() != corpus.charset.len()

@@ -1,5 +1,5 @@
 //! Export: a checkpoint, calibrated on training data and quantized by
-//! [`host::quantize`], becomes a model file.
+//! [`host::quantize()`], becomes a model file.
 
 use std::path::Path;
 

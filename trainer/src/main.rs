@@ -151,21 +151,8 @@ enum CharLmAction {
         /// The model file.
         #[arg(long)]
         model: PathBuf,
-        /// Text to start from.
-        #[arg(long, default_value = "The ")]
-        prime: String,
-        /// Characters to generate.
-        #[arg(long, default_value_t = 500)]
-        len: usize,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Sampling temperature (0 = greedy).
-        #[arg(long, default_value_t = 1.0)]
-        temperature: f32,
-        /// Sample among the k most likely characters (0 = all).
-        #[arg(long, default_value_t = 5)]
-        top_k: u16,
+        #[command(flatten)]
+        sample: host::cli::SampleArgs,
     },
     /// Train with truncated BPTT over stateful windows; ends with a sample
     /// from the integer model, as the device would print it.
@@ -237,7 +224,8 @@ fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after:
         (data::read_imdb(&cfg.data, Split::Train)?, Vec::new())
     };
     let (train, valid) = train::sentiment_examples(cfg, &train_reviews)?;
-    let summary = train::train_sentiment_on(cfg, &run.options(), &train, &valid).context("sentiment training failed")?;
+    let summary =
+        train::train_sentiment_on(cfg, &run.options(), &train, &valid).context("sentiment training failed")?;
     report(&summary, &cfg.out);
     if eval_test {
         let (loss, acc) = train::evaluate_sentiment_test(&summary.best, &test_reviews)?;
@@ -330,9 +318,9 @@ fn run() -> anyhow::Result<()> {
         Command::Sentiment { action: SentimentAction::Predict { model, file } } => {
             print!("{}", trainer::predict::predict(&model, &file)?);
         }
-        Command::Charlm { action: CharLmAction::Generate { model, prime, len, seed, temperature, top_k } } => {
-            let sampler = runtime::Sampler::new(seed, trainer::predict::temperature_q8(temperature)?, top_k);
-            let text = trainer::predict::generate(&model, &prime, len, sampler)?;
+        Command::Charlm { action: CharLmAction::Generate { model, sample } } => {
+            let sampler = sample.sampler().map_err(trainer::Error::Config)?;
+            let text = trainer::predict::generate(&model, &sample.prime, sample.len, sampler)?;
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             out.write_all(&text)?;

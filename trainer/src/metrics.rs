@@ -81,8 +81,8 @@ mod tests {
 
     #[test]
     fn losses_match_their_definitions() {
-        for (z, y) in [(0.0, 1.0), (3.0, 0.0), (-40.0, 1.0), (800.0, 1.0)] {
-            let p: f64 = 1.0 / (1.0 + (-z as f64).exp());
+        for (z, y) in [(0.0f64, 1.0f64), (3.0, 0.0), (-40.0, 1.0), (800.0, 1.0)] {
+            let p: f64 = 1.0 / (1.0 + (-z).exp());
             let direct = -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
             if direct.is_finite() {
                 assert!((bce_with_logits(z, y) - direct).abs() < 1e-9, "z {z} y {y}");

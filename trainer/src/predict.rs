@@ -21,11 +21,3 @@ pub fn generate(model: &Path, prime: &str, len: usize, sampler: Sampler) -> Resu
     host::run::generate_text(&bytes, prime.as_bytes(), len, sampler)
         .map_err(|source| Error::BadModel { path: model.to_path_buf(), source })
 }
-
-/// Temperature as the runtime's Q8.8 (256 = 1.0).
-pub fn temperature_q8(t: f32) -> Result<u16, Error> {
-    if !(0.0..=255.0).contains(&t) {
-        return Err(Error::Config(format!("--temperature must be in 0..=255, not {t}")));
-    }
-    Ok((t * 256.0).round() as u16)
-}

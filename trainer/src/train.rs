@@ -430,7 +430,14 @@ trait Objective {
 /// The training loop of both tasks: epochs of Adam steps with clipping,
 /// validation after each, the best weights kept, checkpoints, metrics and
 /// curves written, until [`Stopping`] says why not to go on.
-fn fit(run: &mut Run, task: &mut impl Objective, stop: Stopping, clip: f32, quiet: bool, title: &str) -> Result<String> {
+fn fit(
+    run: &mut Run,
+    task: &mut impl Objective,
+    stop: Stopping,
+    clip: f32,
+    quiet: bool,
+    title: &str,
+) -> Result<String> {
     let started = Instant::now();
     loop {
         if let Some(reason) = stop.reason(&run.progress, started.elapsed()) {
@@ -523,7 +530,8 @@ pub fn train_sentiment_on(
         hashing: WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed },
         max_tokens: cfg.max_tokens,
     };
-    let mut run = Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    let mut run =
+        Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
     let mut objective = SentimentObjective {
         train,
         valid,
@@ -728,7 +736,8 @@ mod tests {
 
     #[test]
     fn improvement_is_accuracy_for_a_classifier_and_loss_otherwise() {
-        let r = |val_loss, val_accuracy| EpochRecord { epoch: 1, train_loss: 0.0, val_loss, val_accuracy, seconds: 0.0 };
+        let r =
+            |val_loss, val_accuracy| EpochRecord { epoch: 1, train_loss: 0.0, val_loss, val_accuracy, seconds: 0.0 };
         assert!(improves(&r(0.9, Some(0.8)), &r(0.5, Some(0.7))));
         assert!(!improves(&r(0.1, Some(0.7)), &r(0.5, Some(0.7))));
         assert!(improves(&r(1.5, None), &r(1.6, None)));

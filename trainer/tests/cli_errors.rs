@@ -178,3 +178,21 @@ fn train_export_eval_hostile_inputs() {
     }
     assert!(!Path::new(&out).exists(), "a failed export left {out}");
 }
+
+/// Each flag shows in the help of the commands it applies to, and says
+/// what the code does.
+#[test]
+fn help_shows_each_flag_where_it_applies() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{args:?} --help");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let charlm = help(&["charlm", "train"]);
+    assert!(!charlm.contains("eval-test") && !charlm.contains("Sentiment"), "{charlm}");
+    assert!(charlm.contains("the last \"The Tragedie"), "{charlm}");
+    assert!(charlm.contains("--export <FILE>"), "{charlm}");
+    let sentiment = help(&["sentiment", "train"]);
+    assert!(sentiment.contains("--eval-test") && sentiment.contains("--export <FILE>"), "{sentiment}");
+    assert!(sentiment.contains("[possible values: last, mean-max]"), "{sentiment}");
+}

@@ -8,9 +8,9 @@
 mod common;
 
 use dfdx::prelude::*;
+use runtime::format::Pooling;
 use trainer::checkpoint::Checkpoint;
 use trainer::data;
-use runtime::format::Pooling;
 use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
 use trainer::{eval, export, float, inspect, predict};
 
@@ -133,8 +133,8 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     // 0.02 nats/char of the float model (the shipped model's gap is
     // measured by `trainer charlm eval`).
     let file = out.join("charlm.lstm");
-    let bytes = export::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8)
-        .unwrap();
+    let bytes =
+        export::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
     let e = eval::eval_charlm(&file, &cfg.data, None).unwrap();
     let int_loss = e.val_nats.unwrap();
     eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());
@@ -165,7 +165,7 @@ fn interrupted_and_resumed_run_equals_uninterrupted() {
 
     let resumed = common::temp_dir("resumed");
     train::train_charlm_on(&small(&resumed, 2), &quiet(), &corpus).unwrap();
-    let opts = RunOptions { resume: true, quiet: true, ..Default::default() };
+    let opts = RunOptions { resume: true, quiet: true };
     train::train_charlm_on(&small(&resumed, 3), &opts, &corpus).unwrap();
 
     let a = Checkpoint::load(&straight.join("checkpoint.ckpt")).unwrap();

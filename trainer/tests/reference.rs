@@ -38,10 +38,7 @@ fn sentiment_reference_equals_the_training_forward_pass() {
         let reviews: Vec<Vec<u32>> = (0..16).map(|n| (0..n).map(|k| 1 + (k * 7 + n * 3) % 40).collect()).collect();
         let examples: Vec<trainer::data::Example> = reviews
             .iter()
-            .map(|r| trainer::data::Example {
-                ids: runtime::sentiment::window(r, max_tokens).to_vec(),
-                label: 0.0,
-            })
+            .map(|r| trainer::data::Example { ids: runtime::sentiment::window(r, max_tokens).to_vec(), label: 0.0 })
             .collect();
         let batch: Vec<&trainer::data::Example> = examples.iter().collect();
         let (ids, seq, _) = sentiment_batch(&batch);
@@ -50,7 +47,11 @@ fn sentiment_reference_equals_the_training_forward_pass() {
         for (k, review) in reviews.iter().enumerate() {
             // The reference reads the whole review: its window is the head's.
             let reference = float.sentiment_logit(review);
-            assert!(close(trained[k], reference), "{pooling:?}, review {k}: op {} vs reference {reference}", trained[k]);
+            assert!(
+                close(trained[k], reference),
+                "{pooling:?}, review {k}: op {} vs reference {reference}",
+                trained[k]
+            );
         }
     }
 }
@@ -60,8 +61,15 @@ fn language_model_reference_equals_the_training_forward_pass() {
     let dev = Cpu::seed_from_u64(1);
     for embed_dim in [0, 5] {
         let v = 13;
-        let cfg =
-            NetConfig { vocab: v, embed_dim, hidden: 8, layers: 2, dropout: 0.5, outputs: v, readout: Readout::EveryStep };
+        let cfg = NetConfig {
+            vocab: v,
+            embed_dim,
+            hidden: 8,
+            layers: 2,
+            dropout: 0.5,
+            outputs: v,
+            readout: Readout::EveryStep,
+        };
         let net = Network::new(&dev, cfg, 9).unwrap();
         let task = Task::CharLm { charset: (b'a'..b'a' + v as u8).collect() };
         let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
