@@ -16,10 +16,12 @@ use dfdx::losses::{binary_cross_entropy_with_logits_loss, cross_entropy_with_log
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use runtime::format::Pooling;
 use runtime::tokenizer::WordHashing;
 use serde::{Deserialize, Serialize};
+
+use host::Words;
 
 use crate::checkpoint::{write_atomic, Checkpoint, EpochRecord, Progress, Task};
 use crate::data::{self, Example, Review, Split};
@@ -46,6 +48,51 @@ pub fn mix(seed: u64, tag: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How the learning rate moves over a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum LrSchedule {
+    /// The same rate every step.
+    Constant,
+    /// Half a cosine from the peak down to zero at the last step of the
+    /// last epoch.
+    Cosine,
+}
+
+/// The learning rate of each step: warm-up, then the schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// The peak rate.
+    pub lr: f32,
+    /// The schedule after warm-up.
+    pub schedule: LrSchedule,
+    /// Warm-up steps.
+    pub warmup: u64,
+    /// Steps of the whole run.
+    pub total: u64,
+}
+
+impl Rate {
+    /// A constant rate.
+    pub fn constant(lr: f32) -> Self {
+        Self { lr, schedule: LrSchedule::Constant, warmup: 0, total: 0 }
+    }
+
+    /// The rate of step `step` (from 0).
+    pub fn at(&self, step: u64) -> f32 {
+        if step < self.warmup {
+            return self.lr * (step + 1) as f32 / self.warmup as f32;
+        }
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let span = self.total.saturating_sub(self.warmup).max(1) as f64;
+                let t = ((step - self.warmup) as f64 / span).min(1.0);
+                (f64::from(self.lr) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
+            }
+        }
+    }
+}
+
 /// `--pooling last|mean-max`: the model format's own [`Pooling`].
 fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
     PossibleValuesParser::new(["last", "mean-max"])
@@ -61,10 +108,20 @@ pub struct SentimentConfig {
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/sentiment")]
     pub out: PathBuf,
-    /// Hash buckets of the word tokenizer (vocabulary = buckets + 1).
+    /// Keep the N most frequent tokens of the training part (counted after
+    /// the validation carve) in a vocabulary table; every other token is
+    /// one out-of-vocabulary id. 0: hash every word into --buckets instead
+    /// (format version 1's tokenizer).
+    #[arg(long, default_value_t = 0)]
+    pub vocab: usize,
+    /// With --vocab: punctuation marks (`!`, `?`, `:`, `)` ...) are tokens.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub punctuation: bool,
+    /// Without --vocab: hash buckets of the word tokenizer (vocabulary =
+    /// buckets + 1).
     #[arg(long, default_value_t = 20000)]
     pub buckets: u32,
-    /// Seed of the word hash.
+    /// Without --vocab: seed of the word hash.
     #[arg(long, default_value_t = 0)]
     pub hash_seed: u32,
     /// Read only the last N tokens of each review (0 = all).
@@ -82,13 +139,23 @@ pub struct SentimentConfig {
     /// Dropout after each LSTM layer.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f32,
+    /// Word dropout: during training each token becomes the
+    /// out-of-vocabulary id 1 with this probability (seeded).
+    #[arg(long, default_value_t = 0.0)]
+    pub word_dropout: f32,
     /// How hidden states feed the dense layer: the last state, or the mean
     /// and the max over time.
     #[arg(long, value_parser = pooling_parser(), default_value = "last")]
     pub pooling: Pooling,
-    /// Adam learning rate.
+    /// Adam learning rate (the peak, with a schedule).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
+    /// Learning-rate schedule over the whole run.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up from 0 to --lr before the schedule.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
@@ -208,6 +275,12 @@ pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<f32>) {
     (ids, Seq { steps, batch: b, starts }, labels)
 }
 
+/// How many batches [`epoch_batches`] makes of `n` examples.
+pub fn batches_per_epoch(n: usize, batch: usize) -> usize {
+    let group = batch.max(1) * 50;
+    (0..n).step_by(group).map(|start| (n - start).min(group).div_ceil(batch.max(1))).sum()
+}
+
 /// Batches for one epoch: a seeded shuffle, then within groups of 50
 /// batches the reviews are sorted by length (less padding), and the batch
 /// order is shuffled again.
@@ -241,24 +314,30 @@ pub fn evaluate_sentiment(net: &Network, examples: &[Example], batch: usize) -> 
     m.figures()
 }
 
-/// The official train split's reviews, tokenized and split into (train,
-/// validation).
-pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Vec<Example>, Vec<Example>)> {
-    let hashing = WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed };
-    let examples = data::examples(reviews, hashing, cfg.max_tokens);
-    let (train, valid) = data::carve_validation(examples, cfg.val_fraction, cfg.seed, cfg.train_limit);
+/// The official train split's reviews split into (train, validation),
+/// the words (a vocabulary counted on the train part only, or the
+/// hashing), and both parts tokenized with them.
+pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Words, Vec<Example>, Vec<Example>)> {
+    let (train, valid) = data::carve_validation(reviews.to_vec(), cfg.val_fraction, cfg.seed, cfg.train_limit);
     if train.is_empty() || valid.is_empty() {
         return Err(Error::Empty {
             path: cfg.data.clone(),
             what: "the training or validation part (check --val-fraction)".into(),
         });
     }
-    Ok((train, valid))
+    let words = if cfg.vocab > 0 {
+        data::build_vocab(&train, cfg.punctuation, cfg.vocab)
+    } else {
+        Words::Hashed(WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed })
+    };
+    let train = data::examples(&train, &words, cfg.max_tokens);
+    let valid = data::examples(&valid, &words, cfg.max_tokens);
+    Ok((words, train, valid))
 }
 
-fn sentiment_net_config(cfg: &SentimentConfig) -> NetConfig {
+fn sentiment_net_config(cfg: &SentimentConfig, words: &Words) -> NetConfig {
     NetConfig {
-        vocab: cfg.buckets as usize + 1,
+        vocab: words.vocab_size() as usize,
         embed_dim: cfg.embed_dim,
         hidden: cfg.hidden,
         layers: cfg.layers,
@@ -434,6 +513,7 @@ fn fit(
     run: &mut Run,
     task: &mut impl Objective,
     stop: Stopping,
+    rate: Rate,
     clip: f32,
     quiet: bool,
     title: &str,
@@ -452,6 +532,7 @@ fn fit(
             let (loss, rows) = task.loss(&run.net, k);
             let l = f64::from(loss.array());
             let mut grads = loss.backward();
+            run.adam.cfg.lr = rate.at(run.progress.steps);
             run.adam.step(&mut run.net, &mut grads, clip_of(clip));
             run.progress.steps += 1;
             sum += l * rows as f64;
@@ -484,19 +565,29 @@ struct SentimentObjective<'a> {
     seed: u64,
     batches: Vec<Vec<usize>>,
     dropout: StdRng,
+    word_dropout: f32,
+    words: StdRng,
 }
 
 impl Objective for SentimentObjective<'_> {
     fn start_epoch(&mut self, epoch: usize) -> usize {
         let mut rng = StdRng::seed_from_u64(mix(self.seed, 2, epoch as u64));
         self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
+        self.words = StdRng::seed_from_u64(mix(self.seed, 4, epoch as u64));
         self.batches = epoch_batches(self.train, self.batch, &mut rng);
         self.batches.len()
     }
 
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
         let exs: Vec<&Example> = self.batches[k].iter().map(|&i| &self.train[i]).collect();
-        let (ids, seq, labels) = sentiment_batch(&exs);
+        let (mut ids, seq, labels) = sentiment_batch(&exs);
+        if self.word_dropout > 0.0 {
+            for id in ids.iter_mut().filter(|id| **id != 0) {
+                if self.words.gen::<f32>() < self.word_dropout {
+                    *id = runtime::tokenizer::OOV as usize;
+                }
+            }
+        }
         let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
         let targets = logits.device().tensor_from_vec(labels, (exs.len(), 1));
         (binary_cross_entropy_with_logits_loss(logits, targets), exs.len())
@@ -511,27 +602,28 @@ impl Objective for SentimentObjective<'_> {
 /// Trains the sentiment classifier on the official train split at
 /// `cfg.data` (validation carved out of it).
 pub fn train_sentiment(cfg: &SentimentConfig, opts: &RunOptions) -> Result<Summary> {
-    let (train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
-    train_sentiment_on(cfg, opts, &train, &valid)
+    let (words, train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
+    train_sentiment_on(cfg, opts, &words, &train, &valid)
 }
 
 /// Trains the sentiment classifier on already tokenized data (tokenized
-/// with `cfg.buckets`, `cfg.hash_seed`, `cfg.max_tokens`).
+/// with `words` and `cfg.max_tokens`).
 pub fn train_sentiment_on(
     cfg: &SentimentConfig,
     opts: &RunOptions,
+    words: &Words,
     train: &[Example],
     valid: &[Example],
 ) -> Result<Summary> {
     if cfg.batch == 0 {
         return Err(Error::Config("--batch must be positive".into()));
     }
-    let task = Task::Sentiment {
-        hashing: WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed },
-        max_tokens: cfg.max_tokens,
-    };
-    let mut run =
-        Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    if !(0.0..1.0).contains(&cfg.word_dropout) {
+        return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
+    }
+    let task = Task::Sentiment { words: words.clone(), max_tokens: cfg.max_tokens };
+    let net_cfg = sentiment_net_config(cfg, words);
+    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
     let mut objective = SentimentObjective {
         train,
         valid,
@@ -539,9 +631,13 @@ pub fn train_sentiment_on(
         seed: cfg.seed,
         batches: Vec::new(),
         dropout: StdRng::seed_from_u64(0),
+        word_dropout: cfg.word_dropout,
+        words: StdRng::seed_from_u64(0),
     };
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
-    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    let per_epoch = batches_per_epoch(train.len(), cfg.batch) as u64;
+    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total: per_epoch * cfg.epochs as u64 };
+    let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, "IMDb sentiment")?;
     Ok(run.summary(&stopped))
 }
 
@@ -563,10 +659,10 @@ fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
 /// it. Returns (loss, accuracy).
 pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Review]) -> Result<(f64, f64)> {
     let ckpt = Checkpoint::load(ckpt_path)?;
-    let Task::Sentiment { hashing, max_tokens } = ckpt.meta.task else {
+    let Task::Sentiment { words, max_tokens } = ckpt.meta.task.clone() else {
         return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
     };
-    let examples = data::examples(reviews, hashing, max_tokens);
+    let examples = data::examples(reviews, &words, max_tokens);
     let net = ckpt.network(&Cpu::default())?;
     let (loss, acc) = evaluate_sentiment(&net, &examples, 250);
     let json = serde_json::json!({
@@ -708,7 +804,7 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         dropout: StdRng::seed_from_u64(0),
     };
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: cfg.minutes };
-    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "Hamlet char LM")?;
+    let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, "Hamlet char LM")?;
     Ok(run.summary(&stopped))
 }
 
@@ -732,6 +828,20 @@ mod tests {
         assert_eq!(s.reason(&progress(1, 1, 0), std::time::Duration::from_secs(60)), Some("time limit"));
         let unlimited = Stopping { minutes: 0.0, ..s };
         assert_eq!(unlimited.reason(&progress(1, 1, 0), std::time::Duration::from_secs(1 << 20)), None);
+    }
+
+    #[test]
+    fn schedule_warms_up_then_follows_a_cosine() {
+        let r = Rate { lr: 1.0, schedule: LrSchedule::Cosine, warmup: 10, total: 110 };
+        assert!((r.at(0) - 0.1).abs() < 1e-6);
+        assert!((r.at(9) - 1.0).abs() < 1e-6);
+        assert!((r.at(10) - 1.0).abs() < 1e-6);
+        assert!((r.at(60) - 0.5).abs() < 1e-6);
+        assert!(r.at(109) < 0.01 && r.at(200) == 0.0);
+        assert_eq!(Rate::constant(0.5).at(1_000), 0.5);
+        let mut rng = StdRng::seed_from_u64(1);
+        let examples: Vec<Example> = (0..1234).map(|i| Example { ids: vec![1; i % 7], label: 0.0 }).collect();
+        assert_eq!(batches_per_epoch(1234, 10), epoch_batches(&examples, 10, &mut rng).len());
     }
 
     #[test]
