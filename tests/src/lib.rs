@@ -145,7 +145,7 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
     [lm, s, v]
         .iter()
         .map(|m| {
-            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, 20)]);
+            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, m.vocab().min(20) as u32)]);
             quantize(m, &cal, 8).expect("a small model quantizes")
         })
         .collect()
