@@ -112,7 +112,7 @@ pub struct SentimentConfig {
     /// the validation carve) in a vocabulary table; every other token is
     /// one out-of-vocabulary id. 0: hash every word into --buckets instead
     /// (format version 1's tokenizer).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 8000)]
     pub vocab: usize,
     /// With --vocab: punctuation marks (`!`, `?`, `:`, `)` ...) are tokens.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -124,49 +124,63 @@ pub struct SentimentConfig {
     /// Without --vocab: seed of the word hash.
     #[arg(long, default_value_t = 0)]
     pub hash_seed: u32,
-    /// Read only the last N tokens of each review (0 = all).
-    #[arg(long, default_value_t = 200)]
+    /// Read only the last N tokens of each review (0 = all, each token run
+    /// as it arrives; a window of N is replayed from a ring when the review
+    /// ends).
+    #[arg(long, default_value_t = 0)]
     pub max_tokens: usize,
     /// Embedding width.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 20)]
     pub embed_dim: usize,
     /// LSTM hidden width.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 96)]
     pub hidden: usize,
     /// Stacked LSTM layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
     /// Dropout after each LSTM layer.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.3)]
     pub dropout: f32,
+    /// Quantization-aware training of the embedding: every forward pass
+    /// (training and validation) reads it rounded to the grid of a
+    /// `--qat-bits`-bit export (4 or 8; 0 = off), refreshed every 50
+    /// batches; the gradient passes straight through.
+    #[arg(long, default_value_t = 0)]
+    pub qat_bits: u8,
+    /// Weight averaging: keep the weights of the last K epochs
+    /// (`epoch-N.ckpt`) and, at the end, validate their average; it becomes
+    /// `best.ckpt` if its validation accuracy beats the best epoch's
+    /// (`average.json` says). 0 or 1: off.
+    #[arg(long, default_value_t = 0)]
+    pub average_last: usize,
     /// Word dropout: during training each token becomes the
     /// out-of-vocabulary id 1 with this probability (seeded).
     #[arg(long, default_value_t = 0.0)]
     pub word_dropout: f32,
     /// How hidden states feed the dense layer: the last state, or the mean
     /// and the max over time.
-    #[arg(long, value_parser = pooling_parser(), default_value = "last")]
+    #[arg(long, value_parser = pooling_parser(), default_value = "mean-max")]
     pub pooling: Pooling,
     /// Adam learning rate (the peak, with a schedule).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 3e-3)]
     pub lr: f32,
     /// Learning-rate schedule over the whole run.
-    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
     pub schedule: LrSchedule,
     /// Steps of linear warm-up from 0 to --lr before the schedule.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 100)]
     pub warmup: u64,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
     /// Reviews per batch.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Maximum epochs.
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 5)]
     pub patience: usize,
     /// Fraction of the official train split held out for validation.
     #[arg(long, default_value_t = 0.1)]
@@ -245,7 +259,7 @@ pub struct RunOptions {
 pub struct Summary {
     /// Epochs completed in total.
     pub epochs_done: usize,
-    /// The best epoch.
+    /// The best epoch (0: the average of the last epochs' weights won).
     pub best_epoch: usize,
     /// Validation loss of the best epoch.
     pub best_val_loss: f64,
@@ -350,6 +364,10 @@ fn sentiment_net_config(cfg: &SentimentConfig, words: &Words) -> NetConfig {
 /// State shared by both loops: the network, optimiser and progress, loaded
 /// from a checkpoint on resume.
 struct Run {
+    /// Save every epoch from this one on as `epoch-N.ckpt` (0: none).
+    keep_from: usize,
+    /// The averaged weights' validation figures, when they were chosen.
+    averaged: Option<(f64, Option<f64>)>,
     net: Network,
     adam: Adam,
     progress: Progress,
@@ -384,11 +402,20 @@ impl Run {
             let net = ckpt.network(&dev)?;
             let mut adam = ckpt.optimizer().ok_or_else(|| mismatch("it holds no optimiser state".into()))?;
             adam.cfg.lr = lr;
-            return Ok(Self { net, adam, progress: ckpt.meta.progress.clone(), task, train_json, out: out.to_owned() });
+            return Ok(Self {
+                keep_from: 0,
+                averaged: None,
+                net,
+                adam,
+                progress: ckpt.meta.progress.clone(),
+                task,
+                train_json,
+                out: out.to_owned(),
+            });
         }
         let net = Network::new(&dev, net_cfg, mix(seed, 1, 0))?;
         let adam = Adam::new(&net, AdamConfig { lr, ..Default::default() });
-        Ok(Self { net, adam, progress: Progress::default(), task, train_json, out: out.to_owned() })
+        Ok(Self { keep_from: 0, averaged: None, net, adam, progress: Progress::default(), task, train_json, out: out.to_owned() })
     }
 
     /// Records an epoch; `better` says whether it beats the best so far.
@@ -405,6 +432,10 @@ impl Run {
         if better {
             Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
                 .save(&self.out.join(BEST))?;
+        }
+        if self.keep_from > 0 && self.progress.epochs_done >= self.keep_from {
+            Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
+                .save(&self.out.join(format!("epoch-{}.ckpt", self.progress.epochs_done)))?;
         }
         Checkpoint::new(self.task.clone(), &self.net, Some(&self.adam), self.train_json.clone(), self.progress.clone())
             .save(&self.out.join(CHECKPOINT))?;
@@ -428,13 +459,65 @@ impl Run {
         self.progress.history.iter().find(|r| r.epoch == self.progress.best_epoch)
     }
 
+    /// Weight averaging (see `--average-last`): the mean of the kept
+    /// epochs' weights, validated; saved as the best weights if it beats
+    /// the best epoch. Writes `average.json`.
+    fn average(&mut self, task: &mut impl Objective, quiet: bool) -> Result<()> {
+        let epochs: Vec<usize> = (self.keep_from.max(1)..=self.progress.epochs_done).collect();
+        if self.keep_from == 0 || epochs.len() < 2 {
+            return Ok(());
+        }
+        let mut sum: Option<Vec<Vec<f32>>> = None;
+        for e in &epochs {
+            let ck = Checkpoint::load(&self.out.join(format!("epoch-{e}.ckpt")))?;
+            match &mut sum {
+                None => sum = Some(ck.params),
+                Some(acc) => acc.iter_mut().zip(&ck.params).for_each(|(a, p)| {
+                    a.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+                }),
+            }
+        }
+        let n = epochs.len() as f32;
+        let mut avg = Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone());
+        avg.params = sum.unwrap_or_default().into_iter().map(|p| p.into_iter().map(|x| x / n).collect()).collect();
+        let mut net = avg.network(&Cpu::default())?;
+        task.prepare(&mut net, usize::MAX);
+        let (val_loss, val_accuracy) = task.validate(&net);
+        let best = self.best().cloned();
+        let record = EpochRecord { epoch: 0, train_loss: f64::NAN, val_loss, val_accuracy, seconds: 0.0 };
+        let chosen = best.as_ref().is_none_or(|b| improves(&record, b));
+        if chosen {
+            avg.save(&self.out.join(BEST))?;
+        }
+        if !quiet {
+            let acc = val_accuracy.map(|a| format!(", val acc {a:.4}")).unwrap_or_default();
+            let verdict = if chosen { "chosen as the best weights" } else { "not better than the best epoch" };
+            eprintln!("average of epochs {:?}: val loss {val_loss:.4}{acc} ({verdict})", epochs);
+        }
+        let json = serde_json::json!({
+            "epochs": epochs,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "chosen": chosen,
+        });
+        write_atomic(&self.out.join("average.json"), serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
+        if chosen {
+            self.averaged = Some((val_loss, val_accuracy));
+        }
+        Ok(())
+    }
+
     fn summary(&self, stopped: &str) -> Summary {
         let best = self.best();
+        let (val_loss, val_accuracy) = match self.averaged {
+            Some(figures) => figures,
+            None => (best.map_or(f64::NAN, |r| r.val_loss), best.and_then(|r| r.val_accuracy)),
+        };
         Summary {
             epochs_done: self.progress.epochs_done,
-            best_epoch: self.progress.best_epoch,
-            best_val_loss: best.map_or(f64::NAN, |r| r.val_loss),
-            best_val_accuracy: best.and_then(|r| r.val_accuracy),
+            best_epoch: if self.averaged.is_some() { 0 } else { self.progress.best_epoch },
+            best_val_loss: val_loss,
+            best_val_accuracy: val_accuracy,
             stopped: stopped.to_owned(),
             best: self.out.join(BEST),
         }
@@ -502,6 +585,9 @@ trait Objective {
     /// The loss of batch `k` of the epoch, and its rows (its weight in the
     /// epoch's mean).
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize);
+    /// Before batch `k` of an epoch, and (with `k` = the batch count)
+    /// before validation: a change of the network that is not a step.
+    fn prepare(&mut self, _net: &mut Network, _k: usize) {}
     /// Validation loss, and accuracy for a classifier.
     fn validate(&self, net: &Network) -> (f64, Option<f64>);
 }
@@ -529,6 +615,7 @@ fn fit(
         let pb = crate::progress::bar(!quiet, n as u64, format!("epoch {epoch}/{}", stop.epochs), "batches");
         let (mut sum, mut count) = (0.0f64, 0usize);
         for k in 0..n {
+            task.prepare(&mut run.net, k);
             let (loss, rows) = task.loss(&run.net, k);
             let l = f64::from(loss.array());
             let mut grads = loss.backward();
@@ -541,6 +628,7 @@ fn fit(
             pb.inc(1);
         }
         pb.finish_and_clear();
+        task.prepare(&mut run.net, n);
         let (val_loss, val_accuracy) = task.validate(&run.net);
         let record = EpochRecord {
             epoch,
@@ -567,6 +655,7 @@ struct SentimentObjective<'a> {
     dropout: StdRng,
     word_dropout: f32,
     words: StdRng,
+    qat_bits: u8,
 }
 
 impl Objective for SentimentObjective<'_> {
@@ -591,6 +680,12 @@ impl Objective for SentimentObjective<'_> {
         let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
         let targets = logits.device().tensor_from_vec(labels, (exs.len(), 1));
         (binary_cross_entropy_with_logits_loss(logits, targets), exs.len())
+    }
+
+    fn prepare(&mut self, net: &mut Network, k: usize) {
+        if self.qat_bits > 0 && (k % 50 == 0 || k >= self.batches.len()) {
+            net.set_embed_quant(self.qat_bits);
+        }
     }
 
     fn validate(&self, net: &Network) -> (f64, Option<f64>) {
@@ -618,6 +713,9 @@ pub fn train_sentiment_on(
     if cfg.batch == 0 {
         return Err(Error::Config("--batch must be positive".into()));
     }
+    if ![0, 4, 8].contains(&cfg.qat_bits) {
+        return Err(Error::Config(format!("--qat-bits must be 0, 4 or 8, not {}", cfg.qat_bits)));
+    }
     if !(0.0..1.0).contains(&cfg.word_dropout) {
         return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
     }
@@ -633,11 +731,16 @@ pub fn train_sentiment_on(
         dropout: StdRng::seed_from_u64(0),
         word_dropout: cfg.word_dropout,
         words: StdRng::seed_from_u64(0),
+        qat_bits: cfg.qat_bits,
     };
+    if cfg.average_last > 1 {
+        run.keep_from = cfg.epochs.saturating_sub(cfg.average_last - 1).max(1);
+    }
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
     let per_epoch = batches_per_epoch(train.len(), cfg.batch) as u64;
     let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total: per_epoch * cfg.epochs as u64 };
     let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    run.average(&mut objective, opts.quiet)?;
     Ok(run.summary(&stopped))
 }
 

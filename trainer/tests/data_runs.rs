@@ -37,6 +37,8 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         layers: 1,
         dropout: 0.0,
         word_dropout: 0.0,
+        qat_bits: 0,
+        average_last: 2,
         pooling: Pooling::MeanMax,
         lr: 2e-3,
         schedule: train::LrSchedule::Cosine,
