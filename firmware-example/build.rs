@@ -102,7 +102,7 @@ fn embed(code: &mut String, path: &Path, kind: ModelKind, env_var: &str) -> usiz
     // Sentiment: the token window; language model: the charset size.
     let (extra_name, extra) = match model.tokenizer {
         Tokenizer::Chars(c) => ("V", c.len()),
-        Tokenizer::Words(_) => ("N", model.head.max_tokens as usize),
+        Tokenizer::Words(_) | Tokenizer::Vocab(_) => ("N", model.head.max_tokens as usize),
     };
     let lit = path.to_str().unwrap_or_else(|| panic!("{env_var}: the path {} is not UTF-8", path.display()));
     let _ = write!(

@@ -329,6 +329,8 @@ fn lstm_macs(m: &Model<'_>) -> u64 {
 ///
 /// - `sentiment`: one review of N random token ids (N at most the model's
 ///   window), LSTM steps plus the head once;
+/// - `sentiment-finish`: the end of such a review alone, the latency from
+///   the last token to the probability;
 /// - `charlm`: N characters fed (LSTM step plus all logits each);
 /// - `charlm-generate`: N characters generated (the same plus sampling).
 fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
@@ -358,6 +360,19 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         let p = clf.classify_ids(&mut state, core::hint::black_box(&ids[..n]))?;
         lstm_cost_end();
         let _ = writeln!(out, "sentiment tokens={n} macs={macs} ({p})");
+        // The latency after the last token: `finish` alone (with a window,
+        // the replay of the window's LSTM steps; without, the pooling and
+        // the head).
+        let mut review = clf.start(&mut state)?;
+        for &id in &ids[..n] {
+            review.push_id(id)?;
+        }
+        let replayed = if window == 0 { 0 } else { n as u64 };
+        let macs = replayed * lstm_macs(m) + features;
+        lstm_cost_begin();
+        let p = core::hint::black_box(review).finish();
+        lstm_cost_end();
+        let _ = writeln!(out, "sentiment-finish tokens=1 macs={macs} ({p})");
     }
     if lm::MODEL.is_some() {
         let lm = charlm_model()?;

@@ -12,13 +12,57 @@
 //! and so on); matrices are row-major `[rows][cols]`.
 
 use runtime::format::{ModelKind, Pooling};
-use runtime::tokenizer::WordHashing;
+use runtime::tokenizer::{U32s, WordHashing, WordIds, WordVocab};
+
+/// How a word tokenizer's tokens become ids, owned: the host's form of
+/// [`runtime::tokenizer::WordIds`] (in checkpoints and float models).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Words {
+    /// The hashing trick (format version 1 models), punctuation dropped.
+    Hashed(WordHashing),
+    /// A vocabulary of kept tokens.
+    Vocab {
+        /// Punctuation marks are tokens of their own.
+        punctuation: bool,
+        /// The kept tokens' hashes, ascending and distinct: id `2 + i` is
+        /// `hashes[i]`, id 1 every other token.
+        hashes: Vec<u32>,
+    },
+}
+
+impl Words {
+    /// Run `f` with the runtime's view of these ids (the same lookup the
+    /// device does).
+    pub fn with_ids<R>(&self, f: impl FnOnce(WordIds<'_>) -> R) -> R {
+        match self {
+            Words::Hashed(h) => f(WordIds::Hashed(*h)),
+            Words::Vocab { punctuation, hashes } => {
+                let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+                f(WordIds::Vocab(WordVocab { punctuation: *punctuation, hashes: U32s(&bytes) }))
+            }
+        }
+    }
+
+    /// Embedding rows (every id is below this).
+    pub fn vocab_size(&self) -> u32 {
+        self.with_ids(|ids| ids.vocab_size())
+    }
+
+    /// The ids of a whole text, in order.
+    pub fn ids(&self, text: &[u8]) -> Vec<u32> {
+        self.with_ids(|ids| {
+            let mut v = Vec::new();
+            ids.for_each_id(text, |id| v.push(id));
+            v
+        })
+    }
+}
 
 /// The tokenizer of a float model.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FloatTokenizer {
-    /// Hashed words (sentiment).
-    Words(WordHashing),
+    /// Words (sentiment).
+    Words(Words),
     /// A charset: id `i` is byte `charset[i]` (language model).
     Chars(Vec<u8>),
 }

@@ -17,5 +17,5 @@ pub mod float;
 pub mod quantize;
 pub mod run;
 
-pub use float::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatState, FloatTokenizer, Pooler};
+pub use float::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatState, FloatTokenizer, Pooler, Words};
 pub use quantize::{quantize, to_bytes, Calibration, QuantizeError};

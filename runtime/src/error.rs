@@ -23,7 +23,8 @@ pub enum Error {
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
-        /// Version this runtime reads.
+        /// The newest version this runtime reads (it reads every version
+        /// from [`crate::format::OLDEST_VERSION`] to this one).
         supported: u16,
     },
     /// The CRC-32 trailer does not match the contents.
@@ -95,7 +96,11 @@ impl core::fmt::Display for Error {
                 write!(f, "not a model file: it starts with {found:02x?}, not \"LSTM\"")
             }
             Error::UnsupportedVersion { found, supported } => {
-                write!(f, "the model file has format version {found}, this runtime reads version {supported}")
+                write!(
+                    f,
+                    "the model file has format version {found}, this runtime reads versions {} to {supported}",
+                    crate::format::OLDEST_VERSION
+                )
             }
             Error::CrcMismatch { stored, computed } => {
                 write!(f, "the model file is corrupt: CRC-32 is {computed:08x}, the file says {stored:08x}")

@@ -1,4 +1,6 @@
-//! The model file format, version 1 (the spec is `runtime/FORMAT.md`).
+//! The model file format, version 2 (the spec is `runtime/FORMAT.md`);
+//! version 1 files, whose bodies are version 2 bodies without the
+//! vocabulary tokenizer, still load.
 //!
 //! ```text
 //! offset 0   4 bytes   magic "LSTM"
@@ -15,13 +17,16 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::tokenizer::WordHashing;
+use crate::tokenizer::{WordHashing, WordIds, WordVocab};
 use crate::Error;
 
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
-/// The format version this runtime reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this runtime writes.
+pub const VERSION: u16 = 2;
+/// The oldest version it reads: a version 1 body is a version 2 body that
+/// uses no [`Tokenizer::Vocab`].
+pub const OLDEST_VERSION: u16 = 1;
 /// Most LSTM layers in a model.
 pub const MAX_LAYERS: usize = 4;
 /// Widest LSTM layer. With int8 weights in `[-127, 127]` and int16 inputs,
@@ -173,14 +178,28 @@ pub enum Tokenizer<'a> {
     Words(WordHashing),
     /// A charset: id `i` is byte `charset[i]`; bytes must be distinct.
     Chars(#[serde(borrow)] &'a [u8]),
+    /// Words (and, if the vocabulary says so, punctuation marks) looked up
+    /// in a table of the kept tokens' hashes (version 2).
+    Vocab(#[serde(borrow)] WordVocab<'a>),
 }
 
-impl Tokenizer<'_> {
-    /// Number of token ids, including the padding id 0 of `Words`.
+impl<'a> Tokenizer<'a> {
+    /// Number of token ids, including the padding id 0 of the word
+    /// tokenizers.
     pub fn vocab_size(&self) -> u32 {
         match self {
             Tokenizer::Words(h) => h.vocab_size(),
             Tokenizer::Chars(c) => c.len() as u32,
+            Tokenizer::Vocab(v) => v.vocab_size(),
+        }
+    }
+
+    /// How word tokens become ids (`None` for a charset).
+    pub fn word_ids(&self) -> Option<WordIds<'a>> {
+        match *self {
+            Tokenizer::Words(h) => Some(WordIds::Hashed(h)),
+            Tokenizer::Vocab(v) => Some(WordIds::Vocab(v)),
+            Tokenizer::Chars(_) => None,
         }
     }
 }
@@ -244,8 +263,9 @@ pub struct LstmLayer<'a> {
 pub struct Head<'a> {
     /// Feature pooling.
     pub pooling: Pooling,
-    /// Sentiment: only the last `max_tokens` tokens are read (0 = all; mean
-    /// pooling needs `1..=65535`).
+    /// Sentiment: only the last `max_tokens` tokens are read, replayed from
+    /// a ring when the review ends (0 = all, each step run as its token
+    /// arrives; mean pooling's window is at most 65,535).
     pub max_tokens: u32,
     /// Weights `[outputs][features]`, int8 in `[-127, 127]`; features are the
     /// hidden state in Q0.15.
@@ -336,7 +356,7 @@ impl<'a> Model<'a> {
             return Err(Error::BadMagic { found: magic });
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let (content, tail) = bytes.split_at(bytes.len() - CRC_LEN);
@@ -349,6 +369,9 @@ impl<'a> Model<'a> {
         let (model, rest): (Model<'a>, _) = postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });
+        }
+        if version < 2 && matches!(model.tokenizer, Tokenizer::Vocab(_)) {
+            return Err(Error::Inconsistent { what: "a version 1 model has no vocabulary table" });
         }
         model.validate()?;
         Ok(model)
@@ -368,6 +391,18 @@ impl<'a> Model<'a> {
         match (h.kind, &self.tokenizer) {
             (ModelKind::Sentiment, Tokenizer::Words(w)) => {
                 check_range("hash buckets", i64::from(w.buckets), 1, i64::from(MAX_VOCAB - 1))?;
+            }
+            (ModelKind::Sentiment, Tokenizer::Vocab(v)) => {
+                check_len("vocabulary table", 4 * v.hashes.len(), v.hashes.0.len())?;
+                check_range("vocabulary", v.hashes.len() as i64, 0, i64::from(MAX_VOCAB - 2))?;
+                let mut prev = None;
+                for i in 0..v.hashes.len() {
+                    let h = v.hashes.get(i);
+                    if h <= prev {
+                        return Err(Error::Inconsistent { what: "vocabulary hashes are not ascending and distinct" });
+                    }
+                    prev = h;
+                }
             }
             (ModelKind::CharLm, Tokenizer::Chars(cs)) => {
                 for (i, c) in cs.iter().enumerate() {
@@ -413,12 +448,12 @@ impl<'a> Model<'a> {
                 }
             }
         }
-        if head.pooling == Pooling::MeanMax && !(1..=65_535).contains(&head.max_tokens) {
-            // The mean's int32 sum over at most 65,535 steps cannot overflow.
+        if head.pooling == Pooling::MeanMax && head.max_tokens > 65_535 {
+            // A window is a ring of the last ids in the state: at most 65,535.
             return Err(Error::OutOfRange {
                 what: "max_tokens of mean pooling",
                 value: i64::from(head.max_tokens),
-                min: 1,
+                min: 0,
                 max: 65_535,
             });
         }

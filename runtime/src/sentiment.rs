@@ -6,11 +6,11 @@
 //! the classifier is built). A review of any length streams through it in
 //! constant memory.
 
-use crate::format::{ModelKind, Pooling, Tokenizer};
+use crate::format::{ModelKind, Pooling};
 use crate::head::dense_output;
 use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
-use crate::tokenizer::{WordHashing, WordTokenizer};
+use crate::tokenizer::{WordIds, WordTokenizer};
 use crate::{Error, Model};
 
 /// A probability in Q0.15 (`0..=32767`, 32768 = 1.0).
@@ -79,10 +79,10 @@ pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
     window: [u32; N],
     /// Slot of `window` for the next id, below `max_tokens`.
     next: usize,
-    /// Sum over time of the top layer's h (mean pooling), Q0.15. Mean
-    /// pooling reads at most 65,535 tokens (the format's bound on its
-    /// window), so the sum stays below 2^31.
-    sum: [i32; H],
+    /// Sum over time of the top layer's h (mean pooling), Q0.15, in 64
+    /// bits: without a window a review of any length is summed (2^48
+    /// tokens before it could overflow).
+    sum: [i64; H],
     /// Max over time of the top layer's h (max pooling), Q0.15.
     max: [i16; H],
     /// [`Classifier::feed_lines`]: a review (line) has begun.
@@ -94,7 +94,7 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
     pub const fn new() -> Self {
         Self {
             lstm: LstmState::new(),
-            tokenizer: WordTokenizer::new(WordHashing { buckets: 1, seed: 0 }),
+            tokenizer: WordTokenizer::new(false),
             count: 0,
             window: [0; N],
             next: 0,
@@ -106,9 +106,9 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
 
     /// Every field back to its start, with the model's tokenizer (in place:
     /// no copy of the state on the stack).
-    fn reset(&mut self, hashing: WordHashing) {
+    fn reset(&mut self, ids: &WordIds<'_>) {
         self.lstm.reset();
-        self.tokenizer = WordTokenizer::new(hashing);
+        self.tokenizer = ids.tokenizer();
         self.count = 0;
         self.window.fill(0);
         self.next = 0;
@@ -129,7 +129,7 @@ impl<const H: usize, const L: usize, const N: usize> Default for SentimentState<
 #[derive(Clone, Debug)]
 pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
     lstm: Lstm<'a, E, H, L>,
-    hashing: WordHashing,
+    ids: WordIds<'a>,
 }
 
 /// One review being read: returned by [`Classifier::start`], fed any number
@@ -175,10 +175,10 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         if model.header.kind != ModelKind::Sentiment {
             return Err(Error::WrongKind { expected: ModelKind::Sentiment, found: model.header.kind });
         }
-        let Tokenizer::Words(hashing) = model.tokenizer else {
+        let Some(ids) = model.tokenizer.word_ids() else {
             return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" });
         };
-        Ok(Self { lstm: Lstm::new(model)?, hashing })
+        Ok(Self { lstm: Lstm::new(model)?, ids })
     }
 
     /// Decode and build in one go.
@@ -189,6 +189,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// The model.
     pub fn model(&self) -> &Model<'a> {
         self.lstm.model()
+    }
+
+    /// How the model's word tokens become ids.
+    pub fn word_ids(&self) -> WordIds<'a> {
+        self.ids
     }
 
     /// The window of ids the model reads (0 = all): a state needs
@@ -211,14 +216,14 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         if self.window() > N {
             return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.window() });
         }
-        state.reset(self.hashing);
+        state.reset(&self.ids);
         Ok(())
     }
 
     fn feed_bytes<const N: usize>(&self, state: &mut SentimentState<H, L, N>, bytes: &[u8]) {
         for &b in bytes {
-            if let Some(id) = state.tokenizer.push(b) {
-                self.token(state, id);
+            for hash in state.tokenizer.push(b).into_iter().flatten() {
+                self.token(state, self.ids.id(hash));
             }
         }
     }
@@ -238,12 +243,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
 
     fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
         // Ids come from the model's own tokenizer or were checked: always
-        // in range. Only mean pooling sums: a last-state model may read any
-        // number of tokens, and its sum would overflow.
+        // in range. Only mean pooling sums.
         if self.lstm.step(&mut state.lstm, id).is_ok() && self.model().head.pooling == Pooling::MeanMax {
             let top = self.lstm.top(&state.lstm);
             for ((sum, max), &h) in state.sum.iter_mut().zip(state.max.iter_mut()).zip(top) {
-                *sum += i32::from(h);
+                *sum += i64::from(h);
                 *max = (*max).max(h);
             }
         }
@@ -252,8 +256,8 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// The end of a review: the window, the pooling, the dense layer and
     /// the sigmoid.
     fn finish_review<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Probability {
-        if let Some(id) = state.tokenizer.finish() {
-            self.token(state, id);
+        if let Some(hash) = state.tokenizer.finish() {
+            self.token(state, self.ids.id(hash));
         }
         let window = self.window();
         let steps = if window == 0 {
@@ -280,7 +284,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
             }
             Pooling::MeanMax => {
                 if steps > 0 {
-                    let n = steps as i32;
+                    let n = steps.min(i64::MAX as u64) as i64;
                     for k in 0..hd {
                         // Mean rounded half away from zero; |mean| <= 32767.
                         let s = state.sum[k];

@@ -29,8 +29,9 @@ fn main() -> std::io::Result<()> {
         b"\x00\xff\x80'''<>/<//>",
     ];
     for (i, t) in texts.iter().enumerate() {
+        // Buckets, seed, the punctuation flag (odd = on), the split.
         let params = [16000u32.to_le_bytes(), (i as u32).to_le_bytes()].concat();
-        std::fs::write(tok.join(format!("text-{i}")), [&params[..], &[i as u8 * 7], t].concat())?;
+        std::fs::write(tok.join(format!("text-{i}")), [&params[..], &[i as u8, i as u8 * 7], t].concat())?;
     }
     println!("seed corpus in {}: {} model files, {} texts", dir.display(), 2 * files.len(), texts.len());
     Ok(())

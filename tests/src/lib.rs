@@ -2,6 +2,7 @@
 //! networks (seeded, no files, no network) and helpers.
 
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
+use host::Words;
 use host::{quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
 use runtime::format::{ModelKind, Pooling};
 use runtime::tokenizer::WordHashing;
@@ -51,7 +52,9 @@ pub fn random_model(kind: ModelKind, d: Dims, pooling: Pooling, max_tokens: u32,
         })
         .collect();
     let (tokenizer, outputs) = match kind {
-        ModelKind::Sentiment => (FloatTokenizer::Words(WordHashing { buckets: d.vocab as u32 - 1, seed: 3 }), 1),
+        ModelKind::Sentiment => {
+            (FloatTokenizer::Words(Words::Hashed(WordHashing { buckets: d.vocab as u32 - 1, seed: 3 })), 1)
+        }
         ModelKind::CharLm => (FloatTokenizer::Chars(test_charset(d.vocab)), d.vocab),
     };
     let features = pooling.features(h);
@@ -99,9 +102,22 @@ pub fn snap_to_int8_grid(m: &mut FloatModel) {
     snap_rows(&mut m.head.w, f);
 }
 
-/// Two small quantized model files (a two-layer language model and a
-/// mean+max sentiment classifier), a few hundred bytes each: the mutation
-/// tests' subjects and the fuzzers' seeds.
+/// The text whose distinct tokens make the vocabulary of the small
+/// vocabulary model.
+pub const VOCAB_TEXT: &[u8] = b"a fine film, truly! not bad at all: a great cast.";
+/// The vocabulary of every distinct token of `text`, punctuation included.
+pub fn vocab_of(text: &[u8]) -> Words {
+    let mut hashes = Vec::new();
+    runtime::tokenizer::WordTokenizer::for_each_token(true, text, |h| hashes.push(h));
+    hashes.sort_unstable();
+    hashes.dedup();
+    Words::Vocab { punctuation: true, hashes }
+}
+
+/// Three small quantized model files (a two-layer language model, a
+/// mean+max sentiment classifier on hashed words, and one on a
+/// vocabulary), a few hundred bytes each: the mutation tests' subjects and
+/// the fuzzers' seeds.
 pub fn small_model_files() -> Vec<Vec<u8>> {
     let lm =
         random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
@@ -113,11 +129,23 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
         2,
         1.0,
     );
+    // A vocabulary model (format version 2): the tokens of a short text,
+    // punctuation marks included.
+    let words = vocab_of(VOCAB_TEXT);
+    let mut v = random_model(
+        ModelKind::Sentiment,
+        Dims { vocab: words.vocab_size() as usize, embed: 4, hidden: 5, layers: 1 },
+        Pooling::MeanMax,
+        30,
+        3,
+        1.0,
+    );
+    v.tokenizer = FloatTokenizer::Words(words);
     let mut rng = Rng::new(1);
-    [lm, s]
+    [lm, s, v]
         .iter()
         .map(|m| {
-            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, 20)]);
+            let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, m.vocab().min(20) as u32)]);
             quantize(m, &cal, 8).expect("a small model quantizes")
         })
         .collect()

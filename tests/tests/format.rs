@@ -5,6 +5,7 @@ use runtime::format::{
     crc32, Embedding, Head, Header, I32s, I8s, LstmLayer, ModelKind, Pooling, RowScales, Tokenizer, CRC_LEN, MAGIC,
     VERSION,
 };
+use runtime::tokenizer::{U32s, WordVocab};
 use runtime::{CharLm, Classifier, Error, Model};
 
 const W_X: [u8; 8] = [1, 2, 3, 4, 0xff, 0xfe, 0x7f, 0x81];
@@ -53,7 +54,7 @@ fn tiny() -> Model<'static> {
 /// a varint index, byte arrays as a varint length and the bytes.
 const GOLDEN: &[&str] = &[
     "4c53544d",                                           // magic "LSTM"
-    "0100",                                               // version 1, u16 LE
+    "0200",                                               // version 2, u16 LE
     "01 03 02 01 01 03",                                  // header: CharLm, vocab 3, E 2, H 1, 1 layer, 3 outputs
     "01 03 61620a",                                       // tokenizer: Chars, 3 bytes "ab\n"
     "08 06 01ff02fe03fd",                                 // embedding: 8 bits, 6 bytes
@@ -70,7 +71,55 @@ const GOLDEN: &[&str] = &[
     "0c 000000000000000000000000",                        //   bias
     "0c 000000400000004000000040 03 040404",              // scale
     "0c",                                                 //   out_frac 12
-    "11b2ac4c",                                           // CRC-32, u32 LE
+    "9fca6f0d",                                           // CRC-32, u32 LE
+];
+
+/// The same model as written by format version 1 (a version 1 body is a
+/// version 2 body without the vocabulary tokenizer): it still loads.
+const GOLDEN_V1_PREFIX: &str = "4c53544d 0100";
+const GOLDEN_V1_CRC: &str = "11b2ac4c";
+
+const HASHES: [u8; 8] = [4, 3, 2, 1, 0xd0, 0xc0, 0xb0, 0xa0];
+const EMB4: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const HEAD_W2: [u8; 2] = [10, 0xf6];
+const HEAD_B1: [u8; 4] = [0; 4];
+const MULT1: [u8; 4] = [0, 0, 0, 0x40];
+const SHIFT1: [u8; 1] = [4];
+
+/// A hand-made version 2 sentiment model: a vocabulary of two token
+/// hashes (0x01020304 and 0xa0b0c0d0), punctuation marks as tokens,
+/// E = 2, H = 1, mean and max over the last 5 tokens.
+fn tiny_vocab() -> Model<'static> {
+    let mut m = tiny();
+    m.header = Header { kind: ModelKind::Sentiment, vocab: 4, embed_dim: 2, hidden: 1, layers: 1, outputs: 1 };
+    m.tokenizer = Tokenizer::Vocab(WordVocab { punctuation: true, hashes: U32s(&HASHES) });
+    m.embedding = Embedding { bits: 8, table: &EMB4 };
+    m.head = Head {
+        pooling: Pooling::MeanMax,
+        max_tokens: 5,
+        w: I8s(&HEAD_W2),
+        bias: I32s(&HEAD_B1),
+        scale: RowScales { multipliers: I32s(&MULT1), shifts: I8s(&SHIFT1) },
+        out_frac: 12,
+    };
+    m
+}
+
+/// `tiny_vocab()`'s encoding: the header, the tokenizer and the head
+/// differ from `tiny()`'s.
+const GOLDEN_VOCAB: &[&str] = &[
+    "4c53544d 0200",                         // magic, version 2
+    "00 04 02 01 01 01",                     // header: Sentiment, vocab 4, E 2, H 1, 1 layer, 1 output
+    "02 01 08 04030201 d0c0b0a0",            // tokenizer: Vocab, punctuation on, 8 bytes of u32 LE hashes
+    "08 08 0102030405060708",                // embedding: 8 bits, 8 bytes
+    "01 02 08 01020304fffe7f81 04 05060708", // the layer as in tiny()
+    "10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b",
+    "01 05", // head: MeanMax over the last 5 tokens
+    "02 0af6 04 00000000 04 00000040 01 04 0c",
+    "fbda1c36", // CRC-32
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -91,6 +140,75 @@ fn golden_bytes() {
     // The trailer is the CRC-32 of the rest.
     let (content, crc) = bytes.split_at(bytes.len() - CRC_LEN);
     assert_eq!(crc, crc32(content).to_le_bytes());
+}
+
+#[test]
+fn golden_bytes_of_a_vocabulary_model() {
+    let bytes = encode(&tiny_vocab());
+    let golden: String = GOLDEN_VOCAB.concat().chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(hex(&bytes), golden, "the encoding changed: bump VERSION if it must");
+    let m = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(m, tiny_vocab());
+    let ids = m.tokenizer.word_ids().unwrap();
+    assert_eq!((ids.id(0x0102_0304), ids.id(0xa0b0_c0d0), ids.id(7)), (2, 3, 1));
+    assert!(Classifier::<2, 1, 1>::new(m).is_ok());
+}
+
+#[test]
+fn version_1_files_still_load() {
+    let v2: String = GOLDEN.concat().chars().filter(|c| !c.is_whitespace()).collect();
+    let body = &v2[12..v2.len() - 8];
+    let v1 = format!("{}{body}{GOLDEN_V1_CRC}", GOLDEN_V1_PREFIX.replace(' ', ""));
+    let bytes: Vec<u8> = (0..v1.len()).step_by(2).map(|i| u8::from_str_radix(&v1[i..i + 2], 16).unwrap()).collect();
+    assert_eq!(Model::from_bytes(&bytes).unwrap(), tiny());
+    // But a version 1 file cannot hold a vocabulary table.
+    let mut v = encode(&tiny_vocab());
+    v[4] = 1;
+    let n = v.len() - CRC_LEN;
+    let crc = crc32(&v[..n]);
+    v[n..].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(Model::from_bytes(&v), Err(Error::Inconsistent { what: "a version 1 model has no vocabulary table" }));
+}
+
+#[test]
+fn vocabulary_errors() {
+    let with = |f: &dyn Fn(&mut Model<'static>)| {
+        let mut m = tiny_vocab();
+        f(&mut m);
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    static DESCENDING: [u8; 8] = [0xd0, 0xc0, 0xb0, 0xa0, 4, 3, 2, 1];
+    static REPEATED: [u8; 8] = [4, 3, 2, 1, 4, 3, 2, 1];
+    static RAGGED: [u8; 7] = [4, 3, 2, 1, 0xd0, 0xc0, 0xb0];
+    let vocab = |h: &'static [u8]| Tokenizer::Vocab(WordVocab { punctuation: false, hashes: U32s(h) });
+    let unordered = Err(Error::Inconsistent { what: "vocabulary hashes are not ascending and distinct" });
+    assert_eq!(with(&|m| m.tokenizer = vocab(&DESCENDING)), unordered);
+    assert_eq!(with(&|m| m.tokenizer = vocab(&REPEATED)), unordered);
+    assert_eq!(
+        with(&|m| {
+            m.tokenizer = vocab(&RAGGED);
+            m.header.vocab = 3;
+        }),
+        Err(Error::LengthMismatch { what: "vocabulary table", expected: 4, found: 7 })
+    );
+    assert_eq!(
+        with(&|m| m.header.vocab = 5),
+        Err(Error::LengthMismatch { what: "tokenizer vocabulary", expected: 5, found: 4 })
+    );
+    // Mean pooling reads every token (0) or a window of at most 65,535.
+    assert!(with(&|m| m.head.max_tokens = 0).is_ok());
+    assert_eq!(
+        with(&|m| m.head.max_tokens = 65_536),
+        Err(Error::OutOfRange { what: "max_tokens of mean pooling", value: 65_536, min: 0, max: 65_535 })
+    );
+    // A language model cannot have a word vocabulary.
+    let lm = {
+        let mut m = tiny();
+        m.tokenizer = vocab(&HASHES[..4]);
+        m.header.vocab = 3;
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    assert_eq!(lm, Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" }));
 }
 
 #[test]
@@ -138,6 +256,8 @@ fn error_unsupported_version() {
     let mut bytes = encode(&tiny());
     bytes[4..6].copy_from_slice(&(VERSION + 1).to_le_bytes());
     assert_eq!(Model::from_bytes(&bytes), Err(Error::UnsupportedVersion { found: VERSION + 1, supported: VERSION }));
+    bytes[4..6].copy_from_slice(&0u16.to_le_bytes());
+    assert_eq!(Model::from_bytes(&bytes), Err(Error::UnsupportedVersion { found: 0, supported: VERSION }));
 }
 
 #[test]

@@ -222,14 +222,9 @@ fn cortex_m4_matches_the_host() {
     let mut long: Vec<u8> = text.iter().map(|&b| if b == b'\n' { b' ' } else { b }).collect();
     long.push(b'\n');
     let model_bytes = std::fs::read(&sentiment).expect("model");
-    let tokens = match runtime::Model::from_bytes(&model_bytes).expect("model").tokenizer {
-        runtime::format::Tokenizer::Words(h) => {
-            let mut n = 0;
-            runtime::tokenizer::WordTokenizer::for_each_id(h, &long, |_| n += 1);
-            n
-        }
-        runtime::format::Tokenizer::Chars(_) => panic!("not a sentiment model"),
-    };
+    let ids = runtime::Model::from_bytes(&model_bytes).expect("model").tokenizer.word_ids().expect("words");
+    let mut tokens = 0;
+    ids.for_each_id(&long, |_| tokens += 1);
     assert!(tokens >= 10_000, "the long review has only {tokens} tokens");
     let text = [text, long].concat();
 

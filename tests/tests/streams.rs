@@ -84,46 +84,42 @@ fn million_token_review_equals_its_last_window() {
     assert_eq!(tokens, 1_000_003);
     // The last 400 words' ids, tokenized from the whole text.
     let mut ids = Vec::new();
-    runtime::tokenizer::WordTokenizer::for_each_id(
-        match clf.model().tokenizer {
-            runtime::format::Tokenizer::Words(h) => h,
-            _ => unreachable!(),
-        },
-        &text,
-        |id| ids.push(id),
-    );
+    clf.word_ids().for_each_id(&text, |id| ids.push(id));
     assert_eq!(ids.len(), 1_000_003);
     let last = clf.classify_ids(&mut state, &ids[ids.len() - window..]).unwrap();
     assert_eq!(p, last);
 }
 
-/// A model that reads every token (no window, last-state readout): a
-/// million LSTM steps with biases that hold the cell at saturation, and the
-/// integer probability still matches the float model's.
+/// A model that reads every token (no window; the last state, or the mean
+/// and max over all of them, summed in 64 bits): a million LSTM steps with
+/// biases that hold the cell at saturation, and the integer probability
+/// still matches the float model's.
 #[test]
 fn million_token_review_without_a_window() {
-    let mut m = random_model(
-        ModelKind::Sentiment,
-        Dims { vocab: 40, embed: 4, hidden: 5, layers: 1 },
-        Pooling::Last,
-        0,
-        9,
-        0.3,
-    );
-    m.layers[0].bias.iter_mut().for_each(|b| *b = 3.0);
-    let mut rng = Rng::new(3);
-    let ids = random_ids(&mut rng, 1_000_000, 1, 40);
-    let cal = Calibration::run(&m, &[ids[..2000].to_vec()]);
-    let bytes = quantize(&m, &cal, 8).expect("quantizes");
-    let clf = HostClassifier::from_bytes(&bytes).unwrap();
-    let mut state = Box::new(HostSentimentState::new());
-    let (p, allocs) = allocations_in(|| clf.classify_ids(&mut state, &ids).unwrap());
-    assert_eq!(allocs, 0, "streaming allocated");
-    // `start` resets every part of the state: the same review again, on
-    // the state the first one left, gives the same probability.
-    assert_eq!(clf.classify_ids(&mut state, &ids).unwrap(), p, "the state was not reset");
-    let float = 1.0 / (1.0 + (-m.sentiment_logit(&ids)).exp());
-    assert!((p.to_f32() - float).abs() < 0.02, "integer {} vs float {float}", p.to_f32());
+    for (pooling, seed) in [(Pooling::Last, 9), (Pooling::MeanMax, 10)] {
+        let mut m = random_model(
+            ModelKind::Sentiment,
+            Dims { vocab: 40, embed: 4, hidden: 5, layers: 1 },
+            pooling,
+            0,
+            seed,
+            0.3,
+        );
+        m.layers[0].bias.iter_mut().for_each(|b| *b = 3.0);
+        let mut rng = Rng::new(3);
+        let ids = random_ids(&mut rng, 1_000_000, 1, 40);
+        let cal = Calibration::run(&m, &[ids[..2000].to_vec()]);
+        let bytes = quantize(&m, &cal, 8).expect("quantizes");
+        let clf = HostClassifier::from_bytes(&bytes).unwrap();
+        let mut state = Box::new(HostSentimentState::new());
+        let (p, allocs) = allocations_in(|| clf.classify_ids(&mut state, &ids).unwrap());
+        assert_eq!(allocs, 0, "streaming allocated");
+        // `start` resets every part of the state: the same review again, on
+        // the state the first one left, gives the same probability.
+        assert_eq!(clf.classify_ids(&mut state, &ids).unwrap(), p, "the state was not reset");
+        let float = 1.0 / (1.0 + (-m.sentiment_logit(&ids)).exp());
+        assert!((p.to_f32() - float).abs() < 0.02, "{pooling:?}: integer {} vs float {float}", p.to_f32());
+    }
 }
 
 /// A million characters from the shipped language model: constant memory,

@@ -384,13 +384,17 @@ pub fn cost_report(board: Board, models: Models<'_>, tokens: usize, profile: boo
         };
         let t = field(f.next(), "tokens=")?;
         let macs = field(f.next(), "macs=")?;
-        let _ = writeln!(
-            report,
-            "{name}: {} instructions per token, {:.3} instructions per MAC ({insns} instructions, {t} tokens, \
-             {macs} MACs)",
-            insns / t.max(1),
-            insns as f64 / macs.max(1) as f64
-        );
+        if name.ends_with("-finish") {
+            let _ = writeln!(report, "{name}: {insns} instructions from the last token to the probability ({macs} MACs)");
+        } else {
+            let _ = writeln!(
+                report,
+                "{name}: {} instructions per token, {:.3} instructions per MAC ({insns} instructions, {t} tokens, \
+                 {macs} MACs)",
+                insns / t.max(1),
+                insns as f64 / macs.max(1) as f64
+            );
+        }
         if profile {
             let path = PathBuf::from(format!("{}.{k}", profile_base.display()));
             let blocks = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -314,26 +314,32 @@ fn demo() -> Result<()> {
 /// The shipped models' training configurations (the flags of `trainer ... train`;
 /// `--export` and `--embed-bits` are added by `train`).
 const SENTIMENT_FLAGS: &[&str] = &[
-    "--buckets",
-    "16000",
+    "--vocab",
+    "8000",
+    "--punctuation",
+    "true",
     "--embed-dim",
-    "24",
+    "20",
     "--hidden",
     "96",
     "--pooling",
     "mean-max",
     "--max-tokens",
-    "400",
+    "0",
     "--dropout",
     "0.3",
     "--lr",
-    "0.001",
-    "--batch",
+    "0.003",
+    "--schedule",
+    "cosine",
+    "--warmup",
     "100",
+    "--batch",
+    "64",
     "--epochs",
-    "4",
+    "5",
     "--patience",
-    "2",
+    "5",
     "--val-fraction",
     "0.1",
     "--seed",
@@ -375,7 +381,7 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
         .find(|p| p.exists())
         .with_context(|| format!("no aclImdb-labeled.tar.gz or aclImdb_v1.tar.gz in {}", data.display()))?;
     let jobs = [
-        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS, "4"),
+        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS, "8"),
         (Which::Charlm, "charlm", data.join("pg2265.txt"), CHARLM_FLAGS, "8"),
     ];
     for (which, name, file, flags, embed_bits) in jobs {

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dfdx::prelude::*;
-use runtime::tokenizer::WordHashing;
+use host::Words;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -90,8 +90,8 @@ pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {
 pub enum Task {
     /// IMDb sentiment on hashed words.
     Sentiment {
-        /// Tokenizer hashing.
-        hashing: WordHashing,
+        /// How word tokens become ids.
+        words: Words,
         /// Only the last `max_tokens` tokens are read (0 = all).
         max_tokens: usize,
     },

@@ -5,10 +5,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use host::Words;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use runtime::tokenizer::{WordHashing, WordTokenizer};
+use runtime::tokenizer::{WordIds, WordTokenizer};
 
 use crate::error::{Error, Result};
 
@@ -161,12 +162,37 @@ fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
 /// Tokenizes a review with the shared word tokenizer, keeping only the ids
 /// the model reads ([`runtime::sentiment::window`]: the last `max_tokens`,
 /// 0 = all), as the device does.
-pub fn tokenize(hashing: WordHashing, text: &str, max_tokens: usize) -> Vec<u32> {
-    let mut ids = Vec::new();
-    WordTokenizer::for_each_id(hashing, text.as_bytes(), |id| ids.push(id));
-    let keep = runtime::sentiment::window(&ids, max_tokens).len();
-    ids.drain(..ids.len() - keep);
-    ids
+pub fn tokenize(ids: WordIds<'_>, text: &str, max_tokens: usize) -> Vec<u32> {
+    let mut v = Vec::new();
+    ids.for_each_id(text.as_bytes(), |id| v.push(id));
+    let keep = runtime::sentiment::window(&v, max_tokens).len();
+    v.drain(..v.len() - keep);
+    v
+}
+
+/// Tokenizes reviews (see [`tokenize`]).
+pub fn examples(reviews: &[Review], words: &Words, max_tokens: usize) -> Vec<Example> {
+    words.with_ids(|ids| {
+        reviews
+            .iter()
+            .map(|r| Example { ids: tokenize(ids, &r.text, max_tokens), label: if r.positive { 1.0 } else { 0.0 } })
+            .collect()
+    })
+}
+
+/// The vocabulary of the `size` most frequent tokens of `reviews` (ties
+/// broken by hash, so the choice is reproducible), counted by their hash,
+/// exactly as the device will look them up.
+pub fn build_vocab(reviews: &[Review], punctuation: bool, size: usize) -> Words {
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    for r in reviews {
+        WordTokenizer::for_each_token(punctuation, r.text.as_bytes(), |h| *counts.entry(h).or_default() += 1);
+    }
+    let mut by_count: Vec<(u32, u64)> = counts.into_iter().collect();
+    by_count.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut hashes: Vec<u32> = by_count.into_iter().take(size).map(|(h, _)| h).collect();
+    hashes.sort_unstable();
+    Words::Vocab { punctuation, hashes }
 }
 
 /// A data file as shipped metadata names it: its file name, size and
@@ -182,14 +208,6 @@ pub fn file_identity(path: &Path) -> Result<serde_json::Value> {
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
     let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     Ok(serde_json::json!({ "file": name, "bytes": bytes, "sha256": hex }))
-}
-
-/// Tokenizes reviews (see [`tokenize`]).
-pub fn examples(reviews: &[Review], hashing: WordHashing, max_tokens: usize) -> Vec<Example> {
-    reviews
-        .iter()
-        .map(|r| Example { ids: tokenize(hashing, &r.text, max_tokens), label: if r.positive { 1.0 } else { 0.0 } })
-        .collect()
 }
 
 /// Splits `items` into (train, validation) after a shuffle seeded by `seed`;
@@ -283,10 +301,26 @@ mod tests {
 
     #[test]
     fn truncation_keeps_the_last_tokens() {
-        let h = WordHashing { buckets: 1000, seed: 0 };
+        let h = WordIds::Hashed(runtime::tokenizer::WordHashing { buckets: 1000, seed: 0 });
         let all = tokenize(h, "a b c d e", 0);
         assert_eq!(all.len(), 5);
         assert_eq!(tokenize(h, "a b c d e", 2), all[3..].to_vec());
+    }
+
+    #[test]
+    fn vocabulary_keeps_the_most_frequent_tokens() {
+        let review = |text: &str| Review { name: String::new(), text: text.into(), positive: true };
+        let reviews = [review("good good good film!"), review("bad film, good!")];
+        let words = build_vocab(&reviews, true, 3);
+        let Words::Vocab { hashes, .. } = &words else { panic!("a vocabulary") };
+        assert_eq!(hashes.len(), 3);
+        assert!(hashes.windows(2).all(|w| w[0] < w[1]));
+        // good (4), film (2), ! (2) are kept; bad and , are not.
+        let ids = words.ids(b"good film! bad,");
+        assert_eq!(ids.len(), 5);
+        assert!(ids[..3].iter().all(|&id| id >= 2));
+        assert_eq!(&ids[3..], &[1, 1]);
+        assert_eq!(words.vocab_size(), 5);
     }
 
     #[test]

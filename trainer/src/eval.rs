@@ -10,7 +10,7 @@ use runtime::Model;
 
 use crate::checkpoint::{Checkpoint, Task};
 use crate::data::{self, CharCorpus, Review, Split};
-use crate::float::{float_charlm_loss, float_sentiment_metrics, to_float_model};
+use crate::float::{float_charlm_loss, to_float_model};
 use crate::metrics::{Binary, Nats};
 use crate::Error;
 
@@ -79,14 +79,14 @@ impl Evaluation {
 
 /// A float checkpoint given beside a model file, checked to be of the
 /// same task.
-fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<(FloatModel, Task)>, Error> {
+fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, Error> {
     let Some(path) = ckpt else { return Ok(None) };
     let ck = Checkpoint::load(path)?;
     if matches!(ck.meta.task, Task::Sentiment { .. }) != sentiment {
         let what = if sentiment { "not a sentiment model" } else { "not a language model" };
         return Err(Error::BadCheckpoint { path: path.to_path_buf(), reason: what.into() });
     }
-    Ok(Some((to_float_model(&ck), ck.meta.task)))
+    Ok(Some(ck))
 }
 
 /// `trainer sentiment eval`: reads the official test split once.
@@ -101,12 +101,13 @@ pub fn eval_sentiment(model: &Path, data: &Path, ckpt: Option<&Path>, progress: 
 
 /// Accuracy of the integer model on `reviews`, run through the runtime
 /// exactly as on the device (the shared tokenizer, the model's own
-/// window), and of the float model (with its task's tokenizer) if given.
+/// window), and of the float checkpoint (its network in f32, batched; the
+/// f32 reference gives the same figures, `tests/reference.rs`) if given.
 pub fn sentiment_on(
     path: &Path,
     bytes: &[u8],
     reviews: &[Review],
-    float: Option<&(FloatModel, Task)>,
+    float: Option<&Checkpoint>,
     progress: bool,
 ) -> Result<Evaluation, Error> {
     let bad = |source| Error::BadModel { path: path.to_path_buf(), source };
@@ -120,9 +121,10 @@ pub fn sentiment_on(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let float_accuracy = match float {
-        Some((f, Task::Sentiment { hashing, max_tokens })) => {
-            Some(float_sentiment_metrics(f, &data::examples(reviews, *hashing, *max_tokens)).1)
+    let float_accuracy = match float.map(|c| (c, &c.meta.task)) {
+        Some((ck, Task::Sentiment { words, max_tokens })) => {
+            let net = ck.network(&dfdx::prelude::Cpu::default())?;
+            Some(crate::train::evaluate_sentiment(&net, &data::examples(reviews, words, *max_tokens), 100).1)
         }
         _ => None,
     };
@@ -144,7 +146,7 @@ pub fn eval_charlm(model: &Path, data: &Path, ckpt: Option<&Path>) -> Result<Eva
     HostCharLm::from_bytes(&bytes).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })?;
     let float = float_of(ckpt, false)?;
     let corpus = data::read_hamlet(data, None)?;
-    charlm_on(model, &bytes, &corpus, float.as_ref().map(|f| &f.0))
+    charlm_on(model, &bytes, &corpus, float.as_ref().map(to_float_model).as_ref())
 }
 
 /// Validation loss of the integer language model on the corpus's

@@ -16,12 +16,14 @@ use crate::Error;
 /// of about 400 training reviews (sorted by name), tokenized as the model
 /// reads them.
 pub fn sentiment_calibration(reviews: &[Review], task: &Task) -> Vec<Vec<u32>> {
-    let Task::Sentiment { hashing, max_tokens } = task else { return Vec::new() };
-    reviews
-        .iter()
-        .step_by(reviews.len().div_ceil(400).max(1))
-        .map(|r| data::tokenize(*hashing, &r.text, *max_tokens))
-        .collect()
+    let Task::Sentiment { words, max_tokens } = task else { return Vec::new() };
+    words.with_ids(|ids| {
+        reviews
+            .iter()
+            .step_by(reviews.len().div_ceil(400).max(1))
+            .map(|r| data::tokenize(ids, &r.text, *max_tokens))
+            .collect()
+    })
 }
 
 /// Calibration input of a language model: eight 4,000-character pieces of

@@ -48,8 +48,8 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
         }
     }
     let (kind, tokenizer, max_tokens) = match &ckpt.meta.task {
-        Task::Sentiment { hashing, max_tokens } => {
-            (ModelKind::Sentiment, FloatTokenizer::Words(*hashing), *max_tokens as u32)
+        Task::Sentiment { words, max_tokens } => {
+            (ModelKind::Sentiment, FloatTokenizer::Words(words.clone()), *max_tokens as u32)
         }
         Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0),
     };

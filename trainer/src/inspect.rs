@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use runtime::format::{Tokenizer, VERSION};
+use runtime::format::Tokenizer;
 
 use crate::eval::{decode, read};
 use crate::Error;
@@ -15,9 +15,10 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
     let h = &m.header;
     let mut s = String::new();
     let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
     let _ = writeln!(
         s,
-        "{}: {} ({} bytes), format version {VERSION}, CRC-32 {crc:08x}",
+        "{}: {} ({} bytes), format version {version}, CRC-32 {crc:08x}",
         path.display(),
         h.kind,
         bytes.len()
@@ -40,6 +41,15 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
         }
         Tokenizer::Chars(c) => {
             let _ = writeln!(s, "tokenizer: {} characters {:?}", c.len(), String::from_utf8_lossy(c));
+        }
+        Tokenizer::Vocab(v) => {
+            let marks = if v.punctuation { ", punctuation marks as tokens" } else { "" };
+            let _ = writeln!(
+                s,
+                "tokenizer: vocabulary of {} tokens (table {} B) and one out-of-vocabulary id{marks}",
+                v.hashes.len(),
+                v.hashes.0.len()
+            );
         }
     }
     let _ = writeln!(s, "sizes: embedding {} B", m.embedding.table.len());

@@ -223,9 +223,9 @@ fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after:
     } else {
         (data::read_imdb(&cfg.data, Split::Train)?, Vec::new())
     };
-    let (train, valid) = train::sentiment_examples(cfg, &train_reviews)?;
+    let (words, train, valid) = train::sentiment_examples(cfg, &train_reviews)?;
     let summary =
-        train::train_sentiment_on(cfg, &run.options(), &train, &valid).context("sentiment training failed")?;
+        train::train_sentiment_on(cfg, &run.options(), &words, &train, &valid).context("sentiment training failed")?;
     report(&summary, &cfg.out);
     if eval_test {
         let (loss, acc) = train::evaluate_sentiment_test(&summary.best, &test_reviews)?;
@@ -236,8 +236,7 @@ fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after:
         let calib = export::sentiment_calibration(&train_reviews, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
-        let float = (float::to_float_model(&ckpt), ckpt.meta.task.clone());
-        let e = eval::sentiment_on(file, &bytes, &test_reviews, Some(&float), !run.quiet)?;
+        let e = eval::sentiment_on(file, &bytes, &test_reviews, Some(&ckpt), !run.quiet)?;
         println!("{}", e.line());
         save_eval(&cfg.out, &e)?;
     }

@@ -94,6 +94,10 @@ pub struct Network {
     pub head_w: T2,
     /// Dense bias `(1, outputs)`.
     pub head_b: T2,
+    /// Quantization-aware training: the embedding's `(scale, qmax)` grid
+    /// that forward passes round to (not saved: the exporter computes the
+    /// same grid from the trained table).
+    pub embed_quant: Option<(f32, f32)>,
 }
 
 /// Recurrent state carried between windows: per layer `(h, c)`, each
@@ -138,7 +142,7 @@ impl Network {
         let kf = 1.0 / (f as f32).sqrt();
         let head_w = uniform(dev, &mut rng, f, cfg.outputs, kf);
         let head_b = uniform(dev, &mut rng, 1, cfg.outputs, kf);
-        Ok(Self { cfg, embedding, layers, head_w, head_b })
+        Ok(Self { cfg, embedding, layers, head_w, head_b, embed_quant: None })
     }
 
     /// Names and tensors of every parameter, in a fixed order.
@@ -173,6 +177,20 @@ impl Network {
         out
     }
 
+    /// Set the embedding's fake-quantization grid for `bits` (4 or 8) from
+    /// its current values, with the exporter's own scale
+    /// ([`host::quantize::clipped_scale`]); `bits` 0 turns it off.
+    pub fn set_embed_quant(&mut self, bits: u8) {
+        self.embed_quant = match (&self.embedding, bits) {
+            (Some(table), 4 | 8) => {
+                let qmax = if bits == 4 { 7.0 } else { 127.0 };
+                let s = host::quantize::clipped_scale(&table.as_vec(), qmax) as f32;
+                Some((s, qmax as f32))
+            }
+            _ => None,
+        };
+    }
+
     /// Number of scalar parameters.
     pub fn num_params(&self) -> usize {
         self.params().iter().map(|(_, t)| t.shape().num_elements()).sum()
@@ -193,7 +211,7 @@ impl Network {
     ) -> (T2<T>, State) {
         let p = self.cfg.dropout;
         let mut input = match &self.embedding {
-            Some(table) => LstmInput::Dense(ops::embed(table, ids, tape)),
+            Some(table) => LstmInput::Dense(ops::embed(table, ids, tape, self.embed_quant)),
             None => LstmInput::OneHot { ids: ids.to_vec(), tape },
         };
         let mut new_state = Vec::with_capacity(self.layers.len());

@@ -72,13 +72,21 @@ fn new_tensor(dev: &Cpu, data: Vec<f32>, rows: usize, cols: usize) -> T2 {
 
 /// Embedding lookup: row `n` of the output is row `ids[n]` of `table`.
 /// Backward adds each output row's gradient to its table row.
-pub fn embed<T: Tape<f32, Cpu>>(table: &T2, ids: &[usize], mut tape: T) -> T2<T> {
+///
+/// With `fake_quant = Some((scale, qmax))` the rows read are rounded to the
+/// grid the exporter will use (`scale * round(v / scale)`, clamped to
+/// `±qmax` steps), and the gradient passes straight through to the f32
+/// table (quantization-aware training).
+pub fn embed<T: Tape<f32, Cpu>>(table: &T2, ids: &[usize], mut tape: T, fake_quant: Option<(f32, f32)>) -> T2<T> {
     let (vocab, width) = *table.shape();
     let data = host(table);
     let mut out = vec![0.0; ids.len() * width];
     for (row, &id) in out.chunks_exact_mut(width).zip(ids) {
         assert!(id < vocab, "token id {id} outside the vocabulary {vocab}");
         row.copy_from_slice(&data[id * width..(id + 1) * width]);
+        if let Some((s, q)) = fake_quant {
+            row.iter_mut().for_each(|v| *v = (*v / s).round().clamp(-q, q) * s);
+        }
     }
     let out = new_tensor(table.device(), out, ids.len(), width);
     if T::OWNS_TAPE {

@@ -16,10 +16,12 @@ use dfdx::losses::{binary_cross_entropy_with_logits_loss, cross_entropy_with_log
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use runtime::format::Pooling;
 use runtime::tokenizer::WordHashing;
 use serde::{Deserialize, Serialize};
+
+use host::Words;
 
 use crate::checkpoint::{write_atomic, Checkpoint, EpochRecord, Progress, Task};
 use crate::data::{self, Example, Review, Split};
@@ -46,6 +48,51 @@ pub fn mix(seed: u64, tag: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How the learning rate moves over a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum LrSchedule {
+    /// The same rate every step.
+    Constant,
+    /// Half a cosine from the peak down to zero at the last step of the
+    /// last epoch.
+    Cosine,
+}
+
+/// The learning rate of each step: warm-up, then the schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// The peak rate.
+    pub lr: f32,
+    /// The schedule after warm-up.
+    pub schedule: LrSchedule,
+    /// Warm-up steps.
+    pub warmup: u64,
+    /// Steps of the whole run.
+    pub total: u64,
+}
+
+impl Rate {
+    /// A constant rate.
+    pub fn constant(lr: f32) -> Self {
+        Self { lr, schedule: LrSchedule::Constant, warmup: 0, total: 0 }
+    }
+
+    /// The rate of step `step` (from 0).
+    pub fn at(&self, step: u64) -> f32 {
+        if step < self.warmup {
+            return self.lr * (step + 1) as f32 / self.warmup as f32;
+        }
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let span = self.total.saturating_sub(self.warmup).max(1) as f64;
+                let t = ((step - self.warmup) as f64 / span).min(1.0);
+                (f64::from(self.lr) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
+            }
+        }
+    }
+}
+
 /// `--pooling last|mean-max`: the model format's own [`Pooling`].
 fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
     PossibleValuesParser::new(["last", "mean-max"])
@@ -61,45 +108,79 @@ pub struct SentimentConfig {
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/sentiment")]
     pub out: PathBuf,
-    /// Hash buckets of the word tokenizer (vocabulary = buckets + 1).
+    /// Keep the N most frequent tokens of the training part (counted after
+    /// the validation carve) in a vocabulary table; every other token is
+    /// one out-of-vocabulary id. 0: hash every word into --buckets instead
+    /// (format version 1's tokenizer).
+    #[arg(long, default_value_t = 8000)]
+    pub vocab: usize,
+    /// With --vocab: punctuation marks (`!`, `?`, `:`, `)` ...) are tokens.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub punctuation: bool,
+    /// Without --vocab: hash buckets of the word tokenizer (vocabulary =
+    /// buckets + 1).
     #[arg(long, default_value_t = 20000)]
     pub buckets: u32,
-    /// Seed of the word hash.
+    /// Without --vocab: seed of the word hash.
     #[arg(long, default_value_t = 0)]
     pub hash_seed: u32,
-    /// Read only the last N tokens of each review (0 = all).
-    #[arg(long, default_value_t = 200)]
+    /// Read only the last N tokens of each review (0 = all, each token run
+    /// as it arrives; a window of N is replayed from a ring when the review
+    /// ends).
+    #[arg(long, default_value_t = 0)]
     pub max_tokens: usize,
     /// Embedding width.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 20)]
     pub embed_dim: usize,
     /// LSTM hidden width.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 96)]
     pub hidden: usize,
     /// Stacked LSTM layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
     /// Dropout after each LSTM layer.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.3)]
     pub dropout: f32,
+    /// Quantization-aware training of the embedding: every forward pass
+    /// (training and validation) reads it rounded to the grid of a
+    /// `--qat-bits`-bit export (4 or 8; 0 = off), refreshed every 50
+    /// batches; the gradient passes straight through.
+    #[arg(long, default_value_t = 0)]
+    pub qat_bits: u8,
+    /// Weight averaging: keep the weights of the last K epochs
+    /// (`epoch-N.ckpt`) and, at the end, validate their average; it becomes
+    /// `best.ckpt` if its validation accuracy beats the best epoch's
+    /// (`average.json` says). 0 or 1: off.
+    #[arg(long, default_value_t = 0)]
+    pub average_last: usize,
+    /// Word dropout: during training each token becomes the
+    /// out-of-vocabulary id 1 with this probability (seeded).
+    #[arg(long, default_value_t = 0.0)]
+    pub word_dropout: f32,
     /// How hidden states feed the dense layer: the last state, or the mean
     /// and the max over time.
-    #[arg(long, value_parser = pooling_parser(), default_value = "last")]
+    #[arg(long, value_parser = pooling_parser(), default_value = "mean-max")]
     pub pooling: Pooling,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam learning rate (the peak, with a schedule).
+    #[arg(long, default_value_t = 3e-3)]
     pub lr: f32,
+    /// Learning-rate schedule over the whole run.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up from 0 to --lr before the schedule.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: u64,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
     /// Reviews per batch.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Maximum epochs.
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 5)]
     pub patience: usize,
     /// Fraction of the official train split held out for validation.
     #[arg(long, default_value_t = 0.1)]
@@ -178,7 +259,7 @@ pub struct RunOptions {
 pub struct Summary {
     /// Epochs completed in total.
     pub epochs_done: usize,
-    /// The best epoch.
+    /// The best epoch (0: the average of the last epochs' weights won).
     pub best_epoch: usize,
     /// Validation loss of the best epoch.
     pub best_val_loss: f64,
@@ -206,6 +287,12 @@ pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<f32>) {
     }
     let labels = batch.iter().map(|e| e.label).collect();
     (ids, Seq { steps, batch: b, starts }, labels)
+}
+
+/// How many batches [`epoch_batches`] makes of `n` examples.
+pub fn batches_per_epoch(n: usize, batch: usize) -> usize {
+    let group = batch.max(1) * 50;
+    (0..n).step_by(group).map(|start| (n - start).min(group).div_ceil(batch.max(1))).sum()
 }
 
 /// Batches for one epoch: a seeded shuffle, then within groups of 50
@@ -241,24 +328,30 @@ pub fn evaluate_sentiment(net: &Network, examples: &[Example], batch: usize) -> 
     m.figures()
 }
 
-/// The official train split's reviews, tokenized and split into (train,
-/// validation).
-pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Vec<Example>, Vec<Example>)> {
-    let hashing = WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed };
-    let examples = data::examples(reviews, hashing, cfg.max_tokens);
-    let (train, valid) = data::carve_validation(examples, cfg.val_fraction, cfg.seed, cfg.train_limit);
+/// The official train split's reviews split into (train, validation),
+/// the words (a vocabulary counted on the train part only, or the
+/// hashing), and both parts tokenized with them.
+pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Words, Vec<Example>, Vec<Example>)> {
+    let (train, valid) = data::carve_validation(reviews.to_vec(), cfg.val_fraction, cfg.seed, cfg.train_limit);
     if train.is_empty() || valid.is_empty() {
         return Err(Error::Empty {
             path: cfg.data.clone(),
             what: "the training or validation part (check --val-fraction)".into(),
         });
     }
-    Ok((train, valid))
+    let words = if cfg.vocab > 0 {
+        data::build_vocab(&train, cfg.punctuation, cfg.vocab)
+    } else {
+        Words::Hashed(WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed })
+    };
+    let train = data::examples(&train, &words, cfg.max_tokens);
+    let valid = data::examples(&valid, &words, cfg.max_tokens);
+    Ok((words, train, valid))
 }
 
-fn sentiment_net_config(cfg: &SentimentConfig) -> NetConfig {
+fn sentiment_net_config(cfg: &SentimentConfig, words: &Words) -> NetConfig {
     NetConfig {
-        vocab: cfg.buckets as usize + 1,
+        vocab: words.vocab_size() as usize,
         embed_dim: cfg.embed_dim,
         hidden: cfg.hidden,
         layers: cfg.layers,
@@ -271,6 +364,10 @@ fn sentiment_net_config(cfg: &SentimentConfig) -> NetConfig {
 /// State shared by both loops: the network, optimiser and progress, loaded
 /// from a checkpoint on resume.
 struct Run {
+    /// Save every epoch from this one on as `epoch-N.ckpt` (0: none).
+    keep_from: usize,
+    /// The averaged weights' validation figures, when they were chosen.
+    averaged: Option<(f64, Option<f64>)>,
     net: Network,
     adam: Adam,
     progress: Progress,
@@ -305,11 +402,20 @@ impl Run {
             let net = ckpt.network(&dev)?;
             let mut adam = ckpt.optimizer().ok_or_else(|| mismatch("it holds no optimiser state".into()))?;
             adam.cfg.lr = lr;
-            return Ok(Self { net, adam, progress: ckpt.meta.progress.clone(), task, train_json, out: out.to_owned() });
+            return Ok(Self {
+                keep_from: 0,
+                averaged: None,
+                net,
+                adam,
+                progress: ckpt.meta.progress.clone(),
+                task,
+                train_json,
+                out: out.to_owned(),
+            });
         }
         let net = Network::new(&dev, net_cfg, mix(seed, 1, 0))?;
         let adam = Adam::new(&net, AdamConfig { lr, ..Default::default() });
-        Ok(Self { net, adam, progress: Progress::default(), task, train_json, out: out.to_owned() })
+        Ok(Self { keep_from: 0, averaged: None, net, adam, progress: Progress::default(), task, train_json, out: out.to_owned() })
     }
 
     /// Records an epoch; `better` says whether it beats the best so far.
@@ -326,6 +432,10 @@ impl Run {
         if better {
             Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
                 .save(&self.out.join(BEST))?;
+        }
+        if self.keep_from > 0 && self.progress.epochs_done >= self.keep_from {
+            Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
+                .save(&self.out.join(format!("epoch-{}.ckpt", self.progress.epochs_done)))?;
         }
         Checkpoint::new(self.task.clone(), &self.net, Some(&self.adam), self.train_json.clone(), self.progress.clone())
             .save(&self.out.join(CHECKPOINT))?;
@@ -349,13 +459,65 @@ impl Run {
         self.progress.history.iter().find(|r| r.epoch == self.progress.best_epoch)
     }
 
+    /// Weight averaging (see `--average-last`): the mean of the kept
+    /// epochs' weights, validated; saved as the best weights if it beats
+    /// the best epoch. Writes `average.json`.
+    fn average(&mut self, task: &mut impl Objective, quiet: bool) -> Result<()> {
+        let epochs: Vec<usize> = (self.keep_from.max(1)..=self.progress.epochs_done).collect();
+        if self.keep_from == 0 || epochs.len() < 2 {
+            return Ok(());
+        }
+        let mut sum: Option<Vec<Vec<f32>>> = None;
+        for e in &epochs {
+            let ck = Checkpoint::load(&self.out.join(format!("epoch-{e}.ckpt")))?;
+            match &mut sum {
+                None => sum = Some(ck.params),
+                Some(acc) => acc.iter_mut().zip(&ck.params).for_each(|(a, p)| {
+                    a.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+                }),
+            }
+        }
+        let n = epochs.len() as f32;
+        let mut avg = Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone());
+        avg.params = sum.unwrap_or_default().into_iter().map(|p| p.into_iter().map(|x| x / n).collect()).collect();
+        let mut net = avg.network(&Cpu::default())?;
+        task.prepare(&mut net, usize::MAX);
+        let (val_loss, val_accuracy) = task.validate(&net);
+        let best = self.best().cloned();
+        let record = EpochRecord { epoch: 0, train_loss: f64::NAN, val_loss, val_accuracy, seconds: 0.0 };
+        let chosen = best.as_ref().is_none_or(|b| improves(&record, b));
+        if chosen {
+            avg.save(&self.out.join(BEST))?;
+        }
+        if !quiet {
+            let acc = val_accuracy.map(|a| format!(", val acc {a:.4}")).unwrap_or_default();
+            let verdict = if chosen { "chosen as the best weights" } else { "not better than the best epoch" };
+            eprintln!("average of epochs {:?}: val loss {val_loss:.4}{acc} ({verdict})", epochs);
+        }
+        let json = serde_json::json!({
+            "epochs": epochs,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "chosen": chosen,
+        });
+        write_atomic(&self.out.join("average.json"), serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
+        if chosen {
+            self.averaged = Some((val_loss, val_accuracy));
+        }
+        Ok(())
+    }
+
     fn summary(&self, stopped: &str) -> Summary {
         let best = self.best();
+        let (val_loss, val_accuracy) = match self.averaged {
+            Some(figures) => figures,
+            None => (best.map_or(f64::NAN, |r| r.val_loss), best.and_then(|r| r.val_accuracy)),
+        };
         Summary {
             epochs_done: self.progress.epochs_done,
-            best_epoch: self.progress.best_epoch,
-            best_val_loss: best.map_or(f64::NAN, |r| r.val_loss),
-            best_val_accuracy: best.and_then(|r| r.val_accuracy),
+            best_epoch: if self.averaged.is_some() { 0 } else { self.progress.best_epoch },
+            best_val_loss: val_loss,
+            best_val_accuracy: val_accuracy,
             stopped: stopped.to_owned(),
             best: self.out.join(BEST),
         }
@@ -423,6 +585,9 @@ trait Objective {
     /// The loss of batch `k` of the epoch, and its rows (its weight in the
     /// epoch's mean).
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize);
+    /// Before batch `k` of an epoch, and (with `k` = the batch count)
+    /// before validation: a change of the network that is not a step.
+    fn prepare(&mut self, _net: &mut Network, _k: usize) {}
     /// Validation loss, and accuracy for a classifier.
     fn validate(&self, net: &Network) -> (f64, Option<f64>);
 }
@@ -434,6 +599,7 @@ fn fit(
     run: &mut Run,
     task: &mut impl Objective,
     stop: Stopping,
+    rate: Rate,
     clip: f32,
     quiet: bool,
     title: &str,
@@ -449,9 +615,11 @@ fn fit(
         let pb = crate::progress::bar(!quiet, n as u64, format!("epoch {epoch}/{}", stop.epochs), "batches");
         let (mut sum, mut count) = (0.0f64, 0usize);
         for k in 0..n {
+            task.prepare(&mut run.net, k);
             let (loss, rows) = task.loss(&run.net, k);
             let l = f64::from(loss.array());
             let mut grads = loss.backward();
+            run.adam.cfg.lr = rate.at(run.progress.steps);
             run.adam.step(&mut run.net, &mut grads, clip_of(clip));
             run.progress.steps += 1;
             sum += l * rows as f64;
@@ -460,6 +628,7 @@ fn fit(
             pb.inc(1);
         }
         pb.finish_and_clear();
+        task.prepare(&mut run.net, n);
         let (val_loss, val_accuracy) = task.validate(&run.net);
         let record = EpochRecord {
             epoch,
@@ -484,22 +653,39 @@ struct SentimentObjective<'a> {
     seed: u64,
     batches: Vec<Vec<usize>>,
     dropout: StdRng,
+    word_dropout: f32,
+    words: StdRng,
+    qat_bits: u8,
 }
 
 impl Objective for SentimentObjective<'_> {
     fn start_epoch(&mut self, epoch: usize) -> usize {
         let mut rng = StdRng::seed_from_u64(mix(self.seed, 2, epoch as u64));
         self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
+        self.words = StdRng::seed_from_u64(mix(self.seed, 4, epoch as u64));
         self.batches = epoch_batches(self.train, self.batch, &mut rng);
         self.batches.len()
     }
 
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
         let exs: Vec<&Example> = self.batches[k].iter().map(|&i| &self.train[i]).collect();
-        let (ids, seq, labels) = sentiment_batch(&exs);
+        let (mut ids, seq, labels) = sentiment_batch(&exs);
+        if self.word_dropout > 0.0 {
+            for id in ids.iter_mut().filter(|id| **id != 0) {
+                if self.words.gen::<f32>() < self.word_dropout {
+                    *id = runtime::tokenizer::OOV as usize;
+                }
+            }
+        }
         let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
         let targets = logits.device().tensor_from_vec(labels, (exs.len(), 1));
         (binary_cross_entropy_with_logits_loss(logits, targets), exs.len())
+    }
+
+    fn prepare(&mut self, net: &mut Network, k: usize) {
+        if self.qat_bits > 0 && (k % 50 == 0 || k >= self.batches.len()) {
+            net.set_embed_quant(self.qat_bits);
+        }
     }
 
     fn validate(&self, net: &Network) -> (f64, Option<f64>) {
@@ -511,27 +697,31 @@ impl Objective for SentimentObjective<'_> {
 /// Trains the sentiment classifier on the official train split at
 /// `cfg.data` (validation carved out of it).
 pub fn train_sentiment(cfg: &SentimentConfig, opts: &RunOptions) -> Result<Summary> {
-    let (train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
-    train_sentiment_on(cfg, opts, &train, &valid)
+    let (words, train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
+    train_sentiment_on(cfg, opts, &words, &train, &valid)
 }
 
 /// Trains the sentiment classifier on already tokenized data (tokenized
-/// with `cfg.buckets`, `cfg.hash_seed`, `cfg.max_tokens`).
+/// with `words` and `cfg.max_tokens`).
 pub fn train_sentiment_on(
     cfg: &SentimentConfig,
     opts: &RunOptions,
+    words: &Words,
     train: &[Example],
     valid: &[Example],
 ) -> Result<Summary> {
     if cfg.batch == 0 {
         return Err(Error::Config("--batch must be positive".into()));
     }
-    let task = Task::Sentiment {
-        hashing: WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed },
-        max_tokens: cfg.max_tokens,
-    };
-    let mut run =
-        Run::start(&cfg.out, task, sentiment_net_config(cfg), cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    if ![0, 4, 8].contains(&cfg.qat_bits) {
+        return Err(Error::Config(format!("--qat-bits must be 0, 4 or 8, not {}", cfg.qat_bits)));
+    }
+    if !(0.0..1.0).contains(&cfg.word_dropout) {
+        return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
+    }
+    let task = Task::Sentiment { words: words.clone(), max_tokens: cfg.max_tokens };
+    let net_cfg = sentiment_net_config(cfg, words);
+    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
     let mut objective = SentimentObjective {
         train,
         valid,
@@ -539,9 +729,18 @@ pub fn train_sentiment_on(
         seed: cfg.seed,
         batches: Vec::new(),
         dropout: StdRng::seed_from_u64(0),
+        word_dropout: cfg.word_dropout,
+        words: StdRng::seed_from_u64(0),
+        qat_bits: cfg.qat_bits,
     };
+    if cfg.average_last > 1 {
+        run.keep_from = cfg.epochs.saturating_sub(cfg.average_last - 1).max(1);
+    }
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
-    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    let per_epoch = batches_per_epoch(train.len(), cfg.batch) as u64;
+    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total: per_epoch * cfg.epochs as u64 };
+    let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    run.average(&mut objective, opts.quiet)?;
     Ok(run.summary(&stopped))
 }
 
@@ -563,10 +762,10 @@ fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
 /// it. Returns (loss, accuracy).
 pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Review]) -> Result<(f64, f64)> {
     let ckpt = Checkpoint::load(ckpt_path)?;
-    let Task::Sentiment { hashing, max_tokens } = ckpt.meta.task else {
+    let Task::Sentiment { words, max_tokens } = ckpt.meta.task.clone() else {
         return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
     };
-    let examples = data::examples(reviews, hashing, max_tokens);
+    let examples = data::examples(reviews, &words, max_tokens);
     let net = ckpt.network(&Cpu::default())?;
     let (loss, acc) = evaluate_sentiment(&net, &examples, 250);
     let json = serde_json::json!({
@@ -708,7 +907,7 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         dropout: StdRng::seed_from_u64(0),
     };
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: cfg.minutes };
-    let stopped = fit(&mut run, &mut objective, stop, cfg.clip, opts.quiet, "Hamlet char LM")?;
+    let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, "Hamlet char LM")?;
     Ok(run.summary(&stopped))
 }
 
@@ -732,6 +931,20 @@ mod tests {
         assert_eq!(s.reason(&progress(1, 1, 0), std::time::Duration::from_secs(60)), Some("time limit"));
         let unlimited = Stopping { minutes: 0.0, ..s };
         assert_eq!(unlimited.reason(&progress(1, 1, 0), std::time::Duration::from_secs(1 << 20)), None);
+    }
+
+    #[test]
+    fn schedule_warms_up_then_follows_a_cosine() {
+        let r = Rate { lr: 1.0, schedule: LrSchedule::Cosine, warmup: 10, total: 110 };
+        assert!((r.at(0) - 0.1).abs() < 1e-6);
+        assert!((r.at(9) - 1.0).abs() < 1e-6);
+        assert!((r.at(10) - 1.0).abs() < 1e-6);
+        assert!((r.at(60) - 0.5).abs() < 1e-6);
+        assert!(r.at(109) < 0.01 && r.at(200) == 0.0);
+        assert_eq!(Rate::constant(0.5).at(1_000), 0.5);
+        let mut rng = StdRng::seed_from_u64(1);
+        let examples: Vec<Example> = (0..1234).map(|i| Example { ids: vec![1; i % 7], label: 0.0 }).collect();
+        assert_eq!(batches_per_epoch(1234, 10), epoch_batches(&examples, 10, &mut rng).len());
     }
 
     #[test]

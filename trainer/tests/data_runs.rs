@@ -27,6 +27,8 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     let cfg = SentimentConfig {
         data: dir.join("aclImdb-labeled.tar.gz"),
         out: out.clone(),
+        vocab: 8000,
+        punctuation: true,
         buckets: 8000,
         hash_seed: 0,
         max_tokens: 200,
@@ -34,8 +36,13 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         hidden: 64,
         layers: 1,
         dropout: 0.0,
+        word_dropout: 0.0,
+        qat_bits: 0,
+        average_last: 2,
         pooling: Pooling::MeanMax,
         lr: 2e-3,
+        schedule: train::LrSchedule::Cosine,
+        warmup: 20,
         clip: 5.0,
         batch: 50,
         epochs: 3,
@@ -45,10 +52,10 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         seed: 1,
     };
     let reviews = data::read_imdb(&cfg.data, data::Split::Train).unwrap();
-    let (train_set, valid) = train::sentiment_examples(&cfg, &reviews).unwrap();
+    let (words, train_set, valid) = train::sentiment_examples(&cfg, &reviews).unwrap();
     assert_eq!(train_set.len(), 5000);
     assert_eq!(valid.len(), 1000);
-    let summary = train::train_sentiment_on(&cfg, &quiet(), &train_set, &valid).unwrap();
+    let summary = train::train_sentiment_on(&cfg, &quiet(), &words, &train_set, &valid).unwrap();
     let acc = summary.best_val_accuracy.unwrap();
     eprintln!("sentiment: best validation accuracy {acc:.4} at epoch {}", summary.best_epoch);
     assert!(acc > 0.75, "validation accuracy {acc} <= 0.75");

@@ -32,7 +32,7 @@ fn sentiment_reference_equals_the_training_forward_pass() {
         };
         let net = Network::new(&dev, cfg, 5).unwrap();
         let max_tokens = 9;
-        let task = Task::Sentiment { hashing: WordHashing { buckets: 40, seed: 0 }, max_tokens };
+        let task = Task::Sentiment { words: host::Words::Hashed(WordHashing { buckets: 40, seed: 0 }), max_tokens };
         let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
         // Reviews of 0 to 15 tokens, cut to the window as training data is.
         let reviews: Vec<Vec<u32>> = (0..16).map(|n| (0..n).map(|k| 1 + (k * 7 + n * 3) % 40).collect()).collect();
