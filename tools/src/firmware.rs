@@ -385,7 +385,8 @@ pub fn cost_report(board: Board, models: Models<'_>, tokens: usize, profile: boo
         let t = field(f.next(), "tokens=")?;
         let macs = field(f.next(), "macs=")?;
         if name.ends_with("-finish") {
-            let _ = writeln!(report, "{name}: {insns} instructions from the last token to the probability ({macs} MACs)");
+            let _ =
+                writeln!(report, "{name}: {insns} instructions from the last token to the probability ({macs} MACs)");
         } else {
             let _ = writeln!(
                 report,

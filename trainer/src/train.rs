@@ -415,7 +415,16 @@ impl Run {
         }
         let net = Network::new(&dev, net_cfg, mix(seed, 1, 0))?;
         let adam = Adam::new(&net, AdamConfig { lr, ..Default::default() });
-        Ok(Self { keep_from: 0, averaged: None, net, adam, progress: Progress::default(), task, train_json, out: out.to_owned() })
+        Ok(Self {
+            keep_from: 0,
+            averaged: None,
+            net,
+            adam,
+            progress: Progress::default(),
+            task,
+            train_json,
+            out: out.to_owned(),
+        })
     }
 
     /// Records an epoch; `better` says whether it beats the best so far.
@@ -478,7 +487,8 @@ impl Run {
             }
         }
         let n = epochs.len() as f32;
-        let mut avg = Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone());
+        let mut avg =
+            Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone());
         avg.params = sum.unwrap_or_default().into_iter().map(|p| p.into_iter().map(|x| x / n).collect()).collect();
         let mut net = avg.network(&Cpu::default())?;
         task.prepare(&mut net, usize::MAX);
