@@ -693,7 +693,7 @@ impl Objective for SentimentObjective<'_> {
     }
 
     fn prepare(&mut self, net: &mut Network, k: usize) {
-        if self.qat_bits > 0 && (k % 50 == 0 || k >= self.batches.len()) {
+        if self.qat_bits > 0 && (k.is_multiple_of(50) || k >= self.batches.len()) {
             net.set_embed_quant(self.qat_bits);
         }
     }
