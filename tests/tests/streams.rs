@@ -60,14 +60,26 @@ fn review(words: usize) -> Vec<u8> {
     text
 }
 
-/// The shipped classifier reads the last 400 tokens: a review of a million
-/// and three tokens (not a multiple of the window, so the ring's oldest
-/// slot is not its first), streamed in 4 KiB pieces, gets exactly the
-/// probability of its last 400 words alone.
+/// A classifier that reads the last 400 tokens (a random network of the
+/// previous shipped model's shape: 16,000 hashed buckets, E 24, H 96, mean
+/// and max): a review of a million and three tokens (not a multiple of the
+/// window, so the ring's oldest slot is not its first), streamed in 4 KiB
+/// pieces, gets exactly the probability of its last 400 words alone.
 #[test]
 fn million_token_review_equals_its_last_window() {
-    let clf = HostClassifier::from_bytes(SENTIMENT).unwrap();
-    let window = clf.model().head.max_tokens as usize;
+    let float = random_model(
+        ModelKind::Sentiment,
+        Dims { vocab: 16_001, embed: 24, hidden: 96, layers: 1 },
+        Pooling::MeanMax,
+        400,
+        4,
+        1.0,
+    );
+    let mut rng = Rng::new(8);
+    let cal = Calibration::run(&float, &[random_ids(&mut rng, 400, 1, 16_001)]);
+    let bytes = quantize(&float, &cal, 8).expect("quantizes");
+    let clf = HostClassifier::from_bytes(&bytes).unwrap();
+    let window = clf.window();
     assert_eq!(window, 400);
     let text = review(1_000_003);
     let mut state = Box::new(HostSentimentState::new());
@@ -88,6 +100,32 @@ fn million_token_review_equals_its_last_window() {
     assert_eq!(ids.len(), 1_000_003);
     let last = clf.classify_ids(&mut state, &ids[ids.len() - window..]).unwrap();
     assert_eq!(p, last);
+}
+
+/// The shipped classifier reads every token as it arrives (no window): a
+/// review of a million words (and its commas, which are tokens), streamed
+/// in 4 KiB pieces, allocates nothing and gets exactly the probability of
+/// its ids fed one by one.
+#[test]
+fn shipped_model_streams_a_million_token_review() {
+    let clf = HostClassifier::from_bytes(SENTIMENT).unwrap();
+    assert_eq!(clf.window(), 0);
+    let text = review(1_000_000);
+    let mut state = Box::new(HostSentimentState::new());
+    let ((p, tokens), allocs) = allocations_in(|| {
+        let mut review = clf.start(&mut state).unwrap();
+        for piece in text.chunks(4096) {
+            review.feed(piece);
+        }
+        let tokens = review.tokens();
+        (review.finish(), tokens)
+    });
+    assert_eq!(allocs, 0, "streaming allocated");
+    let mut ids = Vec::new();
+    clf.word_ids().for_each_id(&text, |id| ids.push(id));
+    assert!(ids.len() > 1_000_000, "{} tokens: the commas are tokens too", ids.len());
+    assert_eq!(tokens, ids.len() as u64);
+    assert_eq!(clf.classify_ids(&mut state, &ids).unwrap(), p);
 }
 
 /// A model that reads every token (no window; the last state, or the mean
