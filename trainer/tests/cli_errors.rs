@@ -196,3 +196,35 @@ fn help_shows_each_flag_where_it_applies() {
     assert!(sentiment.contains("--eval-test") && sentiment.contains("--export <FILE>"), "{sentiment}");
     assert!(sentiment.contains("[possible values: last, mean-max]"), "{sentiment}");
 }
+
+/// The sample `charlm train` prints is the integer model's: exactly what
+/// `charlm generate` prints for the exported file with the flags it names
+/// (and so what the firmware prints).
+#[test]
+fn the_sample_after_training_is_the_integer_models() {
+    let text = "to be or not to be that is the question\nwhether tis nobler in the mind\n".repeat(30);
+    let data = scratch("sample.txt", text.as_bytes());
+    let out = data.with_file_name("sample-run");
+    let model = data.with_file_name("sample.lstm");
+    let trained = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["charlm", "train", "--quiet", "--start-offset", "0", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args(["--streams", "4", "--window", "10", "--hidden", "8", "--epochs", "2", "--seed", "7", "--export"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let stdout = String::from_utf8(trained.stdout).unwrap();
+    let sample = stdout.split_once("prints the same):\n").map(|(_, s)| s).expect("a sample").trim_end_matches('\n');
+    let generated = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["charlm", "generate", "--prime", "The ", "--len", "300", "--seed", "7", "--top-k", "5", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let generated = String::from_utf8(generated.stdout).unwrap();
+    assert_eq!(sample, generated.trim_end_matches('\n'));
+    assert_eq!(sample.len(), 4 + 300, "{sample:?}");
+}
