@@ -31,21 +31,38 @@ pub enum Words {
 }
 
 impl Words {
-    /// Run `f` with the runtime's view of these ids (the same lookup the
-    /// device does).
-    pub fn with_ids<R>(&self, f: impl FnOnce(WordIds<'_>) -> R) -> R {
+    /// The vocabulary table as the model file stores it (the hashes as
+    /// `u32` little-endian; empty for hashed words).
+    pub fn table(&self) -> Vec<u8> {
         match self {
-            Words::Hashed(h) => f(WordIds::Hashed(*h)),
-            Words::Vocab { punctuation, hashes } => {
-                let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
-                f(WordIds::Vocab(WordVocab { punctuation: *punctuation, hashes: U32s(&bytes) }))
+            Words::Hashed(_) => Vec::new(),
+            Words::Vocab { hashes, .. } => hashes.iter().flat_map(|h| h.to_le_bytes()).collect(),
+        }
+    }
+
+    /// The runtime's view of these ids over `table` (what [`Words::table`]
+    /// returned).
+    pub fn over<'t>(&self, table: &'t [u8]) -> WordIds<'t> {
+        match self {
+            Words::Hashed(h) => WordIds::Hashed(*h),
+            Words::Vocab { punctuation, .. } => {
+                WordIds::Vocab(WordVocab { punctuation: *punctuation, hashes: U32s(table) })
             }
         }
     }
 
+    /// Run `f` with the runtime's view of these ids (the same lookup the
+    /// device does).
+    pub fn with_ids<R>(&self, f: impl FnOnce(WordIds<'_>) -> R) -> R {
+        f(self.over(&self.table()))
+    }
+
     /// Embedding rows (every id is below this).
     pub fn vocab_size(&self) -> u32 {
-        self.with_ids(|ids| ids.vocab_size())
+        match self {
+            Words::Hashed(h) => h.vocab_size(),
+            Words::Vocab { hashes, .. } => hashes.len() as u32 + 2,
+        }
     }
 
     /// The ids of a whole text, in order.

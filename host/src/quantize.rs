@@ -10,9 +10,9 @@ use runtime::format::{
     Embedding, Head, Header, I32s, I8s, LstmLayer, Model, RowScales, Tokenizer, CRC_LEN, PREFIX_LEN,
 };
 
-use runtime::tokenizer::{U32s, WordVocab};
+use runtime::tokenizer::WordIds;
 
-use crate::float::{FloatModel, FloatTokenizer, Words};
+use crate::float::{FloatModel, FloatTokenizer};
 
 /// Why a float model cannot be quantized.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,15 +232,15 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
     let head_bias = bias_bytes(model.head.b.iter().zip(&sd).map(|(&b, &s)| (b, s * q15)));
     let head_scale = ScaleBytes::of(sd.iter().map(|s| s * q15 * 2f64.powi(i32::from(OUT_FRAC))));
 
-    let vocab_bytes: Vec<u8> = match &model.tokenizer {
-        FloatTokenizer::Words(Words::Vocab { hashes, .. }) => hashes.iter().flat_map(|h| h.to_le_bytes()).collect(),
-        _ => Vec::new(),
+    let table = match &model.tokenizer {
+        FloatTokenizer::Words(w) => w.table(),
+        FloatTokenizer::Chars(_) => Vec::new(),
     };
     let tokenizer = match &model.tokenizer {
-        FloatTokenizer::Words(Words::Hashed(h)) => Tokenizer::Words(*h),
-        FloatTokenizer::Words(Words::Vocab { punctuation, .. }) => {
-            Tokenizer::Vocab(WordVocab { punctuation: *punctuation, hashes: U32s(&vocab_bytes) })
-        }
+        FloatTokenizer::Words(w) => match w.over(&table) {
+            WordIds::Hashed(h) => Tokenizer::Words(h),
+            WordIds::Vocab(v) => Tokenizer::Vocab(v),
+        },
         FloatTokenizer::Chars(c) => Tokenizer::Chars(c),
     };
     let mut views = runtime::heapless::Vec::new();

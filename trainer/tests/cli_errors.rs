@@ -100,22 +100,28 @@ fn valid_input_succeeds() {
     assert!(text.lines().all(|l| l.ends_with(" positive") || l.ends_with(" negative")), "{text}");
 }
 
-/// A real (tiny) language-model checkpoint, trained here in a second.
-fn charlm_checkpoint() -> PathBuf {
-    let text = "to be or not to be that is the question\n".repeat(40);
-    let data = scratch("tiny.txt", text.as_bytes());
-    let out = data.with_file_name("tiny-run");
-    let status = Command::new(env!("CARGO_BIN_EXE_trainer"))
+/// `charlm train` of a tiny model on `text` (written to `name`), into the
+/// folder beside it, with `extra` flags; its output.
+fn train_tiny_charlm(name: &str, text: &str, extra: &[&str]) -> (PathBuf, std::process::Output) {
+    let data = scratch(name, text.as_bytes());
+    let out = data.with_file_name(format!("{name}-run"));
+    let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(["charlm", "train", "--quiet", "--start-offset", "0", "--data"])
         .arg(&data)
         .arg("--out")
         .arg(&out)
-        .args(["--streams", "4", "--window", "10", "--hidden", "8", "--epochs", "1"])
-        .stdout(std::process::Stdio::null())
-        .status()
+        .args(["--streams", "4", "--window", "10", "--hidden", "8"])
+        .args(extra)
+        .output()
         .unwrap();
-    assert!(status.success());
-    out.join("best.ckpt")
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (out, output)
+}
+
+/// A real (tiny) language-model checkpoint, trained here in a second.
+fn charlm_checkpoint() -> PathBuf {
+    let text = "to be or not to be that is the question\n".repeat(40);
+    train_tiny_charlm("tiny.txt", &text, &["--epochs", "1"]).0.join("best.ckpt")
 }
 
 /// train, export and eval of both tasks, each given each kind of bad input.
@@ -203,19 +209,9 @@ fn help_shows_each_flag_where_it_applies() {
 #[test]
 fn the_sample_after_training_is_the_integer_models() {
     let text = "to be or not to be that is the question\nwhether tis nobler in the mind\n".repeat(30);
-    let data = scratch("sample.txt", text.as_bytes());
-    let out = data.with_file_name("sample-run");
-    let model = data.with_file_name("sample.lstm");
-    let trained = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(["charlm", "train", "--quiet", "--start-offset", "0", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .args(["--streams", "4", "--window", "10", "--hidden", "8", "--epochs", "2", "--seed", "7", "--export"])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let model = scratch("sample.lstm", b"");
+    let model_arg = model.to_str().unwrap();
+    let (_, trained) = train_tiny_charlm("sample.txt", &text, &["--epochs", "2", "--seed", "7", "--export", model_arg]);
     let stdout = String::from_utf8(trained.stdout).unwrap();
     let sample = stdout.split_once("prints the same):\n").map(|(_, s)| s).expect("a sample").trim_end_matches('\n');
     let generated = Command::new(env!("CARGO_BIN_EXE_trainer"))
