@@ -33,7 +33,7 @@ use core::fmt::Write as _;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use runtime::format::Tokenizer;
-use runtime::{CharLm, CharLmState, Classifier, Model, Rng, Sampler, SentimentState};
+use runtime::{CharLm, CharLmState, Classifier, Model, Rng, Sampler, ClassifierState};
 
 use io::{File, IoError, Out};
 
@@ -45,9 +45,9 @@ mod models {
 use models::{charlm as lm, sentiment as sa};
 
 /// The sentiment classifier, compiled for the embedded model's sizes.
-type Sentiment = Classifier<'static, { sa::E }, { sa::H }, { sa::L }>;
+type Sentiment = Classifier<'static, { sa::E }, { sa::H }, { sa::L }, { sa::C }>;
 /// Its streaming state.
-type SentimentRun = SentimentState<{ sa::H }, { sa::L }, { sa::N }>;
+type SentimentRun = ClassifierState<{ sa::H }, { sa::L }, { sa::N }>;
 /// The language model, compiled for the embedded model's sizes.
 type Lm = CharLm<'static, { lm::E }, { lm::H }, { lm::L }, { lm::V }>;
 /// Its state.
@@ -241,7 +241,7 @@ fn sentiment(out: &mut Out, path: &str) -> Result<(), Failure> {
     let mut file = File::open(path).map_err(|e| Failure::Io(e, "reviews file"))?;
     let mut state = SentimentRun::new();
     let mut buf = [0u8; CHUNK];
-    let mut line = |p: runtime::Probability| {
+    let mut line = |p: runtime::Prediction<'_>| {
         let _ = writeln!(out, "{p}");
     };
     loop {
@@ -353,7 +353,7 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         for id in &mut ids[..n] {
             *id = 1 + rng.next_u32() % (m.header.vocab - 1);
         }
-        let features = m.head.pooling.features(usize::from(m.header.hidden)) as u64;
+        let features = m.head.pooling.features(usize::from(m.header.hidden)) as u64 * u64::from(m.header.outputs);
         let macs = n as u64 * lstm_macs(m) + features;
         let mut state = SentimentRun::new();
         lstm_cost_begin();

@@ -5,7 +5,7 @@
 //! the activations ([`sigmoid`], [`tanh`]), the LSTM cell ([`cell`]: gates,
 //! then cell and hidden state) and the pooling over time ([`Pooler`]). The
 //! windowing rule (only the last `max_tokens` ids are read) is the
-//! runtime's [`runtime::sentiment::window`].
+//! runtime's [`runtime::classifier::window`].
 //!
 //! Float layouts follow PyTorch's `nn.LSTM`: the four gates are stacked
 //! gate-major in the order i, f, g, o (rows `0..H` are gate i, `H..2H` gate f,
@@ -129,6 +129,9 @@ pub struct FloatModel {
     pub layers: Vec<FloatLstmLayer>,
     /// Output layer.
     pub head: FloatHead,
+    /// A classifier's class names, in class order (two for one output);
+    /// empty for a language model.
+    pub classes: Vec<String>,
 }
 
 /// `e^x` for `x` in about ±87 (clamped outside), within 2 ulp: Cephes'
@@ -321,14 +324,15 @@ impl FloatModel {
             .collect()
     }
 
-    /// The sentiment logit of a tokenized review: the window the head
-    /// names ([`runtime::sentiment::window`]), its pooling, the dense layer.
-    pub fn sentiment_logit(&self, ids: &[u32]) -> f32 {
+    /// The logits of a tokenized text (one for two classes, else one a
+    /// class): the window the head names ([`runtime::classifier::window`]),
+    /// its pooling, the dense layer.
+    pub fn class_logits(&self, ids: &[u32]) -> Vec<f32> {
         let mut r = FloatRunner::new(self);
-        for &id in runtime::sentiment::window(ids, self.head.max_tokens as usize) {
+        for &id in runtime::classifier::window(ids, self.head.max_tokens as usize) {
             r.step(id);
         }
-        r.logits()[0]
+        r.logits()
     }
 }
 

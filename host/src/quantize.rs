@@ -243,6 +243,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
         },
         FloatTokenizer::Chars(c) => Tokenizer::Chars(c),
     };
+    let labels: String = model.classes.iter().map(|c| format!("{c}\n")).collect();
     let mut views = runtime::heapless::Vec::new();
     for (l, float) in layers.iter().zip(&model.layers) {
         let view = LstmLayer {
@@ -283,6 +284,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
             scale: head_scale.view(),
             out_frac: OUT_FRAC,
         },
+        labels: &labels,
     };
     let bytes = to_bytes(&view).map_err(QuantizeError::Invalid)?;
     Model::from_bytes(&bytes).map_err(QuantizeError::Invalid)?;

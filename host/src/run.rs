@@ -2,7 +2,7 @@
 //! (`trainer sentiment predict`, `trainer charlm generate`) and the QEMU
 //! tests print with: the firmware prints the same bytes.
 
-use runtime::{CharLm, CharLmState, Classifier, Error, Probability, Sampler, SentimentState};
+use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Error, Sampler};
 
 /// Capacities of the host's networks: the format's maxima (a device build
 /// uses its model's exact sizes instead).
@@ -13,31 +13,44 @@ pub const HOST_H: usize = runtime::format::MAX_HIDDEN;
 pub const HOST_L: usize = runtime::format::MAX_LAYERS;
 /// See [`HOST_E`].
 pub const HOST_V: usize = 256;
-/// The host's sentiment token window: models may read at most this many
+/// The host's most classes: the format's maximum.
+pub const HOST_C: usize = runtime::format::MAX_CLASSES;
+/// The host's classifier token window: models may read at most this many
 /// last tokens.
 pub const HOST_WINDOW: usize = 4096;
 
-/// The host's sentiment classifier type.
-pub type HostClassifier<'a> = Classifier<'a, HOST_E, HOST_H, HOST_L>;
-/// The host's sentiment state type (box it: it is large).
-pub type HostSentimentState = SentimentState<HOST_H, HOST_L, HOST_WINDOW>;
+/// The host's classifier type.
+pub type HostClassifier<'a> = Classifier<'a, HOST_E, HOST_H, HOST_L, HOST_C>;
+/// The host's classifier state type (box it: it is large).
+pub type HostClassifierState = ClassifierState<HOST_H, HOST_L, HOST_WINDOW>;
 /// The host's language model type.
 pub type HostCharLm<'a> = CharLm<'a, HOST_E, HOST_H, HOST_L, HOST_V>;
 /// The host's language model state type (box it: it is large).
 pub type HostCharLmState = CharLmState<HOST_H, HOST_L, HOST_V>;
 
-/// One line per review of `text` (one review a line), each the
-/// [`Probability`] display, `0.8123 positive`.
-pub fn predict_lines(model: &[u8], text: &[u8]) -> Result<String, Error> {
+/// One line per text of `text` (one text a line), each the
+/// [`runtime::Prediction`] display, `0.8123 positive`; with `all`, then a
+/// tab and every class's `name=probability`, space-separated.
+pub fn predict_lines(model: &[u8], text: &[u8], all: bool) -> Result<String, Error> {
     use std::fmt::Write;
     let clf = HostClassifier::from_bytes(model)?;
-    let mut state = Box::new(HostSentimentState::new());
+    let mut state = Box::new(HostClassifierState::new());
     let mut out = String::new();
-    let mut line = |p: Probability| {
-        let _ = writeln!(out, "{p}");
-    };
-    clf.feed_lines(&mut state, text, &mut line)?;
-    clf.end_lines(&mut state, &mut line);
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let mut review = clf.start(&mut state)?;
+        review.feed(line);
+        let scores = review.finish_scores();
+        let _ = write!(out, "{}", scores.best());
+        if all {
+            out.push('\t');
+            for (i, p) in scores.probabilities().iter().enumerate() {
+                let sep = if i == 0 { "" } else { " " };
+                let _ = write!(out, "{sep}{}={p}", scores.names().get(i).unwrap_or(""));
+            }
+        }
+        out.push('\n');
+    }
     Ok(out)
 }
 

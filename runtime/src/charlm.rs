@@ -9,7 +9,7 @@
 //! Bytes outside the model's charset are skipped: they neither advance the
 //! state nor fail (see [`CharLm::feed`]).
 
-use crate::fixed::exp_neg_q16;
+use crate::fixed::{exp_neg_q16, gap_q12};
 use crate::format::{ModelKind, Tokenizer};
 use crate::head::dense_outputs;
 use crate::kernel::PrepBuf;
@@ -87,9 +87,7 @@ impl Sampler {
         let above = logits.iter().filter(|&&z| z > threshold).count();
         let ties_left = k.saturating_sub(above);
         let weight = |z: i32| -> u64 {
-            let d = i64::from(zmax) - i64::from(z); // >= 0, Q.f
-            let d12 = if out_frac >= 12 { d >> (out_frac - 12) } else { d << (12 - out_frac) };
-            let num = d12 * 256;
+            let num = gap_q12(zmax, z, out_frac) * 256;
             // The same quotient; a 32-bit division is one instruction on a
             // Cortex-M3/M4, a 64-bit one a library call.
             let scaled = match u32::try_from(num) {

@@ -203,6 +203,19 @@ const fn exp_table() -> [u32; EXP_TABLE_LEN] {
 /// `exp(-x)` in Q16 at `x = i/16`.
 pub static EXP_NEG_TABLE: [u32; EXP_TABLE_LEN] = exp_table();
 
+/// `z_max - z` of two logits in Q.f (`out_frac` = f) in Q4.12 units, the
+/// input of [`exp_neg_q16`]: the one conversion of the sampler and the
+/// softmax.
+#[inline]
+pub fn gap_q12(zmax: i32, z: i32, out_frac: u8) -> i64 {
+    let d = i64::from(zmax) - i64::from(z);
+    if out_frac >= 12 {
+        d >> (out_frac - 12)
+    } else {
+        d << (12 - out_frac)
+    }
+}
+
 /// `exp(-x)` in Q16 for `x >= 0` in Q4.12 units (`x = d / 4096`); 0 from 16 on.
 #[inline]
 pub fn exp_neg_q16(d: u32) -> u32 {

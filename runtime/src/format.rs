@@ -1,6 +1,7 @@
-//! The model file format, version 2 (the spec is `runtime/FORMAT.md`);
-//! version 1 files, whose bodies are version 2 bodies without the
-//! vocabulary tokenizer, still load.
+//! The model file format, version 3 (the spec is `runtime/FORMAT.md`):
+//! version 3 adds the class names and classifiers of 3 to [`MAX_CLASSES`]
+//! classes (a softmax head). Version 1 and 2 files (two classes, no names)
+//! still load.
 //!
 //! ```text
 //! offset 0   4 bytes   magic "LSTM"
@@ -23,10 +24,19 @@ use crate::Error;
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
 /// The format version this runtime writes.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The oldest version it reads: a version 1 body is a version 2 body that
-/// uses no [`Tokenizer::Vocab`].
+/// uses no [`Tokenizer::Vocab`], and a version 2 body is a version 3 body
+/// without [`Model::labels`] (a two-class model, its classes named
+/// [`DEFAULT_BINARY_LABELS`]).
 pub const OLDEST_VERSION: u16 = 1;
+/// Most classes of a classifier (3 and more use a softmax head).
+pub const MAX_CLASSES: usize = 1024;
+/// Longest class name, in bytes.
+pub const MAX_LABEL_LEN: usize = 64;
+/// The class names of a two-class model of format version 1 or 2 (the
+/// IMDb sentiment classifier): class 0, then class 1.
+pub const DEFAULT_BINARY_LABELS: [&str; 2] = ["negative", "positive"];
 /// Most LSTM layers in a model.
 pub const MAX_LAYERS: usize = 4;
 /// Widest LSTM layer. With int8 weights in `[-127, 127]` and int16 inputs,
@@ -54,8 +64,9 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// What a model file does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelKind {
-    /// Many-to-one: text in, one probability out (IMDb sentiment).
-    Sentiment,
+    /// Many-to-one: text in, a class and its probability out (IMDb
+    /// sentiment is a two-class one).
+    Classifier,
     /// Many-to-many: characters in, next-character logits out.
     CharLm,
 }
@@ -63,7 +74,7 @@ pub enum ModelKind {
 impl core::fmt::Display for ModelKind {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            ModelKind::Sentiment => "sentiment classifier",
+            ModelKind::Classifier => "text classifier",
             ModelKind::CharLm => "character language model",
         })
     }
@@ -217,7 +228,9 @@ pub struct Header {
     pub hidden: u16,
     /// Number of LSTM layers.
     pub layers: u8,
-    /// Dense outputs: 1 for sentiment, `vocab` for the language model.
+    /// Dense outputs: a classifier's 1 logit (two classes: a sigmoid) or
+    /// one logit a class (3 to [`MAX_CLASSES`]: a softmax); `vocab` for the
+    /// language model.
     pub outputs: u16,
 }
 
@@ -263,7 +276,7 @@ pub struct LstmLayer<'a> {
 pub struct Head<'a> {
     /// Feature pooling.
     pub pooling: Pooling,
-    /// Sentiment: only the last `max_tokens` tokens are read, replayed from
+    /// Classifier: only the last `max_tokens` tokens are read, replayed from
     /// a ring when the review ends (0 = all, each step run as its token
     /// arrives; mean pooling's window is at most 65,535).
     pub max_tokens: u32,
@@ -298,6 +311,66 @@ pub struct Model<'a> {
     /// Dense output layer.
     #[serde(borrow)]
     pub head: Head<'a>,
+    /// A classifier's class names, in class order, each followed by `\n`
+    /// (version 3; empty for a language model, and for a two-class model
+    /// of version 1 or 2, whose names are [`DEFAULT_BINARY_LABELS`]).
+    #[serde(borrow)]
+    pub labels: &'a str,
+}
+
+/// A version 1 or 2 body: a version 3 body without the labels.
+#[derive(Deserialize)]
+struct BodyV2<'a> {
+    header: Header,
+    #[serde(borrow)]
+    tokenizer: Tokenizer<'a>,
+    #[serde(borrow)]
+    embedding: Embedding<'a>,
+    #[serde(borrow)]
+    layers: heapless::Vec<LstmLayer<'a>, MAX_LAYERS>,
+    #[serde(borrow)]
+    head: Head<'a>,
+}
+
+/// A classifier's class names (see [`Model::class_names`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassNames<'a> {
+    labels: &'a str,
+    classes: usize,
+}
+
+impl<'a> ClassNames<'a> {
+    /// Number of classes.
+    pub fn len(&self) -> usize {
+        self.classes
+    }
+
+    /// True for a model without classes (a language model).
+    pub fn is_empty(&self) -> bool {
+        self.classes == 0
+    }
+
+    /// The name of class `i` (`None` past the last class).
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        if i >= self.classes {
+            None
+        } else if self.labels.is_empty() {
+            DEFAULT_BINARY_LABELS.get(i).copied()
+        } else {
+            self.labels.split_terminator('\n').nth(i)
+        }
+    }
+
+    /// The names in class order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let names = *self;
+        (0..self.classes).filter_map(move |i| names.get(i))
+    }
+
+    /// The class named `name`, if any.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.iter().position(|n| n == name)
+    }
 }
 
 fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
@@ -366,12 +439,31 @@ impl<'a> Model<'a> {
             return Err(Error::CrcMismatch { stored, computed });
         }
         let body = &content[PREFIX_LEN..];
-        let (model, rest): (Model<'a>, _) = postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
+        let (model, rest): (Model<'a>, _) = if version >= 3 {
+            postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?
+        } else {
+            let (b, rest): (BodyV2<'a>, _) = postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
+            let model = Model {
+                header: b.header,
+                tokenizer: b.tokenizer,
+                embedding: b.embedding,
+                layers: b.layers,
+                head: b.head,
+                labels: "",
+            };
+            (model, rest)
+        };
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });
         }
         if version < 2 && matches!(model.tokenizer, Tokenizer::Vocab(_)) {
             return Err(Error::Inconsistent { what: "a version 1 model has no vocabulary table" });
+        }
+        if version < 3 && model.header.kind == ModelKind::Classifier && model.header.outputs != 1 {
+            return Err(Error::Inconsistent { what: "a version 1 or 2 classifier has two classes" });
+        }
+        if version >= 3 && model.header.kind == ModelKind::Classifier && model.labels.is_empty() {
+            return Err(Error::Inconsistent { what: "a version 3 classifier names its classes" });
         }
         model.validate()?;
         Ok(model)
@@ -389,10 +481,10 @@ impl<'a> Model<'a> {
         check_len("layers", usize::from(h.layers), self.layers.len())?;
         check_len("tokenizer vocabulary", h.vocab as usize, self.tokenizer.vocab_size() as usize)?;
         match (h.kind, &self.tokenizer) {
-            (ModelKind::Sentiment, Tokenizer::Words(w)) => {
+            (ModelKind::Classifier, Tokenizer::Words(w)) => {
                 check_range("hash buckets", i64::from(w.buckets), 1, i64::from(MAX_VOCAB - 1))?;
             }
-            (ModelKind::Sentiment, Tokenizer::Vocab(v)) => {
+            (ModelKind::Classifier, Tokenizer::Vocab(v)) => {
                 check_len("vocabulary table", 4 * v.hashes.len(), v.hashes.0.len())?;
                 check_range("vocabulary", v.hashes.len() as i64, 0, i64::from(MAX_VOCAB - 2))?;
                 let mut prev = None;
@@ -440,12 +532,18 @@ impl<'a> Model<'a> {
         let head = &self.head;
         let outputs = usize::from(h.outputs);
         match h.kind {
-            ModelKind::Sentiment => check_len("outputs", 1, outputs)?,
+            ModelKind::Classifier => {
+                if outputs != 1 {
+                    check_range("classes", outputs as i64, 3, MAX_CLASSES as i64)?;
+                }
+                self.check_labels()?;
+            }
             ModelKind::CharLm => {
                 check_len("outputs", rows, outputs)?;
                 if head.pooling != Pooling::Last || head.max_tokens != 0 {
                     return Err(Error::Inconsistent { what: "a language model has no pooling" });
                 }
+                check_len("class names", 0, self.labels.len())?;
             }
         }
         if head.pooling == Pooling::MeanMax && head.max_tokens > 65_535 {
@@ -463,6 +561,45 @@ impl<'a> Model<'a> {
         check_bias("dense bias", head.bias, outputs)?;
         check_scales("dense scale", head.scale, outputs)?;
         check_range("out_frac", i64::from(head.out_frac), 0, 15)?;
+        Ok(())
+    }
+
+    /// Number of classes of a classifier: 2 for one output (a sigmoid),
+    /// else one a logit; 0 for a language model.
+    pub fn classes(&self) -> usize {
+        match (self.header.kind, self.header.outputs) {
+            (ModelKind::CharLm, _) => 0,
+            (ModelKind::Classifier, 1) => 2,
+            (ModelKind::Classifier, n) => usize::from(n),
+        }
+    }
+
+    /// The class names, in class order.
+    pub fn class_names(&self) -> ClassNames<'a> {
+        ClassNames { labels: self.labels, classes: self.classes() }
+    }
+
+    /// Names: empty (the default two), or one a class, each non-empty, at
+    /// most [`MAX_LABEL_LEN`] bytes, without `\n`, distinct.
+    fn check_labels(&self) -> Result<(), Error> {
+        let classes = self.classes();
+        if self.labels.is_empty() {
+            return if classes == 2 {
+                Ok(())
+            } else {
+                Err(Error::Inconsistent { what: "only a two-class model may leave its classes unnamed" })
+            };
+        }
+        if !self.labels.ends_with('\n') {
+            return Err(Error::Inconsistent { what: "class names end with a newline each" });
+        }
+        check_len("class names", classes, self.labels.split_terminator('\n').count())?;
+        for (i, name) in self.labels.split_terminator('\n').enumerate() {
+            check_range("class name length", name.len() as i64, 1, MAX_LABEL_LEN as i64)?;
+            if self.labels.split_terminator('\n').take(i).any(|n| n == name) {
+                return Err(Error::Inconsistent { what: "class names are not distinct" });
+            }
+        }
         Ok(())
     }
 

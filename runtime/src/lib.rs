@@ -17,7 +17,7 @@ pub mod format;
 mod head;
 pub mod kernel;
 pub mod lstm;
-pub mod sentiment;
+pub mod classifier;
 pub mod tokenizer;
 
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
@@ -26,7 +26,7 @@ pub use format::Model;
 /// The `heapless` crate the model types use (for building a `Model` by hand).
 pub use heapless;
 pub use lstm::{Lstm, LstmState};
-pub use sentiment::{Classifier, Probability, Review, SentimentState};
+pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};
 
 /// The README's code examples, compiled and run as doctests (so they cannot
 /// drift from the API).

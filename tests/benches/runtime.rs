@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use host::{quantize, Calibration};
 use runtime::format::{ModelKind, Pooling};
-use runtime::{CharLm, CharLmState, Classifier, LstmState, Rng, Sampler, SentimentState};
+use runtime::{CharLm, CharLmState, Classifier, LstmState, Rng, Sampler, ClassifierState};
 use tests::{random_ids, random_model, Dims};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -20,12 +20,12 @@ fn main() {
     const RUNS: usize = 15;
     // Sentiment: 8k buckets, E 32, H 128, mean+max pooling over 400 tokens.
     let d = Dims { vocab: 8001, embed: 32, hidden: 128, layers: 1 };
-    let float = random_model(ModelKind::Sentiment, d, Pooling::MeanMax, 400, 1, 1.0);
+    let float = random_model(ModelKind::Classifier, d, Pooling::MeanMax, 400, 1, 1.0);
     let mut rng = Rng::new(1);
     let cal = Calibration::run(&float, &[random_ids(&mut rng, 100, 1, 8001)]);
     let bytes = quantize(&float, &cal, 8).expect("quantizes");
     let clf = Classifier::<32, 128, 1>::from_bytes(&bytes).unwrap();
-    let mut st = SentimentState::<128, 1, 400>::new();
+    let mut st = ClassifierState::<128, 1, 400>::new();
     let ids = random_ids(&mut rng, 400, 1, 8001);
     let mut rates = Vec::new();
     for _ in 0..RUNS {
@@ -61,11 +61,11 @@ fn main() {
     // RAM of state and scratch for H = 128, one layer.
     let lstm_state = std::mem::size_of::<LstmState<128, 1>>();
     let scratch = runtime::Lstm::<32, 128, 1>::STEP_SCRATCH_BYTES;
-    let sent = std::mem::size_of::<SentimentState<128, 1, 0>>();
-    let window = std::mem::size_of::<SentimentState<128, 1, 400>>() - sent;
+    let sent = std::mem::size_of::<ClassifierState<128, 1, 0>>();
+    let window = std::mem::size_of::<ClassifierState<128, 1, 400>>() - sent;
     println!(
         "RAM, H 128, 1 layer: LstmState {lstm_state} B + step scratch {scratch} B; \
-         SentimentState without window {sent} B, + {window} B for a 400-token window; \
+         ClassifierState without window {sent} B, + {window} B for a 400-token window; \
          CharLmState {} B",
         std::mem::size_of::<CharLmState<128, 1, 65>>()
     );

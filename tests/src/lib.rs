@@ -1,7 +1,7 @@
 //! Shared fixtures for the integration tests in `tests/tests/`: random float
 //! networks (seeded, no files, no network) and helpers.
 
-use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
+use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::Words;
 use host::{quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
 use runtime::format::{ModelKind, Pooling};
@@ -35,8 +35,23 @@ pub fn test_charset(n: usize) -> Vec<u8> {
     (0u8..=255).filter(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n').take(n).collect()
 }
 
-/// A random network with weights uniform in `±scale / sqrt(fan_in)`.
+/// A random network with weights uniform in `±scale / sqrt(fan_in)` (a
+/// classifier of two classes).
 pub fn random_model(kind: ModelKind, d: Dims, pooling: Pooling, max_tokens: u32, seed: u64, scale: f32) -> FloatModel {
+    random_model_of(kind, d, 2, pooling, max_tokens, seed, scale)
+}
+
+/// [`random_model`] with `classes` classes (a classifier: named `c0`,
+/// `c1`, ...; 3 and more have one output each).
+pub fn random_model_of(
+    kind: ModelKind,
+    d: Dims,
+    classes: usize,
+    pooling: Pooling,
+    max_tokens: u32,
+    seed: u64,
+    scale: f32,
+) -> FloatModel {
     let mut rng = Rng::new(seed);
     let h = d.hidden;
     let layers = (0..d.layers)
@@ -52,8 +67,9 @@ pub fn random_model(kind: ModelKind, d: Dims, pooling: Pooling, max_tokens: u32,
         })
         .collect();
     let (tokenizer, outputs) = match kind {
-        ModelKind::Sentiment => {
-            (FloatTokenizer::Words(Words::Hashed(WordHashing { buckets: d.vocab as u32 - 1, seed: 3 })), 1)
+        ModelKind::Classifier => {
+            let outputs = if classes == 2 { 1 } else { classes };
+            (FloatTokenizer::Words(Words::Hashed(WordHashing { buckets: d.vocab as u32 - 1, seed: 3 })), outputs)
         }
         ModelKind::CharLm => (FloatTokenizer::Chars(test_charset(d.vocab)), d.vocab),
     };
@@ -69,6 +85,10 @@ pub fn random_model(kind: ModelKind, d: Dims, pooling: Pooling, max_tokens: u32,
             max_tokens,
             w: fill(&mut rng, outputs * features, 2.0 / (features as f32).sqrt()),
             b: fill(&mut rng, outputs, 0.5),
+        },
+        classes: match kind {
+            ModelKind::Classifier => (0..classes).map(|c| format!("c{c}")).collect(),
+            ModelKind::CharLm => Vec::new(),
         },
     }
 }
@@ -122,7 +142,7 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
     let lm =
         random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
     let s = random_model(
-        ModelKind::Sentiment,
+        ModelKind::Classifier,
         Dims { vocab: 51, embed: 4, hidden: 5, layers: 1 },
         Pooling::MeanMax,
         30,
@@ -133,7 +153,7 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
     // punctuation marks included.
     let words = vocab_of(VOCAB_TEXT);
     let mut v = random_model(
-        ModelKind::Sentiment,
+        ModelKind::Classifier,
         Dims { vocab: words.vocab_size() as usize, embed: 4, hidden: 5, layers: 1 },
         Pooling::MeanMax,
         30,
@@ -164,9 +184,9 @@ pub fn exercise(bytes: &[u8]) -> Result<(), Error> {
             lm.prime(&mut s, b"The ");
             lm.generate(&mut s, &mut Sampler::new(1, 256, 5), 5, |_| {});
         }
-        ModelKind::Sentiment => {
+        ModelKind::Classifier => {
             let clf = HostClassifier::new(model)?;
-            let mut s = Box::new(HostSentimentState::new());
+            let mut s = Box::new(HostClassifierState::new());
             clf.classify(&mut s, b"a fine film, truly")?;
         }
     }

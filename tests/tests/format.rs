@@ -46,13 +46,27 @@ fn tiny() -> Model<'static> {
             scale: RowScales { multipliers: I32s(&MULT3), shifts: I8s(&SHIFT3) },
             out_frac: 12,
         },
+        labels: "",
     }
 }
 
-/// The encoding of `tiny()`, field by field as FORMAT.md describes it
+/// The encoding of `tiny()` in version 3: version 2's with the version
+/// 3 and an empty label list (one zero byte) before the CRC.
+const GOLDEN: &[&str] = &[
+    "4c53544d 0300",
+    "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd 01 02 08 01020304fffe7f81 04 05060708",
+    "10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b 00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "00",       // labels: none (a language model)
+    "98d75002",  // CRC-32
+];
+
+/// The encoding of `tiny()` in version 2, field by field as FORMAT.md describes it
 /// (checked by hand): postcard writes integers as varints, enum variants as
 /// a varint index, byte arrays as a varint length and the bytes.
-const GOLDEN: &[&str] = &[
+const GOLDEN_V2: &[&str] = &[
     "4c53544d",                                           // magic "LSTM"
     "0200",                                               // version 2, u16 LE
     "01 03 02 01 01 03",                                  // header: CharLm, vocab 3, E 2, H 1, 1 layer, 3 outputs
@@ -91,7 +105,7 @@ const SHIFT1: [u8; 1] = [4];
 /// E = 2, H = 1, mean and max over the last 5 tokens.
 fn tiny_vocab() -> Model<'static> {
     let mut m = tiny();
-    m.header = Header { kind: ModelKind::Sentiment, vocab: 4, embed_dim: 2, hidden: 1, layers: 1, outputs: 1 };
+    m.header = Header { kind: ModelKind::Classifier, vocab: 4, embed_dim: 2, hidden: 1, layers: 1, outputs: 1 };
     m.tokenizer = Tokenizer::Vocab(WordVocab { punctuation: true, hashes: U32s(&HASHES) });
     m.embedding = Embedding { bits: 8, table: &EMB4 };
     m.head = Head {
@@ -102,12 +116,42 @@ fn tiny_vocab() -> Model<'static> {
         scale: RowScales { multipliers: I32s(&MULT1), shifts: I8s(&SHIFT1) },
         out_frac: 12,
     };
+    m.labels = "neg\npos\n";
     m
 }
 
-/// `tiny_vocab()`'s encoding: the header, the tokenizer and the head
-/// differ from `tiny()`'s.
+const HEAD_W3: [u8; 6] = [10, 0xf6, 3, 4, 0x80 - 1, 0x81];
+const HEAD_B3: [u8; 12] = [0; 12];
+
+/// A three-class version of `tiny_vocab()` (softmax head, one output a
+/// class).
+fn tiny_classes() -> Model<'static> {
+    let mut m = tiny_vocab();
+    m.header.outputs = 3;
+    m.head.w = I8s(&HEAD_W3);
+    m.head.bias = I32s(&HEAD_B3);
+    m.head.scale = RowScales { multipliers: I32s(&MULT3), shifts: I8s(&SHIFT3) };
+    m.labels = "alarm\nlights\nweather\n";
+    m
+}
+
+/// `tiny_vocab()`'s encoding in version 3: version 2's with the class
+/// names.
 const GOLDEN_VOCAB: &[&str] = &[
+    "4c53544d 0300",
+    "00 04 02 01 01 01 02 01 08 04030201 d0c0b0a0 08 08 0102030405060708",
+    "01 02 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b 01 05 02 0af6 04 00000000 04 00000040 01 04 0c",
+    "08 6e65670a706f730a", // labels: 8 bytes, "neg\npos\n"
+    "1b7d3dd9", // CRC-32
+];
+
+/// `tiny_vocab()` as version 2 wrote it (no class names): the header, the
+/// tokenizer and the head differ from `tiny()`'s. It loads, its classes
+/// named "negative" and "positive".
+const GOLDEN_VOCAB_V2: &[&str] = &[
     "4c53544d 0200",                         // magic, version 2
     "00 04 02 01 01 01",                     // header: Sentiment, vocab 4, E 2, H 1, 1 layer, 1 output
     "02 01 08 04030201 d0c0b0a0",            // tokenizer: Vocab, punctuation on, 8 bytes of u32 LE hashes
@@ -122,6 +166,19 @@ const GOLDEN_VOCAB: &[&str] = &[
     "fbda1c36", // CRC-32
 ];
 
+/// `tiny_classes()`'s encoding: `tiny_vocab()`'s with 3 outputs, a head
+/// of three rows and three names.
+const GOLDEN_CLASSES: &[&str] = &[
+    "4c53544d 0300",
+    "00 04 02 01 01 03 02 01 08 04030201 d0c0b0a0 08 08 0102030405060708",
+    "01 02 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b 01 05 06 0af603047f81 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "15 616c61726d0a6c69676874730a776561746865720a", // 21 bytes: "alarm\nlights\nweather\n"
+    "3270ba9d", // CRC-32
+];
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -130,6 +187,97 @@ fn encode(m: &Model<'_>) -> Vec<u8> {
     let bytes = host::to_bytes(m).expect("encodes");
     assert_eq!(bytes.len(), runtime::format::PREFIX_LEN + m.encoded_len().unwrap() + CRC_LEN);
     bytes
+}
+
+/// `m` as an older version wrote it: no class names (the last byte of
+/// the body, an empty list), that version, a new CRC.
+fn as_version(m: &Model<'static>, version: u8) -> Vec<u8> {
+    let v = encode(&Model { labels: "", ..m.clone() });
+    let mut content = v[..v.len() - CRC_LEN - 1].to_vec();
+    content[4] = version;
+    with_crc(content)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn joined(lines: &[&str]) -> String {
+    lines.concat().chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn version_2_files_still_load_with_the_default_class_names() {
+    assert_eq!(Model::from_bytes(&unhex(&joined(GOLDEN_V2))).unwrap(), tiny());
+    let v2 = unhex(&joined(GOLDEN_VOCAB_V2));
+    let m = Model::from_bytes(&v2).unwrap();
+    assert_eq!(m, Model { labels: "", ..tiny_vocab() });
+    let names: Vec<&str> = m.class_names().iter().collect();
+    assert_eq!(names, ["negative", "positive"]);
+    // A version 2 classifier has two classes.
+    let v = as_version(&tiny_classes(), 2);
+    assert_eq!(Model::from_bytes(&v), Err(Error::Inconsistent { what: "a version 1 or 2 classifier has two classes" }));
+}
+
+#[test]
+fn golden_bytes_of_a_three_class_model() {
+    let bytes = encode(&tiny_classes());
+    assert_eq!(hex(&bytes), joined(GOLDEN_CLASSES), "the encoding changed: bump VERSION if it must");
+    let m = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(m.classes(), 3);
+    let names: Vec<&str> = m.class_names().iter().collect();
+    assert_eq!(names, ["alarm", "lights", "weather"]);
+    assert_eq!(m.class_names().position("weather"), Some(2));
+    assert_eq!(m.class_names().get(3), None);
+    assert!(Classifier::<2, 1, 1, 3>::new(m.clone()).is_ok());
+    assert_eq!(
+        Classifier::<2, 1, 1, 2>::new(m).err(),
+        Some(Error::DimensionMismatch { what: "classes", compiled: 2, model: 3 })
+    );
+    // The head and the labels are all that differ from tiny_vocab()'s bytes.
+    let two = encode(&tiny_vocab());
+    let common = two.iter().zip(&bytes).take_while(|(a, b)| a == b).count();
+    assert_eq!(common, 6 + 5); // prefix, kind, vocab, E, H, layers; then `outputs` differs
+}
+
+#[test]
+fn class_name_errors() {
+    let with = |f: &dyn Fn(&mut Model<'static>)| {
+        let mut m = tiny_classes();
+        f(&mut m);
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    assert!(with(&|_| ()).is_ok());
+    assert_eq!(
+        with(&|m| m.labels = "a\nb\n"),
+        Err(Error::LengthMismatch { what: "class names", expected: 3, found: 2 })
+    );
+    assert_eq!(with(&|m| m.labels = "a\nb\na\n"), Err(Error::Inconsistent { what: "class names are not distinct" }));
+    assert_eq!(
+        with(&|m| m.labels = "a\n\nb\n"),
+        Err(Error::OutOfRange { what: "class name length", value: 0, min: 1, max: 64 })
+    );
+    assert_eq!(with(&|m| m.labels = "a\nb\nc"), Err(Error::Inconsistent { what: "class names end with a newline each" }));
+    assert_eq!(with(&|m| m.labels = ""), Err(Error::Inconsistent { what: "a version 3 classifier names its classes" }));
+    static LONG: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nb\nc\n";
+    assert_eq!(
+        with(&|m| m.labels = LONG),
+        Err(Error::OutOfRange { what: "class name length", value: 65, min: 1, max: 64 })
+    );
+    // Two outputs is neither the sigmoid's one nor a softmax's three.
+    assert_eq!(
+        with(&|m| {
+            m.header.outputs = 2;
+            m.head.w = I8s(&HEAD_W3[..4]);
+            m.head.bias = I32s(&HEAD_B3[..8]);
+            m.head.scale = RowScales { multipliers: I32s(&MULT3[..8]), shifts: I8s(&SHIFT3[..2]) };
+            m.labels = "a\nb\n";
+        }),
+        Err(Error::OutOfRange { what: "classes", value: 2, min: 3, max: 1024 })
+    );
+    // A language model has no class names.
+    let lm = host::to_bytes(&Model { labels: "a\n", ..tiny() }).unwrap();
+    assert_eq!(Model::from_bytes(&lm).map(|_| ()), Err(Error::LengthMismatch { what: "class names", expected: 0, found: 2 }));
 }
 
 #[test]
@@ -156,17 +304,13 @@ fn golden_bytes_of_a_vocabulary_model() {
 
 #[test]
 fn version_1_files_still_load() {
-    let v2: String = GOLDEN.concat().chars().filter(|c| !c.is_whitespace()).collect();
+    let v2: String = GOLDEN_V2.concat().chars().filter(|c| !c.is_whitespace()).collect();
     let body = &v2[12..v2.len() - 8];
     let v1 = format!("{}{body}{GOLDEN_V1_CRC}", GOLDEN_V1_PREFIX.replace(' ', ""));
     let bytes: Vec<u8> = (0..v1.len()).step_by(2).map(|i| u8::from_str_radix(&v1[i..i + 2], 16).unwrap()).collect();
     assert_eq!(Model::from_bytes(&bytes).unwrap(), tiny());
     // But a version 1 file cannot hold a vocabulary table.
-    let mut v = encode(&tiny_vocab());
-    v[4] = 1;
-    let n = v.len() - CRC_LEN;
-    let crc = crc32(&v[..n]);
-    v[n..].copy_from_slice(&crc.to_le_bytes());
+    let v = as_version(&tiny_vocab(), 1);
     assert_eq!(Model::from_bytes(&v), Err(Error::Inconsistent { what: "a version 1 model has no vocabulary table" }));
 }
 
@@ -338,7 +482,7 @@ fn error_wrong_kind() {
     let bytes = encode(&tiny());
     assert!(matches!(
         Classifier::<2, 1, 1>::from_bytes(&bytes),
-        Err(Error::WrongKind { expected: ModelKind::Sentiment, found: ModelKind::CharLm })
+        Err(Error::WrongKind { expected: ModelKind::Classifier, found: ModelKind::CharLm })
     ));
 }
 

@@ -3,7 +3,7 @@
 
 use host::{quantize, Calibration};
 use runtime::format::{ModelKind, Pooling};
-use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, SentimentState};
+use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, ClassifierState};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 
 const LM: Dims = Dims { vocab: 65, embed: 16, hidden: 32, layers: 2 };
@@ -52,13 +52,13 @@ fn sentiment_probability_tracks_the_float_reference() {
     let d = Dims { vocab: 1001, embed: 16, hidden: 24, layers: 1 };
     let cases = [(1, Pooling::Last, 0), (2, Pooling::MeanMax, 400), (3, Pooling::Last, 50), (4, Pooling::MeanMax, 50)];
     for (seed, pooling, window) in cases {
-        let float = random_model(ModelKind::Sentiment, d, pooling, window, seed, 1.0);
+        let float = random_model(ModelKind::Classifier, d, pooling, window, seed, 1.0);
         let mut rng = Rng::new(seed);
         let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 1, 1001)).collect();
         let q = quantize(&float, &Calibration::run(&float, &calib), 8);
         let bytes = q.expect("quantizes");
         let clf = Classifier::<16, 24, 1>::from_bytes(&bytes).unwrap();
-        let mut state = SentimentState::<24, 1, 400>::new();
+        let mut state = ClassifierState::<24, 1, 400>::new();
         let mut worst = 0.0f32;
         for n in [1usize, 7, 60, 600] {
             let ids = random_ids(&mut rng, n, 1, 1001);
@@ -187,7 +187,7 @@ fn hundred_thousand_steps_stay_bounded() {
 #[test]
 fn four_bit_embeddings() {
     let d = Dims { vocab: 1001, embed: 16, hidden: 24, layers: 1 };
-    let mut float = random_model(ModelKind::Sentiment, d, Pooling::MeanMax, 100, 21, 1.0);
+    let mut float = random_model(ModelKind::Classifier, d, Pooling::MeanMax, 100, 21, 1.0);
     snap_to_int8_grid(&mut float);
     let s = float.embedding.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 7.0;
     float.embedding.iter_mut().for_each(|v| *v = (*v / s).round() * s);
@@ -198,7 +198,7 @@ fn four_bit_embeddings() {
     let clf = Classifier::<16, 24, 1>::from_bytes(&bytes).unwrap();
     assert_eq!(clf.model().embedding.bits, 4);
     assert_eq!(clf.model().embedding.table.len(), 1001 * 16 / 2);
-    let mut state = SentimentState::<24, 1, 100>::new();
+    let mut state = ClassifierState::<24, 1, 100>::new();
     let mut worst = 0.0f32;
     for n in [1usize, 30, 300] {
         let ids = random_ids(&mut rng, n, 1, 1001);

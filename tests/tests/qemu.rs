@@ -62,7 +62,7 @@ fn model(name: &str, kind: ModelKind) -> PathBuf {
         return shipped.canonicalize().expect("model path");
     }
     let (dims, pooling, max_tokens, lo) = match kind {
-        ModelKind::Sentiment => (Dims { vocab: 20_001, embed: 16, hidden: 64, layers: 1 }, Pooling::MeanMax, 400, 1),
+        ModelKind::Classifier => (Dims { vocab: 20_001, embed: 16, hidden: 64, layers: 1 }, Pooling::MeanMax, 400, 1),
         ModelKind::CharLm => (Dims { vocab: 65, embed: 16, hidden: 128, layers: 1 }, Pooling::Last, 0, 0),
     };
     random(name, kind, dims, pooling, max_tokens, lo)
@@ -192,7 +192,7 @@ fn cortex_m4_matches_the_host() {
     require_qemu();
     let text = reviews();
     let real_reviews = std::env::var_os("LSTM_DATA_DIR").is_some();
-    let sentiment = model("sentiment.lstm", ModelKind::Sentiment);
+    let sentiment = model("sentiment.lstm", ModelKind::Classifier);
     let charlm = model("charlm.lstm", ModelKind::CharLm);
     let m4 = Board::Mps2An386;
     let elf = build(m4, Some(&sentiment), Some(&charlm));
@@ -231,7 +231,7 @@ fn cortex_m4_matches_the_host() {
     let reviews = scratch().join("reviews.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
     let device = qemu_ok(m4, &elf, &format!("sentiment {}", reviews.display()));
-    let host = host::run::predict_lines(&model_bytes, &text).expect("host");
+    let host = host::run::predict_lines(&model_bytes, &text, false).expect("host");
     assert_eq!(host.lines().count(), 201);
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
     digests.push_str(&digest_line("sentiment, 200 IMDb test reviews and their concatenation", &device));
@@ -281,7 +281,7 @@ fn cortex_m3_matches_the_host() {
     require_qemu();
     let sentiment = random(
         "sentiment-small.lstm",
-        ModelKind::Sentiment,
+        ModelKind::Classifier,
         Dims { vocab: 1_001, embed: 16, hidden: 64, layers: 1 },
         Pooling::MeanMax,
         400,
@@ -294,7 +294,7 @@ fn cortex_m3_matches_the_host() {
     let reviews = scratch().join("reviews-m3.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
     let device = qemu_ok(m3, &elf, &format!("sentiment {}", reviews.display()));
-    let host = host::run::predict_lines(&std::fs::read(&sentiment).expect("model"), &text).expect("host");
+    let host = host::run::predict_lines(&std::fs::read(&sentiment).expect("model"), &text, false).expect("host");
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
 
     let device = qemu_ok(m3, &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
+use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::{quantize, Calibration};
 use runtime::format::{ModelKind, Pooling};
 use runtime::{Rng, Sampler};
@@ -68,7 +68,7 @@ fn review(words: usize) -> Vec<u8> {
 #[test]
 fn million_token_review_equals_its_last_window() {
     let float = random_model(
-        ModelKind::Sentiment,
+        ModelKind::Classifier,
         Dims { vocab: 16_001, embed: 24, hidden: 96, layers: 1 },
         Pooling::MeanMax,
         400,
@@ -82,7 +82,7 @@ fn million_token_review_equals_its_last_window() {
     let window = clf.window();
     assert_eq!(window, 400);
     let text = review(1_000_003);
-    let mut state = Box::new(HostSentimentState::new());
+    let mut state = Box::new(HostClassifierState::new());
     let (p, allocs) = allocations_in(|| {
         let mut review = clf.start(&mut state).unwrap();
         for piece in text.chunks(4096) {
@@ -111,7 +111,7 @@ fn shipped_model_streams_a_million_token_review() {
     let clf = HostClassifier::from_bytes(SENTIMENT).unwrap();
     assert_eq!(clf.window(), 0);
     let text = review(1_000_000);
-    let mut state = Box::new(HostSentimentState::new());
+    let mut state = Box::new(HostClassifierState::new());
     let ((p, tokens), allocs) = allocations_in(|| {
         let mut review = clf.start(&mut state).unwrap();
         for piece in text.chunks(4096) {
@@ -136,7 +136,7 @@ fn shipped_model_streams_a_million_token_review() {
 fn million_token_review_without_a_window() {
     for (pooling, seed) in [(Pooling::Last, 9), (Pooling::MeanMax, 10)] {
         let mut m = random_model(
-            ModelKind::Sentiment,
+            ModelKind::Classifier,
             Dims { vocab: 40, embed: 4, hidden: 5, layers: 1 },
             pooling,
             0,
@@ -149,7 +149,7 @@ fn million_token_review_without_a_window() {
         let cal = Calibration::run(&m, &[ids[..2000].to_vec()]);
         let bytes = quantize(&m, &cal, 8).expect("quantizes");
         let clf = HostClassifier::from_bytes(&bytes).unwrap();
-        let mut state = Box::new(HostSentimentState::new());
+        let mut state = Box::new(HostClassifierState::new());
         let (p, allocs) = allocations_in(|| clf.classify_ids(&mut state, &ids).unwrap());
         assert_eq!(allocs, 0, "streaming allocated");
         // `start` resets every part of the state: the same review again, on
@@ -204,11 +204,11 @@ fn a_window_larger_than_the_state_is_an_error() {
     let files = tests::small_model_files();
     let clf = HostClassifier::from_bytes(&files[1]).unwrap();
     assert_eq!(clf.window(), 30);
-    let mut small = Box::new(runtime::SentimentState::<{ host::run::HOST_H }, { host::run::HOST_L }, 29>::new());
+    let mut small = Box::new(runtime::ClassifierState::<{ host::run::HOST_H }, { host::run::HOST_L }, 29>::new());
     let want = runtime::Error::DimensionMismatch { what: "token window", compiled: 29, model: 30 };
     assert_eq!(clf.start(&mut small).err(), Some(want));
     assert_eq!(clf.classify(&mut small, b"a fine film").err(), Some(want));
     assert_eq!(clf.feed_lines(&mut small, b"a fine film\n", |_| panic!("classified")).err(), Some(want));
-    let mut fits = Box::new(runtime::SentimentState::<{ host::run::HOST_H }, { host::run::HOST_L }, 30>::new());
+    let mut fits = Box::new(runtime::ClassifierState::<{ host::run::HOST_H }, { host::run::HOST_L }, 30>::new());
     assert!(clf.classify(&mut fits, b"a fine film").is_ok());
 }

@@ -88,12 +88,15 @@ pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {
 /// What the network is for, with what its export needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Task {
-    /// IMDb sentiment on hashed words.
+    /// A text classifier (IMDb sentiment is one of two classes).
     Sentiment {
         /// How word tokens become ids.
         words: Words,
         /// Only the last `max_tokens` tokens are read (0 = all).
         max_tokens: usize,
+        /// Class names, in class order (checkpoints before them: IMDb's).
+        #[serde(default = "crate::labelled::imdb_classes")]
+        classes: Vec<String>,
     },
     /// Character language model.
     CharLm {

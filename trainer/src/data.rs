@@ -1,6 +1,8 @@
-//! Data sets: IMDb reviews (sentiment) and Hamlet (character language model).
+//! Data sets: the labelled texts of a classifier (IMDb reviews, or any of
+//! [`crate::labelled`]'s formats) and the text of a character language
+//! model (Hamlet, or any UTF-8 corpus).
 //!
-//! Both are read from the files the user names; nothing is downloaded.
+//! All are read from the files the user names; nothing is downloaded.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use host::Words;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use runtime::tokenizer::{WordIds, WordTokenizer};
 
 use crate::error::{Error, Result};
@@ -31,25 +34,25 @@ impl Split {
     }
 }
 
-/// A raw labelled review.
-#[derive(Clone, Debug)]
-pub struct Review {
-    /// Path of the review inside the data set (`train/pos/123_9.txt`).
+/// A raw labelled text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Text {
+    /// Where it comes from (`train/pos/123_9.txt` in IMDb, `file.csv:12`).
     pub name: String,
-    /// The review text.
+    /// The text.
     pub text: String,
-    /// `true` for a positive review.
-    pub positive: bool,
+    /// Its class (IMDb: 1 for a positive review).
+    pub class: usize,
 }
 
-/// A tokenized review: token ids in `1..=buckets`, at most `max_tokens` of
-/// them (the last ones), and its label.
+/// A tokenized text: token ids, at most `max_tokens` of them (the last
+/// ones), and its class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
     /// Token ids, in reading order.
     pub ids: Vec<u32>,
-    /// 1.0 for positive, 0.0 for negative.
-    pub label: f32,
+    /// The class (for two classes, the sigmoid's target).
+    pub class: usize,
 }
 
 /// Parses `train/pos/123_9.txt` (relative to `aclImdb/`) into its split and
@@ -79,24 +82,24 @@ fn utf8(path: PathBuf, bytes: Vec<u8>) -> Result<String> {
 
 /// Reads the labelled reviews of `split` from the official archive
 /// (`aclImdb_v1.tar.gz` or the labelled subset), or from its extracted
-/// directory (the one holding `aclImdb/`, or `aclImdb/` itself). Reviews are
+/// directory (the one holding `aclImdb/`, or `aclImdb/` itself). Texts are
 /// returned sorted by name, so the order does not depend on the archive.
-pub fn read_imdb(path: &Path, split: Split) -> Result<Vec<Review>> {
+pub fn read_imdb(path: &Path, split: Split) -> Result<Vec<Text>> {
     let [mut reviews] = read_imdb_parts(path, [split])?;
     Ok(std::mem::take(&mut reviews))
 }
 
 /// Both official splits, (train, test), read in one pass over the archive.
-pub fn read_imdb_splits(path: &Path) -> Result<(Vec<Review>, Vec<Review>)> {
+pub fn read_imdb_splits(path: &Path) -> Result<(Vec<Text>, Vec<Text>)> {
     let [train, test] = read_imdb_parts(path, [Split::Train, Split::Test])?;
     Ok((train, test))
 }
 
 /// The reviews of each split asked for, in one pass, each sorted by name
 /// and non-empty.
-fn read_imdb_parts<const K: usize>(path: &Path, splits: [Split; K]) -> Result<[Vec<Review>; K]> {
+fn read_imdb_parts<const K: usize>(path: &Path, splits: [Split; K]) -> Result<[Vec<Text>; K]> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mut parts: [Vec<Review>; K] = std::array::from_fn(|_| Vec::new());
+    let mut parts: [Vec<Text>; K] = std::array::from_fn(|_| Vec::new());
     if meta.is_dir() {
         for (part, split) in parts.iter_mut().zip(splits) {
             *part = read_imdb_dir(path, split)?;
@@ -113,7 +116,7 @@ fn read_imdb_parts<const K: usize>(path: &Path, splits: [Split; K]) -> Result<[V
     Ok(parts)
 }
 
-fn read_imdb_archive(path: &Path, slot: impl Fn(Split) -> Option<usize>, parts: &mut [Vec<Review>]) -> Result<()> {
+fn read_imdb_archive(path: &Path, slot: impl Fn(Split) -> Option<usize>, parts: &mut [Vec<Text>]) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let broken = |source| Error::BrokenArchive { path: path.to_owned(), source };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
@@ -133,12 +136,12 @@ fn read_imdb_archive(path: &Path, slot: impl Fn(Split) -> Option<usize>, parts: 
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(broken)?;
         let text = utf8(path.join(rel), bytes)?;
-        parts[k].push(Review { name: rel.to_owned(), text, positive });
+        parts[k].push(Text { name: rel.to_owned(), text, class: usize::from(positive) });
     }
     Ok(())
 }
 
-fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
+fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Text>> {
     let root = if path.join("aclImdb").is_dir() { path.join("aclImdb") } else { path.to_owned() };
     let mut reviews = Vec::new();
     for (label, positive) in [("pos", true), ("neg", false)] {
@@ -153,29 +156,29 @@ fn read_imdb_dir(path: &Path, split: Split) -> Result<Vec<Review>> {
             let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
             let text = utf8(file.clone(), bytes)?;
             let name = format!("{}/{label}/{}", split.dir(), entry.file_name().to_string_lossy());
-            reviews.push(Review { name, text, positive });
+            reviews.push(Text { name, text, class: usize::from(positive) });
         }
     }
     Ok(reviews)
 }
 
 /// Tokenizes a review with the shared word tokenizer, keeping only the ids
-/// the model reads ([`runtime::sentiment::window`]: the last `max_tokens`,
+/// the model reads ([`runtime::classifier::window`]: the last `max_tokens`,
 /// 0 = all), as the device does.
 pub fn tokenize(ids: WordIds<'_>, text: &str, max_tokens: usize) -> Vec<u32> {
     let mut v = Vec::new();
     ids.for_each_id(text.as_bytes(), |id| v.push(id));
-    let keep = runtime::sentiment::window(&v, max_tokens).len();
+    let keep = runtime::classifier::window(&v, max_tokens).len();
     v.drain(..v.len() - keep);
     v
 }
 
 /// Tokenizes reviews (see [`tokenize`]).
-pub fn examples(reviews: &[Review], words: &Words, max_tokens: usize) -> Vec<Example> {
+pub fn examples(reviews: &[Text], words: &Words, max_tokens: usize) -> Vec<Example> {
     words.with_ids(|ids| {
         reviews
             .iter()
-            .map(|r| Example { ids: tokenize(ids, &r.text, max_tokens), label: if r.positive { 1.0 } else { 0.0 } })
+            .map(|r| Example { ids: tokenize(ids, &r.text, max_tokens), class: r.class })
             .collect()
     })
 }
@@ -183,7 +186,7 @@ pub fn examples(reviews: &[Review], words: &Words, max_tokens: usize) -> Vec<Exa
 /// The vocabulary of the `size` most frequent tokens of `reviews` (ties
 /// broken by hash, so the choice is reproducible), counted by their hash,
 /// exactly as the device will look them up.
-pub fn build_vocab(reviews: &[Review], punctuation: bool, size: usize) -> Words {
+pub fn build_vocab(reviews: &[Text], punctuation: bool, size: usize) -> Words {
     let mut counts = std::collections::HashMap::<u32, u64>::new();
     for r in reviews {
         WordTokenizer::for_each_token(punctuation, r.text.as_bytes(), |h| *counts.entry(h).or_default() += 1);
@@ -225,14 +228,53 @@ pub fn carve_validation<T>(mut items: Vec<T>, fraction: f64, seed: u64, limit: u
     (train, items)
 }
 
-/// The marker that starts the play in Project Gutenberg's etext #2265.
+/// The marker that starts the play in Project Gutenberg's etext #2265
+/// (the reference corpus is read from its last occurrence: the title also
+/// appears several times in the header; in pg2265.txt the play starts at
+/// byte 15858).
 pub const HAMLET_MARKER: &str = "The Tragedie of Hamlet";
+
+/// How a character corpus is read: which files, where the text starts,
+/// which bytes the model knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct CorpusArgs {
+    /// Strip a Project Gutenberg header and footer: keep only the text
+    /// between the `*** START OF` line and the `*** END OF` line.
+    #[arg(long)]
+    pub gutenberg: bool,
+    /// Start the text at the last occurrence of this string (Hamlet:
+    /// "The Tragedie of Hamlet", where the play begins).
+    #[arg(long, value_name = "TEXT")]
+    pub start_marker: Option<String>,
+    /// Start the text at this byte offset (after --gutenberg).
+    #[arg(long, value_name = "BYTES", conflicts_with = "start_marker")]
+    pub start_offset: Option<usize>,
+    /// Most distinct bytes in the charset: when the text has more, the
+    /// most frequent are kept (ties: the lower byte) and every other byte
+    /// is dropped from the text, as the runtime skips bytes outside the
+    /// charset.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u16).range(2..=256))]
+    pub max_chars: u16,
+}
+
+impl Default for CorpusArgs {
+    fn default() -> Self {
+        Self { gutenberg: false, start_marker: None, start_offset: None, max_chars: 128 }
+    }
+}
+
+impl CorpusArgs {
+    /// The reference corpus's reading: Hamlet from its title.
+    pub fn hamlet() -> Self {
+        Self { start_marker: Some(HAMLET_MARKER.into()), ..Self::default() }
+    }
+}
 
 /// A character corpus split for language modelling.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CharCorpus {
-    /// Sorted distinct bytes of the whole text (train and validation): id
-    /// `i` is byte `charset[i]`.
+    /// Sorted distinct bytes of the whole text (train and validation, at
+    /// most the cap): id `i` is byte `charset[i]`.
     pub charset: Vec<u8>,
     /// Training ids (the first 90% of characters).
     pub train: Vec<u16>,
@@ -241,48 +283,95 @@ pub struct CharCorpus {
 }
 
 impl CharCorpus {
-    /// Builds the corpus from `text` (already without its header): charset,
-    /// then the first `train_fraction` of characters for training.
-    pub fn from_text(text: &[u8], train_fraction: f64) -> Self {
-        let mut seen = [false; 256];
+    /// Builds the corpus from `text` (already without its header): the
+    /// charset (at most `max_chars` bytes, the most frequent), the text's
+    /// bytes in it as ids, then the first `train_fraction` of them for
+    /// training.
+    pub fn from_text(text: &[u8], train_fraction: f64, max_chars: usize) -> Self {
+        let mut counts = [0u64; 256];
         for &b in text {
-            seen[b as usize] = true;
+            counts[b as usize] += 1;
         }
-        let charset: Vec<u8> = (0..=255u8).filter(|&b| seen[b as usize]).collect();
-        let mut index = [0u16; 256];
+        let mut seen: Vec<u8> = (0..=255u8).filter(|&b| counts[b as usize] > 0).collect();
+        if seen.len() > max_chars {
+            seen.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+            seen.truncate(max_chars);
+            seen.sort_unstable();
+        }
+        let charset = seen;
+        let mut index = [u16::MAX; 256];
         for (i, &b) in charset.iter().enumerate() {
             index[b as usize] = i as u16;
         }
-        let ids: Vec<u16> = text.iter().map(|&b| index[b as usize]).collect();
+        let ids: Vec<u16> = text.iter().map(|&b| index[b as usize]).filter(|&i| i != u16::MAX).collect();
         let cut = ((ids.len() as f64) * train_fraction).round() as usize;
         let (train, valid) = ids.split_at(cut.min(ids.len()));
         Self { charset, train: train.to_vec(), valid: valid.to_vec() }
     }
 }
 
-/// Reads a Gutenberg text, skips the header (everything before `offset`, or
-/// before the LAST [`HAMLET_MARKER`] when `offset` is `None`: the title also
-/// appears several times in the header; in pg2265.txt the play starts at
-/// byte 15858) and splits it 90/10.
-pub fn read_hamlet(path: &Path, offset: Option<usize>) -> Result<CharCorpus> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = utf8(path.to_owned(), bytes)?;
-    let start = match offset {
-        Some(o) if o <= text.len() => o,
-        Some(o) => {
+/// The UTF-8 text of a file, or of every file of a directory (not hidden,
+/// in name order, each ending with a newline), for a language model.
+fn corpus_text(path: &Path) -> Result<String> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(Error::Empty { path: path.to_owned(), what: "the directory".into() });
+        }
+        v
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut text = String::new();
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(|e| Error::io(f, e))?;
+        let t = utf8(f.clone(), bytes)?;
+        text.push_str(t.strip_prefix('\u{feff}').unwrap_or(&t));
+        if files.len() > 1 && !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
+/// The text between a Project Gutenberg `*** START OF` line and its
+/// `*** END OF` line.
+fn strip_gutenberg<'t>(path: &Path, text: &'t str) -> Result<&'t str> {
+    let missing = |marker: &str| Error::MarkerNotFound { path: path.to_owned(), marker: marker.to_owned() };
+    let start = text.find("*** START OF").ok_or_else(|| missing("*** START OF"))?;
+    let body = text[start..].find('\n').map_or("", |nl| &text[start + nl + 1..]);
+    Ok(body.find("*** END OF").map_or(body, |end| &body[..end]))
+}
+
+/// Reads a corpus (a UTF-8 file or a directory of them), skips what
+/// `args` says, and splits it 90/10: the first 90% of characters train,
+/// the last 10% validate.
+pub fn read_corpus(path: &Path, args: &CorpusArgs) -> Result<CharCorpus> {
+    let all = corpus_text(path)?;
+    let text = if args.gutenberg { strip_gutenberg(path, &all)? } else { &all[..] };
+    let start = match (args.start_offset, &args.start_marker) {
+        (Some(o), _) if o <= text.len() => o,
+        (Some(o), _) => {
             return Err(Error::Config(format!(
                 "start offset {o} is past the end of {} ({} bytes)",
                 path.display(),
                 text.len()
             )))
         }
-        None => text
-            .rfind(HAMLET_MARKER)
-            .ok_or_else(|| Error::MarkerNotFound { path: path.to_owned(), marker: HAMLET_MARKER.to_owned() })?,
+        (None, Some(m)) => text.rfind(m.as_str()).ok_or_else(|| Error::MarkerNotFound {
+            path: path.to_owned(),
+            marker: m.clone(),
+        })?,
+        (None, None) => 0,
     };
-    let corpus = CharCorpus::from_text(&text.as_bytes()[start..], 0.9);
-    if corpus.train.is_empty() || corpus.valid.is_empty() {
-        return Err(Error::Empty { path: path.to_owned(), what: "the text after the header".to_owned() });
+    let corpus = CharCorpus::from_text(&text.as_bytes()[start..], 0.9, usize::from(args.max_chars));
+    if corpus.train.is_empty() || corpus.valid.is_empty() || corpus.charset.len() < 2 {
+        return Err(Error::Empty { path: path.to_owned(), what: "the text (after any header)".to_owned() });
     }
     Ok(corpus)
 }
@@ -309,7 +398,7 @@ mod tests {
 
     #[test]
     fn vocabulary_keeps_the_most_frequent_tokens() {
-        let review = |text: &str| Review { name: String::new(), text: text.into(), positive: true };
+        let review = |text: &str| Text { name: String::new(), text: text.into(), class: 1 };
         let reviews = [review("good good good film!"), review("bad film, good!")];
         let words = build_vocab(&reviews, true, 3);
         let Words::Vocab { hashes, .. } = &words else { panic!("a vocabulary") };
@@ -334,9 +423,24 @@ mod tests {
 
     #[test]
     fn corpus_split() {
-        let c = CharCorpus::from_text(b"abcabcabca", 0.9);
+        let c = CharCorpus::from_text(b"abcabcabca", 0.9, 128);
         assert_eq!(c.charset, b"abc");
         assert_eq!(c.train.len(), 9);
         assert_eq!(c.valid, vec![0]);
+    }
+
+    #[test]
+    fn the_charset_cap_keeps_the_most_frequent_bytes_and_drops_the_rest() {
+        let c = CharCorpus::from_text(b"aaabbcaaabbd", 0.5, 2);
+        assert_eq!(c.charset, b"ab");
+        // c and d are dropped: 10 ids remain.
+        assert_eq!(c.train.len() + c.valid.len(), 10);
+    }
+
+    #[test]
+    fn a_gutenberg_header_and_footer_are_stripped() {
+        let t = "The Project Gutenberg eBook\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nBody text.\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\nLicence";
+        assert_eq!(strip_gutenberg(Path::new("x"), t).ok(), Some("Body text.\n"));
+        assert!(strip_gutenberg(Path::new("x"), "no header").is_err());
     }
 }

@@ -31,6 +31,13 @@ pub enum Error {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// Rows of a labelled data file that cannot be used: each is one line,
+    /// `file:line:column: reason`.
+    #[error("{}", bad_rows(rows))]
+    BadRows {
+        /// The bad rows, in file order.
+        rows: Vec<crate::labelled::RowError>,
+    },
     /// A data set or a split of it has no examples.
     #[error("{path}: {what} is empty")]
     Empty {
@@ -90,6 +97,17 @@ pub enum Error {
         /// The plotting library's message.
         reason: String,
     },
+}
+
+/// The first 20 bad rows, one a line, then how many more and that nothing
+/// was written.
+fn bad_rows(rows: &[crate::labelled::RowError]) -> String {
+    let mut s: String = rows.iter().take(20).map(|r| format!("{r}\n")).collect();
+    if rows.len() > 20 {
+        s.push_str(&format!("... and {} more bad rows\n", rows.len() - 20));
+    }
+    s.push_str(&format!("{} bad row(s); nothing was written", rows.len()));
+    s
 }
 
 impl Error {

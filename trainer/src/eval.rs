@@ -1,17 +1,19 @@
-//! Evaluation through the integer runtime, the device's own code: IMDb
-//! test accuracy, or the language model's validation loss, with the float
-//! checkpoint's figure beside it when one is given.
+//! Evaluation through the integer runtime, the device's own code: a
+//! classifier's test accuracy (IMDb's test split, or any labelled file),
+//! or the language model's validation loss, with the float checkpoint's
+//! figure beside it when one is given.
 
 use std::path::Path;
 
-use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostSentimentState};
+use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::FloatModel;
 use runtime::Model;
 
 use crate::checkpoint::{Checkpoint, Task};
-use crate::data::{self, CharCorpus, Review, Split};
+use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
+use crate::labelled::{self, InputArgs};
 use crate::float::{float_charlm_loss, to_float_model};
-use crate::metrics::{Binary, Nats};
+use crate::metrics::{Classes, Nats};
 use crate::Error;
 
 /// A file's bytes, or an error naming it.
@@ -28,16 +30,23 @@ pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>, Erro
 /// checkpoint when one is given.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Evaluation {
-    /// Task: "sentiment" or "charlm".
+    /// Task: "classifier" or "charlm".
     pub task: &'static str,
-    /// Examples: reviews, or predicted characters.
+    /// Examples: texts, or predicted characters.
     pub n: usize,
+    /// A classifier's class names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// Size of the model file.
     pub model_bytes: usize,
-    /// Sentiment accuracy of the integer model.
+    /// Classifier accuracy of the integer model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
-    /// Sentiment accuracy of the float checkpoint.
+    /// Classifier: rows are true classes, columns predicted ones, of the
+    /// integer model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub confusion: Vec<Vec<usize>>,
+    /// Classifier accuracy of the float checkpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub float_accuracy: Option<f64>,
     /// Language model: integer validation loss, nats/char.
@@ -60,7 +69,7 @@ impl Evaluation {
         };
         if self.accuracy.is_some() {
             format!(
-                "test accuracy, integer model: {} over {} reviews; model {} bytes",
+                "test accuracy, integer model: {} over {} texts; model {} bytes",
                 both(self.accuracy, self.float_accuracy),
                 self.n,
                 self.model_bytes
@@ -83,20 +92,29 @@ fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, 
     let Some(path) = ckpt else { return Ok(None) };
     let ck = Checkpoint::load(path)?;
     if matches!(ck.meta.task, Task::Sentiment { .. }) != sentiment {
-        let what = if sentiment { "not a sentiment model" } else { "not a language model" };
+        let what = if sentiment { "not a classifier" } else { "not a language model" };
         return Err(Error::BadCheckpoint { path: path.to_path_buf(), reason: what.into() });
     }
     Ok(Some(ck))
 }
 
-/// `trainer sentiment eval`: reads the official test split once.
-pub fn eval_sentiment(model: &Path, data: &Path, ckpt: Option<&Path>, progress: bool) -> Result<Evaluation, Error> {
+/// `trainer classify eval`: every text of `data` (IMDb: the official test
+/// split), read against the model's classes.
+pub fn eval_sentiment(
+    model: &Path,
+    data: &Path,
+    input: &InputArgs,
+    ckpt: Option<&Path>,
+    progress: bool,
+) -> Result<Evaluation, Error> {
     let bytes = read(model)?;
     // The model is checked before the data set is read.
-    HostClassifier::from_bytes(&bytes).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })?;
+    let clf =
+        HostClassifier::from_bytes(&bytes).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })?;
+    let classes: Vec<String> = clf.class_names().iter().map(str::to_owned).collect();
     let float = float_of(ckpt, true)?;
-    let reviews = data::read_imdb(data, Split::Test)?;
-    sentiment_on(model, &bytes, &reviews, float.as_ref(), progress)
+    let texts = labelled::read(data, input, Some(&classes), Split::Test)?.texts;
+    sentiment_on(model, &bytes, &texts, float.as_ref(), progress)
 }
 
 /// Accuracy of the integer model on `reviews`, run through the runtime
@@ -106,33 +124,40 @@ pub fn eval_sentiment(model: &Path, data: &Path, ckpt: Option<&Path>, progress: 
 pub fn sentiment_on(
     path: &Path,
     bytes: &[u8],
-    reviews: &[Review],
+    reviews: &[Text],
     float: Option<&Checkpoint>,
     progress: bool,
 ) -> Result<Evaluation, Error> {
     let bad = |source| Error::BadModel { path: path.to_path_buf(), source };
     let clf = HostClassifier::from_bytes(bytes).map_err(bad)?;
-    let mut state = Box::new(HostSentimentState::new());
-    let bar = crate::progress::bar(progress, reviews.len() as u64, "integer model on the test split", "reviews");
+    let classes: Vec<String> = clf.class_names().iter().map(str::to_owned).collect();
+    let mut state = Box::new(HostClassifierState::new());
+    let bar = crate::progress::bar(progress, reviews.len() as u64, "integer model on the test texts", "texts");
     let mut correct = 0usize;
+    let mut confusion = vec![vec![0usize; classes.len()]; classes.len()];
     for r in reviews {
         let p = clf.classify(&mut state, r.text.as_bytes()).map_err(bad)?;
-        correct += usize::from(p.is_positive() == r.positive);
+        correct += usize::from(p.class == r.class);
+        if let Some(cell) = confusion.get_mut(r.class).and_then(|row| row.get_mut(p.class)) {
+            *cell += 1;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
     let float_accuracy = match float.map(|c| (c, &c.meta.task)) {
-        Some((ck, Task::Sentiment { words, max_tokens })) => {
+        Some((ck, Task::Sentiment { words, max_tokens, .. })) => {
             let net = ck.network(&dfdx::prelude::Cpu::default())?;
             Some(crate::train::evaluate_sentiment(&net, &data::examples(reviews, words, *max_tokens), 100).1)
         }
         _ => None,
     };
     Ok(Evaluation {
-        task: "sentiment",
+        task: "classifier",
         n: reviews.len(),
+        classes,
         model_bytes: bytes.len(),
-        accuracy: Some(Binary::accuracy_of(correct, reviews.len())),
+        accuracy: Some(Classes::accuracy_of(correct, reviews.len())),
+        confusion,
         float_accuracy,
         val_nats: None,
         val_bits: None,
@@ -140,12 +165,12 @@ pub fn sentiment_on(
     })
 }
 
-/// `trainer charlm eval`: reads the text once.
-pub fn eval_charlm(model: &Path, data: &Path, ckpt: Option<&Path>) -> Result<Evaluation, Error> {
+/// `trainer charlm eval`: reads the text once, as training read it.
+pub fn eval_charlm(model: &Path, data: &Path, corpus: &CorpusArgs, ckpt: Option<&Path>) -> Result<Evaluation, Error> {
     let bytes = read(model)?;
     HostCharLm::from_bytes(&bytes).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })?;
     let float = float_of(ckpt, false)?;
-    let corpus = data::read_hamlet(data, None)?;
+    let corpus = data::read_corpus(data, corpus)?;
     charlm_on(model, &bytes, &corpus, float.as_ref().map(to_float_model).as_ref())
 }
 
@@ -163,7 +188,11 @@ pub fn charlm_on(
     if lm.chars().len() != corpus.charset.len()
         || (0..corpus.charset.len()).any(|i| lm.chars().byte(i as u16) != Some(corpus.charset[i]))
     {
-        return Err(Error::Config(format!("{}: the model's charset differs from the text's", path.display())));
+        return Err(Error::Config(format!(
+            "{}: the model's charset differs from the text's (read the text with the training's --gutenberg, \
+             --start-marker, --start-offset and --max-chars)",
+            path.display()
+        )));
     }
     let scale = f64::from(1u32 << lm.model().head.out_frac);
     let mut state = Box::new(HostCharLmState::new());
@@ -180,8 +209,10 @@ pub fn charlm_on(
     Ok(Evaluation {
         task: "charlm",
         n,
+        classes: Vec::new(),
         model_bytes: bytes.len(),
         accuracy: None,
+        confusion: Vec::new(),
         float_accuracy: None,
         val_nats: Some(mean),
         val_bits: Some(mean / std::f64::consts::LN_2),

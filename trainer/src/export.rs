@@ -7,16 +7,17 @@ use host::Calibration;
 use runtime::format::ModelKind;
 
 use crate::checkpoint::{write_atomic, Checkpoint, Task};
-use crate::data::{self, CharCorpus, Review, Split};
+use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
+use crate::labelled::{self, InputArgs};
 use crate::eval::decode;
 use crate::float::to_float_model;
 use crate::Error;
 
-/// Calibration input of a sentiment model: a fixed, label-balanced spread
-/// of about 400 training reviews (sorted by name), tokenized as the model
-/// reads them.
-pub fn sentiment_calibration(reviews: &[Review], task: &Task) -> Vec<Vec<u32>> {
-    let Task::Sentiment { words, max_tokens } = task else { return Vec::new() };
+/// Calibration input of a classifier: a fixed spread of about 400
+/// training texts (in their order: IMDb's sorted by name, a file's by
+/// line), tokenized as the model reads them. Only the texts are read.
+pub fn sentiment_calibration(reviews: &[Text], task: &Task) -> Vec<Vec<u32>> {
+    let Task::Sentiment { words, max_tokens, .. } = task else { return Vec::new() };
     words.with_ids(|ids| {
         reviews
             .iter()
@@ -43,7 +44,7 @@ fn check_bits(embed_bits: u8) -> Result<(), Error> {
 /// The checkpoint's task as a model kind.
 pub fn kind_of(ckpt: &Checkpoint) -> ModelKind {
     match ckpt.meta.task {
-        Task::Sentiment { .. } => ModelKind::Sentiment,
+        Task::Sentiment { .. } => ModelKind::Classifier,
         Task::CharLm { .. } => ModelKind::CharLm,
     }
 }
@@ -77,9 +78,23 @@ pub fn write_model(
     Ok(bytes)
 }
 
-/// `trainer sentiment|charlm export`: load the checkpoint, check its task,
+/// How export reads its calibration data: a classifier's layout, or a
+/// corpus's reading.
+#[derive(Clone, Debug)]
+pub enum Calibrate<'a> {
+    /// Labelled text (its labels are not read).
+    Classifier(&'a InputArgs),
+    /// A language model's corpus, read as training read it.
+    CharLm(&'a CorpusArgs),
+}
+
+/// `trainer classify|charlm export`: load the checkpoint, check its task,
 /// read the calibration data and write the model file.
-pub fn export(kind: ModelKind, ckpt_path: &Path, data: &Path, out: &Path, embed_bits: u8) -> Result<Vec<u8>, Error> {
+pub fn export(ckpt_path: &Path, data: &Path, how: Calibrate<'_>, out: &Path, embed_bits: u8) -> Result<Vec<u8>, Error> {
+    let kind = match how {
+        Calibrate::Classifier(_) => ModelKind::Classifier,
+        Calibrate::CharLm(_) => ModelKind::CharLm,
+    };
     check_bits(embed_bits)?;
     let ckpt = Checkpoint::load(ckpt_path)?;
     let found = kind_of(&ckpt);
@@ -89,9 +104,16 @@ pub fn export(kind: ModelKind, ckpt_path: &Path, data: &Path, out: &Path, embed_
             reason: format!("it holds a {found}, but a {kind} is needed"),
         });
     }
-    let calib = match kind {
-        ModelKind::Sentiment => sentiment_calibration(&data::read_imdb(data, Split::Train)?, &ckpt.meta.task),
-        ModelKind::CharLm => charlm_calibration(&data::read_hamlet(data, None)?),
+    let calib = match how {
+        Calibrate::Classifier(input) => {
+            let classes = match &ckpt.meta.task {
+                Task::Sentiment { classes, .. } => classes.clone(),
+                Task::CharLm { .. } => Vec::new(),
+            };
+            let texts = labelled::read(data, input, Some(&classes), Split::Train)?.texts;
+            sentiment_calibration(&texts, &ckpt.meta.task)
+        }
+        Calibrate::CharLm(corpus) => charlm_calibration(&data::read_corpus(data, corpus)?),
     };
     write_model(&ckpt, ckpt_path, &calib, embed_bits, out)
 }

@@ -7,7 +7,7 @@ use runtime::format::{ModelKind, Pooling};
 
 use crate::checkpoint::{Checkpoint, Task};
 use crate::data::Example;
-use crate::metrics::{Binary, Nats};
+use crate::metrics::{Classes, Nats};
 use crate::model::Readout;
 
 /// Turns a trained checkpoint into the f32 network the exporter takes.
@@ -47,25 +47,28 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
             wt[j * f + i] = w[i * o + j];
         }
     }
-    let (kind, tokenizer, max_tokens) = match &ckpt.meta.task {
-        Task::Sentiment { words, max_tokens } => {
-            (ModelKind::Sentiment, FloatTokenizer::Words(words.clone()), *max_tokens as u32)
+    let (kind, tokenizer, max_tokens, classes) = match &ckpt.meta.task {
+        Task::Sentiment { words, max_tokens, classes } => {
+            (ModelKind::Classifier, FloatTokenizer::Words(words.clone()), *max_tokens as u32, classes.clone())
         }
-        Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0),
+        Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0, Vec::new()),
     };
     let pooling = match cfg.readout {
         Readout::Pooled(p) => p,
         Readout::EveryStep => Pooling::Last,
     };
-    FloatModel { kind, tokenizer, embedding, embed_dim, layers, head: FloatHead { pooling, max_tokens, w: wt, b } }
+    let head = FloatHead { pooling, max_tokens, w: wt, b };
+    FloatModel { kind, tokenizer, embedding, embed_dim, layers, head, classes }
 }
 
-/// Validation figures of a float sentiment model: (mean BCE, accuracy).
-/// `examples` must be tokenized with the model's hashing and window.
+/// Validation figures of a float classifier: (mean cross-entropy,
+/// accuracy). `examples` must be tokenized with the model's words and
+/// window.
 pub fn float_sentiment_metrics(model: &FloatModel, examples: &[Example]) -> (f64, f64) {
-    let mut m = Binary::default();
+    let mut m = Classes::default();
     for ex in examples {
-        m.push(f64::from(model.sentiment_logit(&ex.ids)), f64::from(ex.label));
+        let logits: Vec<f64> = model.class_logits(&ex.ids).into_iter().map(f64::from).collect();
+        m.push(&logits, ex.class);
     }
     m.figures()
 }

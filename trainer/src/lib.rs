@@ -20,6 +20,7 @@ pub mod eval;
 pub mod export;
 pub mod float;
 pub mod inspect;
+pub mod labelled;
 pub mod linalg;
 pub mod metrics;
 pub mod model;

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use runtime::format::ModelKind;
 use trainer::checkpoint::Checkpoint;
-use trainer::data::{self, Split};
-use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
+use trainer::data::CorpusArgs;
+use trainer::export::Calibrate;
+use trainer::labelled::InputArgs;
+use trainer::train::{self, CharLmConfig, ClassifierConfig, RunOptions};
 use trainer::{eval, export, float};
 
 /// Trains the project's LSTMs on the host.
@@ -23,12 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// IMDb sentiment classifier.
-    Sentiment {
+    /// Text classifier of 2 to 1024 classes, on any labelled text (the IMDb
+    /// sentiment model is one; `sentiment` is the same command).
+    #[command(visible_alias = "sentiment")]
+    Classify {
         #[command(subcommand)]
         action: SentimentAction,
     },
-    /// Character-level language model (Hamlet).
+    /// Character-level language model on any UTF-8 text (Hamlet is the
+    /// reference).
     Charlm {
         #[command(subcommand)]
         action: CharLmAction,
@@ -69,7 +73,8 @@ struct ExportArgs {
     /// The trained checkpoint (`best.ckpt` of a training run).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Training data for calibration (the same file training read).
+    /// Training data for calibration (the same files training read; only
+    /// the texts are used).
     #[arg(long)]
     data: PathBuf,
     /// The model file to write.
@@ -99,7 +104,8 @@ struct EvalArgs {
     /// The model file.
     #[arg(long)]
     model: PathBuf,
-    /// The data set (IMDb archive or directory; Hamlet text).
+    /// The data: labelled texts (every one is evaluated; IMDb: the test
+    /// split), or the corpus (its last 10%, read as training read it).
     #[arg(long)]
     data: PathBuf,
     /// The float checkpoint it came from, for the float figure beside it.
@@ -110,29 +116,63 @@ struct EvalArgs {
     json: bool,
 }
 
+/// What the labelled data formats look like (the `--help` of the
+/// classifier commands that read labelled data).
+const FORMATS: &str = "\
+Labelled data formats (--format auto picks one from the path):
+  CSV (.csv), TSV (.tsv, .tab)  UTF-8 (a BOM is allowed), LF or CRLF; a header row names the
+                                columns; --text-column and --label-column (default text, label)
+                                pick two; fields may be quoted as in RFC 4180 (\"a, \"\"b\"\"\").
+  JSON Lines (.jsonl, .ndjson)  one object a line: {\"text\": \"...\", \"label\": \"...\"}; blank lines skipped.
+  class folders (a directory)   one folder per class, named as the class; one UTF-8 text a file.
+  IMDb (.tar.gz, or aclImdb/)   the Large Movie Review Dataset: train/ and test/, pos/ and neg/.
+Labels are strings. The classes are the training labels in byte order (two classes: the second
+is the sigmoid's class 1); validation and test labels must be among them. Each bad row (no such
+column, empty text, unknown label, invalid UTF-8) is one error line file:line:column, and
+nothing is written.";
+
 #[derive(Subcommand)]
 enum SentimentAction {
-    /// Quantize a checkpoint into a model file (calibrated on training reviews).
-    Export(ExportArgs),
-    /// Accuracy of a model file on the official IMDb test split (25,000 reviews).
-    Eval(EvalArgs),
-    /// Classify each line of a file (one review a line): probability and label.
+    /// Quantize a checkpoint into a model file (calibrated on training texts).
+    #[command(after_help = FORMATS)]
+    Export {
+        #[command(flatten)]
+        args: ExportArgs,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Accuracy of a model file on labelled texts (IMDb: the 25,000 reviews
+    /// of the test split), through the integer runtime.
+    #[command(after_help = FORMATS)]
+    Eval {
+        #[command(flatten)]
+        args: EvalArgs,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Classify each line of a file (one text a line): the probability of
+    /// the class, and its name.
     Predict {
         /// The model file.
         #[arg(long)]
         model: PathBuf,
-        /// Reviews, one a line.
+        /// Texts, one a line.
         #[arg(long)]
         file: PathBuf,
+        /// After each line's class, every class's probability.
+        #[arg(long)]
+        all: bool,
     },
-    /// Train on the IMDb train split (validation carved out of it).
+    /// Train on labelled texts (validation and test carved out of them
+    /// unless given; IMDb: its test split).
+    #[command(after_help = FORMATS)]
     Train {
         #[command(flatten)]
-        cfg: SentimentConfig,
+        cfg: ClassifierConfig,
         #[command(flatten)]
         run: RunArgs,
-        /// Evaluate the best float weights on the official test split at the
-        /// end (writes test.json).
+        /// Evaluate the best float weights on the test part at the end
+        /// (writes test.json).
         #[arg(long)]
         eval_test: bool,
         #[command(flatten)]
@@ -143,9 +183,19 @@ enum SentimentAction {
 #[derive(Subcommand)]
 enum CharLmAction {
     /// Quantize a checkpoint into a model file (calibrated on the training text).
-    Export(ExportArgs),
-    /// Validation loss of a model file on the last 10% of the play.
-    Eval(EvalArgs),
+    Export {
+        #[command(flatten)]
+        args: ExportArgs,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+    },
+    /// Validation loss of a model file on the last 10% of the text.
+    Eval {
+        #[command(flatten)]
+        args: EvalArgs,
+        #[command(flatten)]
+        corpus: CorpusArgs,
+    },
     /// Generate text from a prime (integer sampling, as on the device).
     Generate {
         /// The model file.
@@ -202,8 +252,8 @@ fn print_eval(e: &eval::Evaluation, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export(kind: ModelKind, a: &ExportArgs) -> anyhow::Result<()> {
-    let bytes = export::export(kind, &a.checkpoint, &a.data, &a.out, a.embed_bits)?;
+fn export(a: &ExportArgs, how: Calibrate<'_>) -> anyhow::Result<()> {
+    let bytes = export::export(&a.checkpoint, &a.data, how, &a.out, a.embed_bits)?;
     println!("wrote {} ({} bytes)", a.out.display(), bytes.len());
     Ok(())
 }
@@ -215,28 +265,36 @@ fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `sentiment train`: the archive is read once, for both splits when the
-/// test split is needed.
-fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
-    let (train_reviews, test_reviews) = if eval_test || after.export.is_some() {
-        data::read_imdb_splits(&cfg.data)?
-    } else {
-        (data::read_imdb(&cfg.data, Split::Train)?, Vec::new())
-    };
-    let (words, train, valid) = train::sentiment_examples(cfg, &train_reviews)?;
-    let summary =
-        train::train_sentiment_on(cfg, &run.options(), &words, &train, &valid).context("sentiment training failed")?;
+/// `classify train`: the data is read once (an archive in one pass, for
+/// both splits when the test split is needed).
+fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
+    let d = train::classifier_data(cfg, eval_test || after.export.is_some())?;
+    let (words, train, valid) = train::sentiment_examples(cfg, &d)?;
+    if !run.quiet {
+        eprintln!(
+            "{} classes ({}): {} training, {} validation, {} test texts; {} token ids",
+            d.classes.len(),
+            d.classes.join(", "),
+            d.train.len(),
+            d.valid.len(),
+            d.test.len(),
+            words.vocab_size()
+        );
+    }
+    let summary = train::train_sentiment_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
+        .context("classifier training failed")?;
+    let (train_reviews, test_reviews) = (&d.train, &d.test);
     report(&summary, &cfg.out);
     if eval_test {
-        let (loss, acc) = train::evaluate_sentiment_test(&summary.best, &test_reviews)?;
-        println!("official test split, best float weights: loss {loss:.4}, accuracy {acc:.4}");
+        let (loss, acc) = train::evaluate_sentiment_test(&summary.best, test_reviews)?;
+        println!("test part, best float weights: loss {loss:.4}, accuracy {acc:.4}");
     }
     if let Some(file) = &after.export {
         let ckpt = Checkpoint::load(&summary.best)?;
-        let calib = export::sentiment_calibration(&train_reviews, &ckpt.meta.task);
+        let calib = export::sentiment_calibration(train_reviews, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
-        let e = eval::sentiment_on(file, &bytes, &test_reviews, Some(&ckpt), !run.quiet)?;
+        let e = eval::sentiment_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;
         println!("{}", e.line());
         save_eval(&cfg.out, &e)?;
     }
@@ -246,7 +304,16 @@ fn sentiment_train(cfg: &SentimentConfig, run: &RunArgs, eval_test: bool, after:
 /// `charlm train`: the text is read once; the sample at the end comes from
 /// the integer model (the exported one, or one quantized in memory).
 fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyhow::Result<()> {
-    let corpus = data::read_hamlet(&cfg.data, cfg.start_offset)?;
+    let corpus = trainer::data::read_corpus(&cfg.data, &cfg.corpus)?;
+    if !run.quiet {
+        eprintln!(
+            "{} characters: {} training, {} validation; charset of {} bytes",
+            corpus.train.len() + corpus.valid.len(),
+            corpus.train.len(),
+            corpus.valid.len(),
+            corpus.charset.len()
+        );
+    }
     let summary = train::train_charlm_on(cfg, &run.options(), &corpus).context("charlm training failed")?;
     report(&summary, &cfg.out);
     let ckpt = Checkpoint::load(&summary.best)?;
@@ -290,7 +357,10 @@ fn main() -> std::process::ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("error: {msg}");
+            // A message of several lines (bad data rows) is one error line each.
+            for line in msg.lines() {
+                eprintln!("error: {line}");
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -300,22 +370,24 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     trainer::linalg::set_threads(cli.threads);
     match cli.command {
-        Command::Sentiment { action: SentimentAction::Train { cfg, run, eval_test, export } } => {
+        Command::Classify { action: SentimentAction::Train { cfg, run, eval_test, export } } => {
             sentiment_train(&cfg, &run, eval_test, &export)?
         }
         Command::Inspect { file } => print!("{}", trainer::inspect::inspect(&file)?),
-        Command::Sentiment { action: SentimentAction::Export(a) } => export(ModelKind::Sentiment, &a)?,
-        Command::Charlm { action: CharLmAction::Export(a) } => export(ModelKind::CharLm, &a)?,
-        Command::Sentiment { action: SentimentAction::Eval(a) } => {
-            let e = eval::eval_sentiment(&a.model, &a.data, a.checkpoint.as_deref(), !a.json)?;
+        Command::Classify { action: SentimentAction::Export { args, input } } => {
+            export(&args, Calibrate::Classifier(&input))?
+        }
+        Command::Charlm { action: CharLmAction::Export { args, corpus } } => export(&args, Calibrate::CharLm(&corpus))?,
+        Command::Classify { action: SentimentAction::Eval { args: a, input } } => {
+            let e = eval::eval_sentiment(&a.model, &a.data, &input, a.checkpoint.as_deref(), !a.json)?;
             print_eval(&e, a.json)?;
         }
-        Command::Charlm { action: CharLmAction::Eval(a) } => {
-            let e = eval::eval_charlm(&a.model, &a.data, a.checkpoint.as_deref())?;
+        Command::Charlm { action: CharLmAction::Eval { args: a, corpus } } => {
+            let e = eval::eval_charlm(&a.model, &a.data, &corpus, a.checkpoint.as_deref())?;
             print_eval(&e, a.json)?;
         }
-        Command::Sentiment { action: SentimentAction::Predict { model, file } } => {
-            print!("{}", trainer::predict::predict(&model, &file)?);
+        Command::Classify { action: SentimentAction::Predict { model, file, all } } => {
+            print!("{}", trainer::predict::predict(&model, &file, all)?);
         }
         Command::Charlm { action: CharLmAction::Generate { model, sample } } => {
             let sampler = sample.sampler().map_err(trainer::Error::Config)?;

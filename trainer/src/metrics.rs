@@ -18,20 +18,28 @@ pub fn cross_entropy(logits: &[f64], target: usize) -> f64 {
     log_sum_exp(logits.iter().copied()) - logits[target]
 }
 
-/// Running figures of a binary classifier: mean BCE and accuracy at
-/// probability 0.5 (logit 0).
+/// Running figures of a classifier: mean loss and accuracy. One logit
+/// is a two-class model (binary cross-entropy; class 1 from logit 0 on,
+/// probability 0.5); more are one a class (cross-entropy; the first
+/// largest logit is the class).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Binary {
+pub struct Classes {
     loss: f64,
     correct: usize,
     n: usize,
 }
 
-impl Binary {
-    /// One example: its logit and its label (1 positive, 0 negative).
-    pub fn push(&mut self, z: f64, y: f64) {
-        self.loss += bce_with_logits(z, y);
-        self.correct += usize::from((z > 0.0) == (y > 0.5));
+impl Classes {
+    /// One example: its logits and its class.
+    pub fn push(&mut self, logits: &[f64], class: usize) {
+        let predicted = if let [z] = logits {
+            self.loss += bce_with_logits(*z, class as f64);
+            usize::from(*z >= 0.0)
+        } else {
+            self.loss += cross_entropy(logits, class);
+            argmax(logits)
+        };
+        self.correct += usize::from(predicted == class);
         self.n += 1;
     }
 
@@ -44,6 +52,17 @@ impl Binary {
     pub fn figures(&self) -> (f64, f64) {
         (self.loss / self.n.max(1) as f64, Self::accuracy_of(self.correct, self.n))
     }
+}
+
+/// Index of the first largest value.
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Running mean cross-entropy of a language model, nats per prediction.
@@ -93,9 +112,14 @@ mod tests {
         let softmax2 = 3f64.exp() / l.iter().map(|v: &f64| v.exp()).sum::<f64>();
         assert!((cross_entropy(&l, 2) + softmax2.ln()).abs() < 1e-12);
         assert!(cross_entropy(&[1000.0, 0.0], 0).abs() < 1e-12);
-        let mut b = Binary::default();
-        b.push(2.0, 1.0);
-        b.push(2.0, 0.0);
+        let mut b = Classes::default();
+        b.push(&[2.0], 1);
+        b.push(&[2.0], 0);
         assert_eq!(b.figures().1, 0.5);
+        let mut m = Classes::default();
+        m.push(&[0.0, 3.0, 1.0], 1);
+        m.push(&[5.0, 5.0, 1.0], 1);
+        assert_eq!(m.figures().1, 0.5);
+        assert!((m.figures().0 - (cross_entropy(&[0.0, 3.0, 1.0], 1) + 2f64.ln()) / 2.0).abs() < 1e-12);
     }
 }

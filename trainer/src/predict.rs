@@ -1,4 +1,4 @@
-//! `trainer sentiment predict` and `trainer charlm generate`: the integer
+//! `trainer classify predict` and `trainer charlm generate`: the integer
 //! runtime on the host, the same code path (and bytes) as the firmware.
 
 use std::path::Path;
@@ -8,11 +8,12 @@ use runtime::Sampler;
 use crate::eval::read;
 use crate::Error;
 
-/// `trainer sentiment predict`: one line per review of `reviews`.
-pub fn predict(model: &Path, reviews: &Path) -> Result<String, Error> {
+/// `trainer classify predict`: one line per text (line) of `texts`; with
+/// `all`, each followed by every class's probability.
+pub fn predict(model: &Path, texts: &Path, all: bool) -> Result<String, Error> {
     let bytes = read(model)?;
-    let text = read(reviews)?;
-    host::run::predict_lines(&bytes, &text).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })
+    let text = read(texts)?;
+    host::run::predict_lines(&bytes, &text, all).map_err(|source| Error::BadModel { path: model.to_path_buf(), source })
 }
 
 /// `trainer charlm generate`: the prime and `len` sampled characters.

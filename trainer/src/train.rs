@@ -1,5 +1,6 @@
-//! Training loops: IMDb sentiment (many-to-one) and the character language
-//! model (many-to-many, truncated BPTT over stateful windows).
+//! Training loops: text classifiers such as IMDb sentiment (many-to-one)
+//! and the character language model (many-to-many, truncated BPTT over
+//! stateful windows).
 //!
 //! Both loops evaluate on validation data after every epoch, keep the best
 //! weights (`best.ckpt`), stop early after `patience` epochs without
@@ -24,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use host::Words;
 
 use crate::checkpoint::{write_atomic, Checkpoint, EpochRecord, Progress, Task};
-use crate::data::{self, Example, Review, Split};
+use crate::data::{self, CorpusArgs, Example, Split, Text};
+use crate::labelled::{self, InputArgs, InputFormat};
 use crate::error::{Error, Result};
-use crate::metrics::{Binary, Nats};
+use crate::metrics::{Classes, Nats};
 use crate::model::{NetConfig, Network, Readout, State};
 use crate::ops::Seq;
 use crate::optim::{Adam, AdamConfig};
@@ -99,12 +101,25 @@ fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
         .map(|s| if s == "mean-max" { Pooling::MeanMax } else { Pooling::Last })
 }
 
-/// Sentiment training configuration.
+/// Classifier training configuration (the defaults are the IMDb recipe).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
-pub struct SentimentConfig {
-    /// IMDb archive (`.tar.gz`) or its extracted directory.
+pub struct ClassifierConfig {
+    /// Labelled training data: a CSV, TSV or JSON Lines file, a directory
+    /// of class folders, or the IMDb archive or directory (its official
+    /// train split).
     #[arg(long)]
     pub data: PathBuf,
+    /// How the data files are laid out.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Validation data in the same layout (default: a stratified
+    /// --val-fraction of --data).
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Test data in the same layout, for the final figures (default: the
+    /// IMDb test split, or a stratified --test-fraction of --data).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/sentiment")]
     pub out: PathBuf,
@@ -182,9 +197,14 @@ pub struct SentimentConfig {
     /// Stop after this many epochs without a better validation accuracy.
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
-    /// Fraction of the official train split held out for validation.
+    /// Fraction of the training data held out for validation (without
+    /// --valid).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
+    /// Fraction of the training data held out for the test figures
+    /// (without --test; not for IMDb, which has its test split).
+    #[arg(long, default_value_t = 0.1)]
+    pub test_fraction: f64,
     /// Use only the first N training reviews after the split (0 = all).
     #[arg(long, default_value_t = 0)]
     pub train_limit: usize,
@@ -196,13 +216,13 @@ pub struct SentimentConfig {
 /// Character language model training configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct CharLmConfig {
-    /// Gutenberg text file (Hamlet, pg2265.txt).
+    /// The corpus: a UTF-8 text file, or a directory of them (Hamlet:
+    /// pg2265.txt with --start-marker "The Tragedie of Hamlet").
     #[arg(long)]
     pub data: PathBuf,
-    /// Byte offset where the text starts (default: the last "The Tragedie
-    /// of Hamlet", where the play begins after the Gutenberg header).
-    #[arg(long)]
-    pub start_offset: Option<usize>,
+    /// How the corpus is read.
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/charlm")]
     pub out: PathBuf,
@@ -272,8 +292,8 @@ pub struct Summary {
 }
 
 /// Builds one time-major, right-aligned batch: ids `(T * B)`, its [`Seq`],
-/// and the labels.
-pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<f32>) {
+/// and the classes.
+pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<usize>) {
     let steps = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
     let b = batch.len();
     let mut ids = vec![0usize; steps * b];
@@ -285,8 +305,8 @@ pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<f32>) {
             ids[(start + k) * b + j] = id as usize;
         }
     }
-    let labels = batch.iter().map(|e| e.label).collect();
-    (ids, Seq { steps, batch: b, starts }, labels)
+    let classes = batch.iter().map(|e| e.class).collect();
+    (ids, Seq { steps, batch: b, starts }, classes)
 }
 
 /// How many batches [`epoch_batches`] makes of `n` examples.
@@ -312,51 +332,119 @@ pub fn epoch_batches(examples: &[Example], batch: usize, rng: &mut StdRng) -> Ve
     batches
 }
 
-/// Validation figures of a sentiment network: mean binary cross-entropy
-/// and accuracy at threshold 0.5.
+/// Validation figures of a classifier network: mean cross-entropy (binary
+/// for one output) and accuracy ([`Classes`]).
 pub fn evaluate_sentiment(net: &Network, examples: &[Example], batch: usize) -> (f64, f64) {
     let mut order: Vec<&Example> = examples.iter().collect();
     order.sort_by_key(|e| e.ids.len());
-    let mut m = Binary::default();
+    let mut m = Classes::default();
+    let outputs = net.cfg.outputs.max(1);
+    let mut row = Vec::with_capacity(outputs);
     for chunk in order.chunks(batch.max(1)) {
-        let (ids, seq, labels) = sentiment_batch(chunk);
+        let (ids, seq, classes) = sentiment_batch(chunk);
         let (logits, _) = net.forward(&ids, &seq, NoneTape, None, None);
-        for (z, y) in logits.as_vec().iter().zip(&labels) {
-            m.push(f64::from(*z), f64::from(*y));
+        for (z, &y) in logits.as_vec().chunks_exact(outputs).zip(&classes) {
+            row.clear();
+            row.extend(z.iter().map(|&v| f64::from(v)));
+            m.push(&row, y);
         }
     }
     m.figures()
 }
 
-/// The official train split's reviews split into (train, validation),
-/// the words (a vocabulary counted on the train part only, or the
-/// hashing), and both parts tokenized with them.
-pub fn sentiment_examples(cfg: &SentimentConfig, reviews: &[Review]) -> Result<(Words, Vec<Example>, Vec<Example>)> {
-    let (train, valid) = data::carve_validation(reviews.to_vec(), cfg.val_fraction, cfg.seed, cfg.train_limit);
-    if train.is_empty() || valid.is_empty() {
+/// A classifier's texts, split: the class names, then the training,
+/// validation and test texts.
+#[derive(Clone, Debug)]
+pub struct ClassifierData {
+    /// Class names, in class order.
+    pub classes: Vec<String>,
+    /// Training texts.
+    pub train: Vec<Text>,
+    /// Validation texts.
+    pub valid: Vec<Text>,
+    /// Test texts (empty when not asked for).
+    pub test: Vec<Text>,
+}
+
+/// Reads a classifier's data as `cfg` says: the training file, and the
+/// validation and test files or stratified, seeded carves of the training
+/// data (IMDb: the official test split, and the validation carve of
+/// earlier versions, so the shipped model reproduces). The test part is
+/// read only when `with_test`.
+pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<ClassifierData> {
+    let imdb = labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb;
+    let (classes, train_all, mut test) = if imdb {
+        let (train, test) = if with_test && cfg.test.is_none() {
+            data::read_imdb_splits(&cfg.data)?
+        } else {
+            (data::read_imdb(&cfg.data, Split::Train)?, Vec::new())
+        };
+        (labelled::imdb_classes(), train, test)
+    } else {
+        let set = labelled::read(&cfg.data, &cfg.input, None, Split::Train)?;
+        (set.classes, set.texts, Vec::new())
+    };
+    let n = classes.len();
+    let read_other = |path: &Path| -> Result<Vec<Text>> {
+        Ok(labelled::read(path, &cfg.input, Some(&classes), Split::Test)?.texts)
+    };
+    let mut rest = train_all;
+    if let Some(path) = &cfg.test {
+        test = if with_test { read_other(path)? } else { Vec::new() };
+    } else if !imdb {
+        let (kept, held) = labelled::carve_stratified(rest, n, cfg.test_fraction, mix(cfg.seed, 6, 0));
+        rest = kept;
+        test = if with_test { held } else { Vec::new() };
+    }
+    let (mut train, valid) = match &cfg.valid {
+        Some(path) => (rest, read_other(path)?),
+        None if imdb => data::carve_validation(rest, cfg.val_fraction, cfg.seed, 0),
+        None => labelled::carve_stratified(rest, n, cfg.val_fraction, cfg.seed),
+    };
+    if cfg.train_limit > 0 && train.len() > cfg.train_limit {
+        train.truncate(cfg.train_limit);
+    }
+    if train.is_empty() || valid.is_empty() || (with_test && test.is_empty()) {
         return Err(Error::Empty {
             path: cfg.data.clone(),
-            what: "the training or validation part (check --val-fraction)".into(),
+            what: "the training, validation or test part (check --val-fraction and --test-fraction)".into(),
         });
     }
+    Ok(ClassifierData { classes, train, valid, test })
+}
+
+/// The words (a vocabulary counted on the training part only, or the
+/// hashing), and the training and validation parts tokenized with them.
+pub fn sentiment_examples(cfg: &ClassifierConfig, d: &ClassifierData) -> Result<(Words, Vec<Example>, Vec<Example>)> {
+    let (train, valid) = (&d.train, &d.valid);
     let words = if cfg.vocab > 0 {
         data::build_vocab(&train, cfg.punctuation, cfg.vocab)
     } else {
         Words::Hashed(WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed })
     };
-    let train = data::examples(&train, &words, cfg.max_tokens);
-    let valid = data::examples(&valid, &words, cfg.max_tokens);
+    let train = data::examples(train, &words, cfg.max_tokens);
+    let valid = data::examples(valid, &words, cfg.max_tokens);
     Ok((words, train, valid))
 }
 
-fn sentiment_net_config(cfg: &SentimentConfig, words: &Words) -> NetConfig {
+/// Outputs of a classifier's dense layer: one logit for two classes (a
+/// sigmoid), one a class from three on (a softmax).
+pub fn class_outputs(classes: usize) -> usize {
+    if classes == 2 {
+        1
+    } else {
+        classes
+    }
+}
+
+fn sentiment_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) -> NetConfig {
     NetConfig {
         vocab: words.vocab_size() as usize,
         embed_dim: cfg.embed_dim,
         hidden: cfg.hidden,
         layers: cfg.layers,
         dropout: cfg.dropout,
-        outputs: 1,
+        outputs: class_outputs(classes),
         readout: Readout::Pooled(cfg.pooling),
     }
 }
@@ -655,8 +743,10 @@ fn fit(
     }
 }
 
-/// Sentiment: shuffled, length-grouped batches of reviews; BCE.
+/// A classifier: shuffled, length-grouped batches of texts; binary
+/// cross-entropy for two classes, cross-entropy for more.
 struct SentimentObjective<'a> {
+    outputs: usize,
     train: &'a [Example],
     valid: &'a [Example],
     batch: usize,
@@ -679,7 +769,7 @@ impl Objective for SentimentObjective<'_> {
 
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
         let exs: Vec<&Example> = self.batches[k].iter().map(|&i| &self.train[i]).collect();
-        let (mut ids, seq, labels) = sentiment_batch(&exs);
+        let (mut ids, seq, classes) = sentiment_batch(&exs);
         if self.word_dropout > 0.0 {
             for id in ids.iter_mut().filter(|id| **id != 0) {
                 if self.words.gen::<f32>() < self.word_dropout {
@@ -688,8 +778,17 @@ impl Objective for SentimentObjective<'_> {
             }
         }
         let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
-        let targets = logits.device().tensor_from_vec(labels, (exs.len(), 1));
-        (binary_cross_entropy_with_logits_loss(logits, targets), exs.len())
+        let n = exs.len();
+        if self.outputs == 1 {
+            let targets = logits.device().tensor_from_vec(classes.iter().map(|&c| c as f32).collect(), (n, 1));
+            return (binary_cross_entropy_with_logits_loss(logits, targets), n);
+        }
+        let mut onehot = vec![0.0f32; n * self.outputs];
+        for (r, &c) in classes.iter().enumerate() {
+            onehot[r * self.outputs + c] = 1.0;
+        }
+        let targets = logits.device().tensor_from_vec(onehot, (n, self.outputs));
+        (cross_entropy_with_logits_loss(logits, targets), n)
     }
 
     fn prepare(&mut self, net: &mut Network, k: usize) {
@@ -704,19 +803,21 @@ impl Objective for SentimentObjective<'_> {
     }
 }
 
-/// Trains the sentiment classifier on the official train split at
-/// `cfg.data` (validation carved out of it).
-pub fn train_sentiment(cfg: &SentimentConfig, opts: &RunOptions) -> Result<Summary> {
-    let (words, train, valid) = sentiment_examples(cfg, &data::read_imdb(&cfg.data, Split::Train)?)?;
-    train_sentiment_on(cfg, opts, &words, &train, &valid)
+/// Trains a classifier on `cfg.data` (validation carved out of it unless
+/// given).
+pub fn train_sentiment(cfg: &ClassifierConfig, opts: &RunOptions) -> Result<Summary> {
+    let d = classifier_data(cfg, false)?;
+    let (words, train, valid) = sentiment_examples(cfg, &d)?;
+    train_sentiment_on(cfg, opts, &words, &d.classes, &train, &valid)
 }
 
-/// Trains the sentiment classifier on already tokenized data (tokenized
+/// Trains a classifier of `classes` on already tokenized data (tokenized
 /// with `words` and `cfg.max_tokens`).
 pub fn train_sentiment_on(
-    cfg: &SentimentConfig,
+    cfg: &ClassifierConfig,
     opts: &RunOptions,
     words: &Words,
+    classes: &[String],
     train: &[Example],
     valid: &[Example],
 ) -> Result<Summary> {
@@ -729,10 +830,11 @@ pub fn train_sentiment_on(
     if !(0.0..1.0).contains(&cfg.word_dropout) {
         return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
     }
-    let task = Task::Sentiment { words: words.clone(), max_tokens: cfg.max_tokens };
-    let net_cfg = sentiment_net_config(cfg, words);
+    let task = Task::Sentiment { words: words.clone(), max_tokens: cfg.max_tokens, classes: classes.to_vec() };
+    let net_cfg = sentiment_net_config(cfg, words, classes.len());
     let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
     let mut objective = SentimentObjective {
+        outputs: class_outputs(classes.len()),
         train,
         valid,
         batch: cfg.batch,
@@ -749,7 +851,12 @@ pub fn train_sentiment_on(
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
     let per_epoch = batches_per_epoch(train.len(), cfg.batch) as u64;
     let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total: per_epoch * cfg.epochs as u64 };
-    let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, "IMDb sentiment")?;
+    let title = if labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb {
+        "IMDb sentiment".to_owned()
+    } else {
+        format!("{}-class text classifier", classes.len())
+    };
+    let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, &title)?;
     run.average(&mut objective, opts.quiet)?;
     Ok(run.summary(&stopped))
 }
@@ -760,19 +867,21 @@ fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(cfg).expect("config serializes");
     if let Some(obj) = v.as_object_mut() {
         obj.remove("out");
-        if let Some(path) = obj.remove("data").and_then(|d| d.as_str().map(PathBuf::from)) {
-            obj.insert("data".into(), crate::data::file_identity(&path)?);
+        for key in ["data", "valid", "test"] {
+            if let Some(path) = obj.remove(key).and_then(|d| d.as_str().map(PathBuf::from)) {
+                obj.insert(key.into(), crate::data::file_identity(&path)?);
+            }
         }
     }
     Ok(v)
 }
 
-/// Evaluates a sentiment checkpoint on `reviews` (the official test split)
-/// with the checkpoint's own tokenizer settings; writes `test.json` beside
-/// it. Returns (loss, accuracy).
-pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Review]) -> Result<(f64, f64)> {
+/// Evaluates a classifier checkpoint on `reviews` (the test part) with the
+/// checkpoint's own tokenizer settings; writes `test.json` beside it.
+/// Returns (loss, accuracy).
+pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Text]) -> Result<(f64, f64)> {
     let ckpt = Checkpoint::load(ckpt_path)?;
-    let Task::Sentiment { words, max_tokens } = ckpt.meta.task.clone() else {
+    let Task::Sentiment { words, max_tokens, .. } = ckpt.meta.task.clone() else {
         return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
     };
     let examples = data::examples(reviews, &words, max_tokens);
@@ -880,7 +989,7 @@ impl Objective for CharLmObjective<'_> {
 
 /// Trains the character language model.
 pub fn train_charlm(cfg: &CharLmConfig, opts: &RunOptions) -> Result<Summary> {
-    let corpus = data::read_hamlet(&cfg.data, cfg.start_offset)?;
+    let corpus = data::read_corpus(&cfg.data, &cfg.corpus)?;
     train_charlm_on(cfg, opts, &corpus)
 }
 
@@ -917,7 +1026,8 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         dropout: StdRng::seed_from_u64(0),
     };
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: cfg.minutes };
-    let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, "Hamlet char LM")?;
+    let title = if cfg.corpus.start_marker.as_deref() == Some(data::HAMLET_MARKER) { "Hamlet char LM" } else { "char LM" };
+    let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, title)?;
     Ok(run.summary(&stopped))
 }
 
@@ -953,7 +1063,7 @@ mod tests {
         assert!(r.at(109) < 0.01 && r.at(200) == 0.0);
         assert_eq!(Rate::constant(0.5).at(1_000), 0.5);
         let mut rng = StdRng::seed_from_u64(1);
-        let examples: Vec<Example> = (0..1234).map(|i| Example { ids: vec![1; i % 7], label: 0.0 }).collect();
+        let examples: Vec<Example> = (0..1234).map(|i| Example { ids: vec![1; i % 7], class: 0 }).collect();
         assert_eq!(batches_per_epoch(1234, 10), epoch_batches(&examples, 10, &mut rng).len());
     }
 

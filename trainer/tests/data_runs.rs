@@ -76,10 +76,10 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     // Exported and run through the integer runtime (the device's code):
     // predictions agree with the float model on nearly all of 200 reviews.
     let file = out.join("sentiment.lstm");
-    export::export(runtime::format::ModelKind::Sentiment, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    export::export(runtime::format::ModelKind::Classifier, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     let clf = host::run::HostClassifier::from_bytes(&bytes).unwrap();
-    let mut state = Box::new(host::run::HostSentimentState::new());
+    let mut state = Box::new(host::run::HostClassifierState::new());
     let agree = subset
         .iter()
         .filter(|ex| {

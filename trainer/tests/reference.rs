@@ -20,25 +20,29 @@ fn close(a: f32, b: f32) -> bool {
 #[test]
 fn sentiment_reference_equals_the_training_forward_pass() {
     let dev = Cpu::seed_from_u64(0);
-    for (pooling, layers) in [(Pooling::MeanMax, 2), (Pooling::Last, 1), (Pooling::MeanMax, 1)] {
+    for (pooling, layers, classes) in
+        [(Pooling::MeanMax, 2, 2), (Pooling::Last, 1, 2), (Pooling::MeanMax, 1, 2), (Pooling::MeanMax, 1, 4)]
+    {
+        let outputs = trainer::train::class_outputs(classes);
         let cfg = NetConfig {
             vocab: 41,
             embed_dim: 6,
             hidden: 7,
             layers,
             dropout: 0.3,
-            outputs: 1,
+            outputs,
             readout: Readout::Pooled(pooling),
         };
         let net = Network::new(&dev, cfg, 5).unwrap();
         let max_tokens = 9;
-        let task = Task::Sentiment { words: host::Words::Hashed(WordHashing { buckets: 40, seed: 0 }), max_tokens };
+        let words = host::Words::Hashed(WordHashing { buckets: 40, seed: 0 });
+        let task = Task::Sentiment { words, max_tokens, classes: (0..classes).map(|c| format!("c{c}")).collect() };
         let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
         // Reviews of 0 to 15 tokens, cut to the window as training data is.
         let reviews: Vec<Vec<u32>> = (0..16).map(|n| (0..n).map(|k| 1 + (k * 7 + n * 3) % 40).collect()).collect();
         let examples: Vec<trainer::data::Example> = reviews
             .iter()
-            .map(|r| trainer::data::Example { ids: runtime::sentiment::window(r, max_tokens).to_vec(), label: 0.0 })
+            .map(|r| trainer::data::Example { ids: runtime::classifier::window(r, max_tokens).to_vec(), class: 0 })
             .collect();
         let batch: Vec<&trainer::data::Example> = examples.iter().collect();
         let (ids, seq, _) = sentiment_batch(&batch);
@@ -46,12 +50,12 @@ fn sentiment_reference_equals_the_training_forward_pass() {
         let trained = logits.as_vec();
         for (k, review) in reviews.iter().enumerate() {
             // The reference reads the whole review: its window is the head's.
-            let reference = float.sentiment_logit(review);
-            assert!(
-                close(trained[k], reference),
-                "{pooling:?}, review {k}: op {} vs reference {reference}",
-                trained[k]
-            );
+            let reference = float.class_logits(review);
+            assert_eq!(reference.len(), outputs);
+            for (o, &r) in reference.iter().enumerate() {
+                let t = trained[k * outputs + o];
+                assert!(close(t, r), "{pooling:?}, {classes} classes, review {k}, output {o}: op {t} vs reference {r}");
+            }
         }
     }
 }

@@ -1,20 +1,23 @@
-//! Sentiment: stream a review's bytes in, get a probability out.
+//! Text classification: stream a text's bytes in, get its class and the
+//! class's probability out (two classes through a sigmoid, as the IMDb
+//! sentiment model; 3 to [`crate::format::MAX_CLASSES`] through a softmax).
 //!
-//! Memory: the [`SentimentState`] holds the LSTM state, the tokenizer state,
+//! Memory: the [`ClassifierState`] holds the LSTM state, the tokenizer state,
 //! the pooling sums and, when the model reads only the last `max_tokens`
 //! tokens, a ring of the last `N` token ids (`N >= max_tokens`, checked when
 //! the classifier is built). A review of any length streams through it in
 //! constant memory.
 
-use crate::format::{ModelKind, Pooling};
-use crate::head::dense_output;
+use crate::fixed::{exp_neg_q16, gap_q12};
+use crate::format::{ClassNames, ModelKind, Pooling};
+use crate::head::{dense_output, dense_outputs};
 use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::{WordIds, WordTokenizer};
 use crate::{Error, Model};
 
 /// A probability in Q0.15 (`0..=32767`, 32768 = 1.0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Probability(pub i16);
 
 impl Probability {
@@ -27,32 +30,89 @@ impl Probability {
     pub fn to_f32(self) -> f32 {
         f32::from(self.0) / 32768.0
     }
-
-    /// True when the review is classified positive (`p >= 0.5`).
-    pub fn is_positive(self) -> bool {
-        self.0 >= 1 << 14
-    }
-
-    /// `"positive"` or `"negative"`.
-    pub fn label(self) -> &'static str {
-        if self.is_positive() {
-            "positive"
-        } else {
-            "negative"
-        }
-    }
 }
 
-/// One prediction line: the probability with four decimals and the label,
-/// for example `0.8123 positive`. The host and the firmware both print this.
+/// The probability with four decimals, for example `0.8123`.
 impl core::fmt::Display for Probability {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let p = self.per_10k();
-        write!(f, "{}.{:04} {}", p / 10_000, p % 10_000, self.label())
+        write!(f, "{}.{:04}", p / 10_000, p % 10_000)
     }
 }
 
-/// The ids a sentiment model reads of a review: the last `max_tokens`
+/// The class a text is given: its index, its name and its probability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prediction<'a> {
+    /// Index of the class (in the model's class order).
+    pub class: usize,
+    /// The class's name, from the model file.
+    pub label: &'a str,
+    /// The probability the model gives the class.
+    pub probability: Probability,
+}
+
+/// One prediction line: the probability, then the class name, for example
+/// `0.8123 positive`. The host and the firmware both print this.
+impl core::fmt::Display for Prediction<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} {}", self.probability, self.label)
+    }
+}
+
+/// Every class's probability, for up to `C` classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scores<'a, const C: usize> {
+    probabilities: [Probability; C],
+    best: usize,
+    names: ClassNames<'a>,
+}
+
+impl<'a, const C: usize> Scores<'a, C> {
+    /// The most probable class (the first of equal logits; for two classes,
+    /// class 1 from probability 0.5 on).
+    pub fn best(&self) -> Prediction<'a> {
+        self.prediction(self.best)
+    }
+
+    /// Class `i` with its probability (`i` below the class count).
+    pub fn prediction(&self, i: usize) -> Prediction<'a> {
+        Prediction {
+            class: i,
+            label: self.names.get(i).unwrap_or(""),
+            probability: self.probabilities.get(i).copied().unwrap_or_default(),
+        }
+    }
+
+    /// The probabilities in class order, one a class.
+    pub fn probabilities(&self) -> &[Probability] {
+        &self.probabilities[..self.names.len().min(C)]
+    }
+
+    /// The class names.
+    pub fn names(&self) -> ClassNames<'a> {
+        self.names
+    }
+}
+
+/// Softmax of integer logits (Q.f with `out_frac` = f) into Q0.15
+/// probabilities: weights `exp(-(z_max - z))` from the exp table (the
+/// sampler's, at temperature 1), each divided by their sum in 32 bits.
+/// Returns the index of the first largest logit.
+pub fn softmax_q15(logits: &[i32], out_frac: u8, out: &mut [Probability]) -> usize {
+    let Some(zmax) = logits.iter().copied().max() else { return 0 };
+    let best = logits.iter().position(|&z| z == zmax).unwrap_or(0);
+    let weight = |z: i32| exp_neg_q16(gap_q12(zmax, z, out_frac).min(i64::from(u32::MAX)) as u32);
+    // At most MAX_CLASSES weights of at most 2^16: the sum fits in 27 bits.
+    let total: u32 = logits.iter().map(|&z| weight(z)).sum();
+    for (p, &z) in out.iter_mut().zip(logits) {
+        // w * 2^15 <= 2^31, plus half the total: below 2^32.
+        let q = ((weight(z) << 15) + total / 2) / total.max(1);
+        *p = Probability(q.min(32_767) as i16);
+    }
+    best
+}
+
+/// The ids a classifier reads of a review: the last `max_tokens`
 /// (0 = all). The one windowing rule: the trainer cuts its examples with it,
 /// the float reference reads through it, and the device's ring of the last
 /// `N` ids gives the same tokens.
@@ -68,7 +128,7 @@ pub fn window<T>(ids: &[T], max_tokens: usize) -> &[T] {
 /// token ids. It is only read and written through a [`Review`], which
 /// [`Classifier::start`] returns after resetting all of it.
 #[derive(Clone, Debug)]
-pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
+pub struct ClassifierState<const H: usize, const L: usize, const N: usize> {
     lstm: LstmState<H, L>,
     tokenizer: WordTokenizer,
     /// Tokens seen in this review (a u64 never wraps: 2^64 tokens is
@@ -89,7 +149,7 @@ pub struct SentimentState<const H: usize, const L: usize, const N: usize> {
     line_open: bool,
 }
 
-impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
+impl<const H: usize, const L: usize, const N: usize> ClassifierState<H, L, N> {
     /// An empty state, for a `static`.
     pub const fn new() -> Self {
         Self {
@@ -118,16 +178,18 @@ impl<const H: usize, const L: usize, const N: usize> SentimentState<H, L, N> {
     }
 }
 
-impl<const H: usize, const L: usize, const N: usize> Default for SentimentState<H, L, N> {
+impl<const H: usize, const L: usize, const N: usize> Default for ClassifierState<H, L, N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-/// A sentiment classifier over a validated model, compiled for embedding
-/// width up to `E`, up to `H` units and up to `L` layers (see [`Lstm`]).
+/// A text classifier over a validated model, compiled for embedding width
+/// up to `E`, up to `H` units, up to `L` layers (see [`Lstm`]) and up to
+/// `C` classes (2 by default: the finished review's logits and
+/// probabilities are `C`-sized arrays on the stack).
 #[derive(Clone, Debug)]
-pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
+pub struct Classifier<'a, const E: usize, const H: usize, const L: usize, const C: usize = 2> {
     lstm: Lstm<'a, E, H, L>,
     ids: WordIds<'a>,
 }
@@ -137,12 +199,12 @@ pub struct Classifier<'a, const E: usize, const H: usize, const L: usize> {
 /// state, so a review cannot be fed before it has started, nor after it has
 /// finished.
 #[derive(Debug)]
-pub struct Review<'r, 'a, const E: usize, const H: usize, const L: usize, const N: usize> {
-    clf: &'r Classifier<'a, E, H, L>,
-    state: &'r mut SentimentState<H, L, N>,
+pub struct Review<'r, 'a, const E: usize, const H: usize, const L: usize, const N: usize, const C: usize = 2> {
+    clf: &'r Classifier<'a, E, H, L, C>,
+    state: &'r mut ClassifierState<H, L, N>,
 }
 
-impl<const E: usize, const H: usize, const L: usize, const N: usize> Review<'_, '_, E, H, L, N> {
+impl<'a, const E: usize, const H: usize, const L: usize, const N: usize, const C: usize> Review<'_, 'a, E, H, L, N, C> {
     /// Feed the next bytes of the review (any split of the text gives the
     /// same result).
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -164,16 +226,24 @@ impl<const E: usize, const H: usize, const L: usize, const N: usize> Review<'_, 
     }
 
     /// End the review: run the window (if any), pool, and classify.
-    pub fn finish(self) -> Probability {
+    pub fn finish(self) -> Prediction<'a> {
+        self.clf.finish_review(self.state).best()
+    }
+
+    /// End the review, with every class's probability.
+    pub fn finish_scores(self) -> Scores<'a, C> {
         self.clf.finish_review(self.state)
     }
 }
 
-impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L> {
+impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classifier<'a, E, H, L, C> {
     /// Build from a decoded model; checks kind and sizes once.
     pub fn new(model: Model<'a>) -> Result<Self, Error> {
-        if model.header.kind != ModelKind::Sentiment {
-            return Err(Error::WrongKind { expected: ModelKind::Sentiment, found: model.header.kind });
+        if model.header.kind != ModelKind::Classifier {
+            return Err(Error::WrongKind { expected: ModelKind::Classifier, found: model.header.kind });
+        }
+        if model.classes() > C {
+            return Err(Error::DimensionMismatch { what: "classes", compiled: C, model: model.classes() });
         }
         let Some(ids) = model.tokenizer.word_ids() else {
             return Err(Error::Inconsistent { what: "tokenizer does not fit the model kind" });
@@ -191,6 +261,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         self.lstm.model()
     }
 
+    /// The class names, in class order.
+    pub fn class_names(&self) -> ClassNames<'a> {
+        self.model().class_names()
+    }
+
     /// How the model's word tokens become ids.
     pub fn word_ids(&self) -> WordIds<'a> {
         self.ids
@@ -206,13 +281,13 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// reset every part of `state`, and return the review to feed.
     pub fn start<'r, const N: usize>(
         &'r self,
-        state: &'r mut SentimentState<H, L, N>,
-    ) -> Result<Review<'r, 'a, E, H, L, N>, Error> {
+        state: &'r mut ClassifierState<H, L, N>,
+    ) -> Result<Review<'r, 'a, E, H, L, N, C>, Error> {
         self.begin(state)?;
         Ok(Review { clf: self, state })
     }
 
-    fn begin<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Result<(), Error> {
+    fn begin<const N: usize>(&self, state: &mut ClassifierState<H, L, N>) -> Result<(), Error> {
         if self.window() > N {
             return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.window() });
         }
@@ -220,7 +295,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         Ok(())
     }
 
-    fn feed_bytes<const N: usize>(&self, state: &mut SentimentState<H, L, N>, bytes: &[u8]) {
+    fn feed_bytes<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, bytes: &[u8]) {
         for &b in bytes {
             for hash in state.tokenizer.push(b).into_iter().flatten() {
                 self.token(state, self.ids.id(hash));
@@ -230,7 +305,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
 
     /// One id of a started review (`begin` checked `window() <= N`, so
     /// the ring's slot is in range).
-    fn token<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
+    fn token<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, id: u32) {
         let window = self.window();
         if window == 0 {
             self.advance(state, id);
@@ -241,7 +316,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         state.count += 1;
     }
 
-    fn advance<const N: usize>(&self, state: &mut SentimentState<H, L, N>, id: u32) {
+    fn advance<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, id: u32) {
         // Ids come from the model's own tokenizer or were checked: always
         // in range. Only mean pooling sums.
         if self.lstm.step(&mut state.lstm, id).is_ok() && self.model().head.pooling == Pooling::MeanMax {
@@ -254,8 +329,8 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     }
 
     /// The end of a review: the window, the pooling, the dense layer and
-    /// the sigmoid.
-    fn finish_review<const N: usize>(&self, state: &mut SentimentState<H, L, N>) -> Probability {
+    /// the sigmoid or the softmax.
+    fn finish_review<const N: usize>(&self, state: &mut ClassifierState<H, L, N>) -> Scores<'a, C> {
         if let Some(hash) = state.tokenizer.finish() {
             self.token(state, self.ids.id(hash));
         }
@@ -274,13 +349,17 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
         };
         let head = &self.model().head;
         let hd = self.lstm.hidden();
+        let outputs = usize::from(self.model().header.outputs);
         // mean, max: [H] pooled features, Q0.15 (zero for an empty review).
         let mut mean = [0i16; H];
         let mut max = [0i16; H];
-        let logit = match head.pooling {
+        // The logits, Q(31-f).f (`new` checked outputs <= classes <= C).
+        let mut logits = [0i32; C];
+        let logits = &mut logits[..outputs.min(C)];
+        match head.pooling {
             Pooling::Last => {
                 let mut a = PrepBuf::<H>::new();
-                dense_output(head, 0, a.prepare(self.lstm.top(&state.lstm)), PrepBuf::<0>::new().prepare(&[]))
+                dense_outputs(head, a.prepare(self.lstm.top(&state.lstm)), logits);
             }
             Pooling::MeanMax => {
                 if steps > 0 {
@@ -293,17 +372,32 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
                     }
                 }
                 let (mut a, mut b) = (PrepBuf::<H>::new(), PrepBuf::<H>::new());
-                dense_output(head, 0, a.prepare(&mean[..hd]), b.prepare(&max[..hd]))
+                let (a, b) = (a.prepare(&mean[..hd]), b.prepare(&max[..hd]));
+                for (r, z) in logits.iter_mut().enumerate() {
+                    *z = dense_output(head, r, a, b);
+                }
             }
-        };
-        // The logit is in Q.f; the sigmoid takes Q3.12.
-        let f_bits = u32::from(head.out_frac);
-        let z = if f_bits >= 12 {
-            crate::fixed::round_shift(logit.clamp(i32::MIN / 2, i32::MAX / 2), f_bits - 12)
+        }
+        let mut scores = Scores { probabilities: [Probability(0); C], best: 0, names: self.class_names() };
+        if let [logit] = *logits {
+            // Two classes: the sigmoid of the one logit is class 1's
+            // probability. The logit is in Q.f; the sigmoid takes Q3.12.
+            let f_bits = u32::from(head.out_frac);
+            let z = if f_bits >= 12 {
+                crate::fixed::round_shift(logit.clamp(i32::MIN / 2, i32::MAX / 2), f_bits - 12)
+            } else {
+                (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+            };
+            let p1 = crate::fixed::sigmoid_q15(crate::fixed::sat16(z));
+            let p0 = (32_768 - i32::from(p1)).min(32_767) as i16;
+            if let [q0, q1, ..] = &mut scores.probabilities[..] {
+                (*q0, *q1) = (Probability(p0), Probability(p1));
+            }
+            scores.best = usize::from(p1 >= 1 << 14);
         } else {
-            (i64::from(logit) << (12 - f_bits)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-        };
-        Probability(crate::fixed::sigmoid_q15(crate::fixed::sat16(z)))
+            scores.best = softmax_q15(logits, head.out_frac, &mut scores.probabilities);
+        }
+        scores
     }
 
     /// Feed text holding one review per line (`\n` ends a review), calling
@@ -312,9 +406,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// end of the text for a last line without `\n`.
     pub fn feed_lines<const N: usize>(
         &self,
-        state: &mut SentimentState<H, L, N>,
+        state: &mut ClassifierState<H, L, N>,
         bytes: &[u8],
-        mut out: impl FnMut(Probability),
+        mut out: impl FnMut(Prediction<'a>),
     ) -> Result<(), Error> {
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             if !state.line_open {
@@ -324,7 +418,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
             match line.split_last() {
                 Some((b'\n', text)) => {
                     self.feed_bytes(state, text);
-                    out(self.finish_review(state));
+                    out(self.finish_review(state).best());
                     state.line_open = false;
                 }
                 _ => self.feed_bytes(state, line),
@@ -335,9 +429,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
 
     /// End of a text fed to [`Classifier::feed_lines`]: classify a last line
     /// that had no `\n`.
-    pub fn end_lines<const N: usize>(&self, state: &mut SentimentState<H, L, N>, mut out: impl FnMut(Probability)) {
+    pub fn end_lines<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, mut out: impl FnMut(Prediction<'a>)) {
         if state.line_open {
-            out(self.finish_review(state));
+            out(self.finish_review(state).best());
             state.line_open = false;
         }
     }
@@ -345,9 +439,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// Classify a review given as token ids.
     pub fn classify_ids<const N: usize>(
         &self,
-        state: &mut SentimentState<H, L, N>,
+        state: &mut ClassifierState<H, L, N>,
         ids: &[u32],
-    ) -> Result<Probability, Error> {
+    ) -> Result<Prediction<'a>, Error> {
         let mut review = self.start(state)?;
         for &id in ids {
             review.push_id(id)?;
@@ -358,9 +452,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Classifier<'a, E, H, L>
     /// Classify a whole review held in memory.
     pub fn classify<const N: usize>(
         &self,
-        state: &mut SentimentState<H, L, N>,
+        state: &mut ClassifierState<H, L, N>,
         text: &[u8],
-    ) -> Result<Probability, Error> {
+    ) -> Result<Prediction<'a>, Error> {
         let mut review = self.start(state)?;
         review.feed(text);
         Ok(review.finish())
