@@ -323,6 +323,7 @@ mod tests {
                 bias: vec![0.1; 4],
             }],
             head: FloatHead { pooling: Pooling::Last, max_tokens: 0, w: vec![1.0; v], b: vec![0.0; v] },
+            classes: Vec::new(),
         }
     }
 

@@ -11,22 +11,22 @@
 #![deny(missing_docs)]
 
 pub mod charlm;
+pub mod classifier;
 mod error;
 pub mod fixed;
 pub mod format;
 mod head;
 pub mod kernel;
 pub mod lstm;
-pub mod classifier;
 pub mod tokenizer;
 
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
+pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};
 pub use error::Error;
 pub use format::Model;
 /// The `heapless` crate the model types use (for building a `Model` by hand).
 pub use heapless;
 pub use lstm::{Lstm, LstmState};
-pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};
 
 /// The README's code examples, compiled and run as doctests (so they cannot
 /// drift from the API).

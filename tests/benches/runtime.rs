@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use host::{quantize, Calibration};
 use runtime::format::{ModelKind, Pooling};
-use runtime::{CharLm, CharLmState, Classifier, LstmState, Rng, Sampler, ClassifierState};
+use runtime::{CharLm, CharLmState, Classifier, ClassifierState, LstmState, Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
 
 fn median(mut v: Vec<f64>) -> f64 {

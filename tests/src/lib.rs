@@ -192,3 +192,13 @@ pub fn exercise(bytes: &[u8]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// A two-class prediction as class 1's probability (the sigmoid's output).
+pub fn p_class1(p: runtime::Prediction<'_>) -> f32 {
+    let q = p.probability.to_f32();
+    if p.class == 1 {
+        q
+    } else {
+        1.0 - q
+    }
+}

@@ -60,7 +60,7 @@ const GOLDEN: &[&str] = &[
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b 00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
     "00",       // labels: none (a language model)
-    "98d75002",  // CRC-32
+    "98d75002", // CRC-32
 ];
 
 /// The encoding of `tiny()` in version 2, field by field as FORMAT.md describes it
@@ -145,7 +145,7 @@ const GOLDEN_VOCAB: &[&str] = &[
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b 01 05 02 0af6 04 00000000 04 00000040 01 04 0c",
     "08 6e65670a706f730a", // labels: 8 bytes, "neg\npos\n"
-    "1b7d3dd9", // CRC-32
+    "1b7d3dd9",            // CRC-32
 ];
 
 /// `tiny_vocab()` as version 2 wrote it (no class names): the header, the
@@ -176,7 +176,7 @@ const GOLDEN_CLASSES: &[&str] = &[
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b 01 05 06 0af603047f81 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
     "15 616c61726d0a6c69676874730a776561746865720a", // 21 bytes: "alarm\nlights\nweather\n"
-    "3270ba9d", // CRC-32
+    "3270ba9d",                                      // CRC-32
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -257,7 +257,10 @@ fn class_name_errors() {
         with(&|m| m.labels = "a\n\nb\n"),
         Err(Error::OutOfRange { what: "class name length", value: 0, min: 1, max: 64 })
     );
-    assert_eq!(with(&|m| m.labels = "a\nb\nc"), Err(Error::Inconsistent { what: "class names end with a newline each" }));
+    assert_eq!(
+        with(&|m| m.labels = "a\nb\nc"),
+        Err(Error::Inconsistent { what: "class names end with a newline each" })
+    );
     assert_eq!(with(&|m| m.labels = ""), Err(Error::Inconsistent { what: "a version 3 classifier names its classes" }));
     static LONG: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nb\nc\n";
     assert_eq!(
@@ -277,7 +280,10 @@ fn class_name_errors() {
     );
     // A language model has no class names.
     let lm = host::to_bytes(&Model { labels: "a\n", ..tiny() }).unwrap();
-    assert_eq!(Model::from_bytes(&lm).map(|_| ()), Err(Error::LengthMismatch { what: "class names", expected: 0, found: 2 }));
+    assert_eq!(
+        Model::from_bytes(&lm).map(|_| ()),
+        Err(Error::LengthMismatch { what: "class names", expected: 0, found: 2 })
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use host::{quantize, Calibration};
 use runtime::format::{ModelKind, Pooling};
-use runtime::{CharLm, CharLmState, Classifier, Lstm, LstmState, Rng, ClassifierState};
+use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Lstm, LstmState, Rng};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 
 const LM: Dims = Dims { vocab: 65, embed: 16, hidden: 32, layers: 2 };
@@ -62,11 +62,48 @@ fn sentiment_probability_tracks_the_float_reference() {
         let mut worst = 0.0f32;
         for n in [1usize, 7, 60, 600] {
             let ids = random_ids(&mut rng, n, 1, 1001);
-            let pf = 1.0 / (1.0 + (-float.sentiment_logit(&ids)).exp());
-            let pi = clf.classify_ids(&mut state, &ids).unwrap().to_f32();
+            let pf = 1.0 / (1.0 + (-float.class_logits(&ids)[0]).exp());
+            let pi = tests::p_class1(clf.classify_ids(&mut state, &ids).unwrap());
             worst = worst.max((pi - pf).abs());
         }
         assert!(worst < 0.01, "seed {seed} {pooling:?}: probability off by {worst}");
+    }
+}
+
+/// A 5-class softmax head: every class's integer probability within 0.01
+/// of the float softmax, and the same best class when the float margin is
+/// clear, both poolings.
+#[test]
+fn class_probabilities_track_the_float_softmax() {
+    let d = Dims { vocab: 1001, embed: 16, hidden: 24, layers: 1 };
+    for (seed, pooling, window) in [(31, Pooling::MeanMax, 0), (32, Pooling::Last, 50)] {
+        let float = tests::random_model_of(ModelKind::Classifier, d, 5, pooling, window, seed, 1.0);
+        let mut rng = Rng::new(seed);
+        let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 1, 1001)).collect();
+        let bytes = quantize(&float, &Calibration::run(&float, &calib), 8).expect("quantizes");
+        let clf = Classifier::<16, 24, 1, 5>::from_bytes(&bytes).unwrap();
+        let mut state = ClassifierState::<24, 1, 50>::new();
+        let mut worst = 0.0f32;
+        for n in [1usize, 7, 60, 600] {
+            let ids = random_ids(&mut rng, n, 1, 1001);
+            let z = float.class_logits(&ids);
+            let m = z.iter().fold(f32::MIN, |a, &b| a.max(b));
+            let total: f32 = z.iter().map(|v| (v - m).exp()).sum();
+            let mut review = clf.start(&mut state).unwrap();
+            for &id in &ids {
+                review.push_id(id).unwrap();
+            }
+            let scores = review.finish_scores();
+            assert_eq!(scores.probabilities().len(), 5);
+            for (c, p) in scores.probabilities().iter().enumerate() {
+                worst = worst.max((p.to_f32() - (z[c] - m).exp() / total).abs());
+            }
+            let best = scores.best();
+            assert_eq!(best.label, format!("c{}", best.class));
+            let pf_best = (z[best.class] - m).exp() / total;
+            assert!(pf_best >= 1.0 / total - 0.02, "seed {seed}: the integer best class is not the float one");
+        }
+        assert!(worst < 0.01, "seed {seed} {pooling:?}: a class probability off by {worst}");
     }
 }
 
@@ -202,8 +239,8 @@ fn four_bit_embeddings() {
     let mut worst = 0.0f32;
     for n in [1usize, 30, 300] {
         let ids = random_ids(&mut rng, n, 1, 1001);
-        let pf = 1.0 / (1.0 + (-float.sentiment_logit(&ids)).exp());
-        let pi = clf.classify_ids(&mut state, &ids).unwrap().to_f32();
+        let pf = 1.0 / (1.0 + (-float.class_logits(&ids)[0]).exp());
+        let pi = tests::p_class1(clf.classify_ids(&mut state, &ids).unwrap());
         worst = worst.max((pi - pf).abs());
     }
     assert!(worst < 0.01, "4-bit: probability off by {worst}");

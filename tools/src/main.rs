@@ -346,6 +346,8 @@ const SENTIMENT_FLAGS: &[&str] = &[
     "1",
 ];
 const CHARLM_FLAGS: &[&str] = &[
+    "--start-marker",
+    "The Tragedie of Hamlet",
     "--embed-dim",
     "16",
     "--hidden",
@@ -393,7 +395,8 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
         // One process: the data is read once; training, then export and
         // evaluation of the integer model with the data in memory.
         let mut cmd = Command::new(&trainer);
-        cmd.args([name, "train", "--data"]).arg(&file).arg("--out").arg(&out).args(flags);
+        let command = if which == Which::Sentiment { "classify" } else { name };
+        cmd.args([command, "train", "--data"]).arg(&file).arg("--out").arg(&out).args(flags);
         cmd.args(["--embed-bits", embed_bits, "--export"]).arg(&model);
         if resume {
             cmd.arg("--resume");

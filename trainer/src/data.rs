@@ -11,8 +11,8 @@ use host::Words;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 use runtime::tokenizer::{WordIds, WordTokenizer};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -176,10 +176,7 @@ pub fn tokenize(ids: WordIds<'_>, text: &str, max_tokens: usize) -> Vec<u32> {
 /// Tokenizes reviews (see [`tokenize`]).
 pub fn examples(reviews: &[Text], words: &Words, max_tokens: usize) -> Vec<Example> {
     words.with_ids(|ids| {
-        reviews
-            .iter()
-            .map(|r| Example { ids: tokenize(ids, &r.text, max_tokens), class: r.class })
-            .collect()
+        reviews.iter().map(|r| Example { ids: tokenize(ids, &r.text, max_tokens), class: r.class }).collect()
     })
 }
 
@@ -363,10 +360,9 @@ pub fn read_corpus(path: &Path, args: &CorpusArgs) -> Result<CharCorpus> {
                 text.len()
             )))
         }
-        (None, Some(m)) => text.rfind(m.as_str()).ok_or_else(|| Error::MarkerNotFound {
-            path: path.to_owned(),
-            marker: m.clone(),
-        })?,
+        (None, Some(m)) => {
+            text.rfind(m.as_str()).ok_or_else(|| Error::MarkerNotFound { path: path.to_owned(), marker: m.clone() })?
+        }
         (None, None) => 0,
     };
     let corpus = CharCorpus::from_text(&text.as_bytes()[start..], 0.9, usize::from(args.max_chars));

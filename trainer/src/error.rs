@@ -99,14 +99,15 @@ pub enum Error {
     },
 }
 
-/// The first 20 bad rows, one a line, then how many more and that nothing
-/// was written.
+/// The first 20 bad rows, one a line; the last line says that nothing
+/// was written (and how many more bad rows there are).
 fn bad_rows(rows: &[crate::labelled::RowError]) -> String {
-    let mut s: String = rows.iter().take(20).map(|r| format!("{r}\n")).collect();
+    let shown: Vec<String> = rows.iter().take(20).map(|r| r.to_string()).collect();
+    let mut s = shown.join("\n");
     if rows.len() > 20 {
-        s.push_str(&format!("... and {} more bad rows\n", rows.len() - 20));
+        s.push_str(&format!("\n... and {} more bad rows", rows.len() - 20));
     }
-    s.push_str(&format!("{} bad row(s); nothing was written", rows.len()));
+    s.push_str(" (nothing was written)");
     s
 }
 

@@ -11,8 +11,8 @@ use runtime::Model;
 
 use crate::checkpoint::{Checkpoint, Task};
 use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
-use crate::labelled::{self, InputArgs};
 use crate::float::{float_charlm_loss, to_float_model};
+use crate::labelled::{self, InputArgs};
 use crate::metrics::{Classes, Nats};
 use crate::Error;
 

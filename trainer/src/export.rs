@@ -8,9 +8,9 @@ use runtime::format::ModelKind;
 
 use crate::checkpoint::{write_atomic, Checkpoint, Task};
 use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
-use crate::labelled::{self, InputArgs};
 use crate::eval::decode;
 use crate::float::to_float_model;
+use crate::labelled::{self, InputArgs};
 use crate::Error;
 
 /// Calibration input of a classifier: a fixed spread of about 400

@@ -35,6 +35,11 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
         m.head.pooling,
         if m.head.max_tokens > 0 { format!(" over the last {} tokens", m.head.max_tokens) } else { String::new() }
     );
+    if m.classes() > 0 {
+        let head = if m.classes() == 2 { "a sigmoid" } else { "a softmax" };
+        let names: Vec<&str> = m.class_names().iter().collect();
+        let _ = writeln!(s, "classes: {} ({head}): {}", m.classes(), names.join(", "));
+    }
     match m.tokenizer {
         Tokenizer::Words(w) => {
             let _ = writeln!(s, "tokenizer: hashed words, {} buckets, seed {}", w.buckets, w.seed);

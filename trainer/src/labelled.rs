@@ -39,7 +39,7 @@ pub enum InputFormat {
 /// Where a classifier's labelled text comes from, beside the path.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
 pub struct InputArgs {
-    /// Layout of the data files (see the formats above).
+    /// Layout of the data files (see the formats below).
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
     /// CSV, TSV, JSON Lines: the column (field) holding the text.
@@ -237,11 +237,8 @@ fn utf8_text(path: &Path) -> Result<String> {
 /// CSV or TSV with a header row.
 fn delimited(path: &Path, delimiter: u8, input: &InputArgs) -> Result<Vec<Row>> {
     let text = utf8_text(path)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).flexible(true).from_reader(text.as_bytes());
     let err = |line: usize, column: usize, reason: String| RowError { path: path.to_owned(), line, column, reason };
     let header = reader.headers().map_err(|e| Error::BadRows { rows: vec![err(1, 1, e.to_string())] })?.clone();
     let find = |name: &str| header.iter().position(|h| h.trim() == name);
@@ -249,7 +246,11 @@ fn delimited(path: &Path, delimiter: u8, input: &InputArgs) -> Result<Vec<Row>> 
         let missing = if find(&input.text_column).is_none() { &input.text_column } else { &input.label_column };
         let found: Vec<&str> = header.iter().collect();
         return Err(Error::BadRows {
-            rows: vec![err(1, 1, format!("the header has no column {missing:?} (it has {found:?}); see --text-column, --label-column"))],
+            rows: vec![err(
+                1,
+                1,
+                format!("the header has no column {missing:?} (it has {found:?}); see --text-column, --label-column"),
+            )],
         });
     };
     let mut rows = Vec::new();
@@ -274,7 +275,8 @@ fn delimited(path: &Path, delimiter: u8, input: &InputArgs) -> Result<Vec<Row>> 
             (Some(text), Some(_)) if text.trim().is_empty() => errors.push(err(line, t + 1, "empty text".into())),
             (Some(_), Some(_)) => errors.push(err(line, l + 1, "empty label".into())),
             _ => {
-                let (col, name) = if record.get(t).is_none() { (t, &input.text_column) } else { (l, &input.label_column) };
+                let (col, name) =
+                    if record.get(t).is_none() { (t, &input.text_column) } else { (l, &input.label_column) };
                 errors.push(err(line, col + 1, format!("no {name:?} field: the row has {} fields", record.len())));
             }
         }
@@ -318,9 +320,12 @@ fn json_lines(path: &Path, input: &InputArgs) -> Result<Vec<Row>> {
         // The column of a field: where its key starts in the line.
         let column_of = |name: &str| line.find(&format!("\"{name}\"")).map_or(1, |c| c + 1);
         match (field(&input.text_column), field(&input.label_column)) {
-            (Ok(text), Ok(label)) if !text.trim().is_empty() && !label.trim().is_empty() => {
-                rows.push(Row { line: i + 1, label_column: column_of(&input.label_column), text, label: label.trim().to_owned() })
-            }
+            (Ok(text), Ok(label)) if !text.trim().is_empty() && !label.trim().is_empty() => rows.push(Row {
+                line: i + 1,
+                label_column: column_of(&input.label_column),
+                text,
+                label: label.trim().to_owned(),
+            }),
             (Ok(text), Ok(_)) if text.trim().is_empty() => {
                 errors.push(err(column_of(&input.text_column), "empty text".into()))
             }
@@ -354,12 +359,9 @@ fn folders(path: &Path) -> Result<Vec<Row>> {
         let label = class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for file in visible(&class_dir)?.into_iter().filter(|p| p.is_file()) {
             match utf8_text(&file) {
-                Ok(text) if text.trim().is_empty() => errors.push(RowError {
-                    path: file.clone(),
-                    line: 1,
-                    column: 1,
-                    reason: "empty text".into(),
-                }),
+                Ok(text) if text.trim().is_empty() => {
+                    errors.push(RowError { path: file.clone(), line: 1, column: 1, reason: "empty text".into() })
+                }
                 Ok(text) => rows.push(Row { line: 1, label_column: 1, text, label: label.clone() }),
                 Err(Error::BadRows { rows }) => errors.extend(rows),
                 Err(e) => return Err(e),
@@ -407,8 +409,9 @@ mod tests {
 
     #[test]
     fn stratified_carve_keeps_each_class_share() {
-        let texts: Vec<Text> =
-            (0..100).map(|i| Text { name: i.to_string(), text: String::new(), class: usize::from(i % 4 == 0) }).collect();
+        let texts: Vec<Text> = (0..100)
+            .map(|i| Text { name: i.to_string(), text: String::new(), class: usize::from(i % 4 == 0) })
+            .collect();
         let (kept, held) = carve_stratified(texts.clone(), 2, 0.2, 3);
         assert_eq!(held.len(), 20);
         assert_eq!(held.iter().filter(|t| t.class == 1).count(), 5);

@@ -297,7 +297,25 @@ fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after
         let e = eval::sentiment_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;
         println!("{}", e.line());
         save_eval(&cfg.out, &e)?;
+        write_test_texts(&cfg.out, test_reviews, &d.classes)?;
     }
+    Ok(())
+}
+
+/// The test texts one a line (line breaks and tabs as spaces), as
+/// `classify predict` and the firmware read them, and their class names,
+/// in `<out>/test-texts.txt` and `<out>/test-labels.txt`.
+fn write_test_texts(out: &std::path::Path, texts: &[trainer::data::Text], classes: &[String]) -> anyhow::Result<()> {
+    let mut lines = String::new();
+    let mut labels = String::new();
+    for t in texts {
+        lines.extend(t.text.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }));
+        lines.push('\n');
+        labels.push_str(&classes[t.class]);
+        labels.push('\n');
+    }
+    trainer::checkpoint::write_atomic(&out.join("test-texts.txt"), lines.as_bytes())?;
+    trainer::checkpoint::write_atomic(&out.join("test-labels.txt"), labels.as_bytes())?;
     Ok(())
 }
 

@@ -26,8 +26,8 @@ use host::Words;
 
 use crate::checkpoint::{write_atomic, Checkpoint, EpochRecord, Progress, Task};
 use crate::data::{self, CorpusArgs, Example, Split, Text};
-use crate::labelled::{self, InputArgs, InputFormat};
 use crate::error::{Error, Result};
+use crate::labelled::{self, InputArgs, InputFormat};
 use crate::metrics::{Classes, Nats};
 use crate::model::{NetConfig, Network, Readout, State};
 use crate::ops::Seq;
@@ -121,7 +121,7 @@ pub struct ClassifierConfig {
     #[arg(long)]
     pub test: Option<PathBuf>,
     /// Output directory (checkpoints, metrics, curves).
-    #[arg(long, default_value = "runs/sentiment")]
+    #[arg(long, default_value = "runs/classify")]
     pub out: PathBuf,
     /// Keep the N most frequent tokens of the training part (counted after
     /// the validation carve) in a vocabulary table; every other token is
@@ -139,7 +139,7 @@ pub struct ClassifierConfig {
     /// Without --vocab: seed of the word hash.
     #[arg(long, default_value_t = 0)]
     pub hash_seed: u32,
-    /// Read only the last N tokens of each review (0 = all, each token run
+    /// Read only the last N tokens of each text (0 = all, each token run
     /// as it arrives; a window of N is replayed from a ring when the review
     /// ends).
     #[arg(long, default_value_t = 0)]
@@ -182,18 +182,24 @@ pub struct ClassifierConfig {
     /// Learning-rate schedule over the whole run.
     #[arg(long, value_enum, default_value_t = LrSchedule::Cosine)]
     pub schedule: LrSchedule,
-    /// Steps of linear warm-up from 0 to --lr before the schedule.
+    /// Steps of linear warm-up from 0 to --lr before the schedule (at most
+    /// a tenth of the run's steps).
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
-    /// Reviews per batch.
+    /// Texts per batch.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Maximum epochs.
+    /// Maximum epochs (more if --min-steps needs them).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
+    /// Train for at least this many batches, before any early stop: a
+    /// small data set gets as many epochs as that takes (IMDb's 5 epochs
+    /// are 1,760 batches).
+    #[arg(long, default_value_t = 600)]
+    pub min_steps: u64,
     /// Stop after this many epochs without a better validation accuracy.
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
@@ -205,7 +211,7 @@ pub struct ClassifierConfig {
     /// (without --test; not for IMDb, which has its test split).
     #[arg(long, default_value_t = 0.1)]
     pub test_fraction: f64,
-    /// Use only the first N training reviews after the split (0 = all).
+    /// Use only the first N training texts after the split (0 = all).
     #[arg(long, default_value_t = 0)]
     pub train_limit: usize,
     /// Seed of initialisation, shuffling and dropout.
@@ -385,9 +391,8 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
         (set.classes, set.texts, Vec::new())
     };
     let n = classes.len();
-    let read_other = |path: &Path| -> Result<Vec<Text>> {
-        Ok(labelled::read(path, &cfg.input, Some(&classes), Split::Test)?.texts)
-    };
+    let read_other =
+        |path: &Path| -> Result<Vec<Text>> { Ok(labelled::read(path, &cfg.input, Some(&classes), Split::Test)?.texts) };
     let mut rest = train_all;
     if let Some(path) = &cfg.test {
         test = if with_test { read_other(path)? } else { Vec::new() };
@@ -633,6 +638,9 @@ pub struct Stopping {
     pub epochs: usize,
     /// Epochs without improvement, after a best one.
     pub patience: usize,
+    /// Patience applies from this many epochs on (a small data set trains
+    /// its --min-steps first).
+    pub min_epochs: usize,
     /// Minutes of this process's training (0 = no limit), checked between
     /// epochs.
     pub minutes: f64,
@@ -642,7 +650,7 @@ impl Stopping {
     /// Why to stop before the next epoch, if at all: patience, then the
     /// epoch count, then the time limit.
     pub fn reason(&self, p: &Progress, elapsed: std::time::Duration) -> Option<&'static str> {
-        if p.best_epoch > 0 && p.bad_epochs >= self.patience {
+        if p.best_epoch > 0 && p.bad_epochs >= self.patience && p.epochs_done >= self.min_epochs {
             Some("patience")
         } else if p.epochs_done >= self.epochs {
             Some("max epochs")
@@ -655,10 +663,12 @@ impl Stopping {
 }
 
 /// Whether an epoch beats the best so far: a higher validation accuracy
-/// for a classifier, a lower validation loss for a language model.
+/// for a classifier (or the same with a lower loss: a small validation set
+/// has few distinct accuracies), a lower validation loss for a language
+/// model.
 pub fn improves(record: &EpochRecord, best: &EpochRecord) -> bool {
     match (record.val_accuracy, best.val_accuracy) {
-        (Some(a), Some(b)) => a > b,
+        (Some(a), Some(b)) => a > b || (a == b && record.val_loss < best.val_loss),
         _ => record.val_loss < best.val_loss,
     }
 }
@@ -845,12 +855,16 @@ pub fn train_sentiment_on(
         words: StdRng::seed_from_u64(0),
         qat_bits: cfg.qat_bits,
     };
-    if cfg.average_last > 1 {
-        run.keep_from = cfg.epochs.saturating_sub(cfg.average_last - 1).max(1);
-    }
-    let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: 0.0 };
     let per_epoch = batches_per_epoch(train.len(), cfg.batch) as u64;
-    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total: per_epoch * cfg.epochs as u64 };
+    let min_epochs = cfg.min_steps.div_ceil(per_epoch.max(1)) as usize;
+    let epochs = cfg.epochs.max(min_epochs);
+    if cfg.average_last > 1 {
+        run.keep_from = epochs.saturating_sub(cfg.average_last - 1).max(1);
+    }
+    let stop = Stopping { epochs, patience: cfg.patience, min_epochs, minutes: 0.0 };
+    let total = per_epoch * epochs as u64;
+    // At most a tenth of the run warms up (a small data set has few steps).
+    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup.min(total / 10), total };
     let title = if labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb {
         "IMDb sentiment".to_owned()
     } else {
@@ -1025,8 +1039,9 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         state: None,
         dropout: StdRng::seed_from_u64(0),
     };
-    let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, minutes: cfg.minutes };
-    let title = if cfg.corpus.start_marker.as_deref() == Some(data::HAMLET_MARKER) { "Hamlet char LM" } else { "char LM" };
+    let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, min_epochs: 0, minutes: cfg.minutes };
+    let title =
+        if cfg.corpus.start_marker.as_deref() == Some(data::HAMLET_MARKER) { "Hamlet char LM" } else { "char LM" };
     let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, title)?;
     Ok(run.summary(&stopped))
 }
@@ -1041,7 +1056,7 @@ mod tests {
 
     #[test]
     fn one_stopping_rule() {
-        let s = Stopping { epochs: 5, patience: 2, minutes: 1.0 };
+        let s = Stopping { epochs: 5, patience: 2, min_epochs: 0, minutes: 1.0 };
         let zero = std::time::Duration::ZERO;
         assert_eq!(s.reason(&progress(0, 0, 0), zero), None);
         assert_eq!(s.reason(&progress(3, 1, 2), zero), Some("patience"));
@@ -1049,6 +1064,9 @@ mod tests {
         assert_eq!(s.reason(&progress(5, 5, 0), zero), Some("max epochs"));
         assert_eq!(s.reason(&progress(5, 3, 2), zero), Some("patience"));
         assert_eq!(s.reason(&progress(1, 1, 0), std::time::Duration::from_secs(60)), Some("time limit"));
+        let late = Stopping { min_epochs: 4, ..s };
+        assert_eq!(late.reason(&progress(3, 1, 2), zero), None);
+        assert_eq!(late.reason(&progress(4, 1, 3), zero), Some("patience"));
         let unlimited = Stopping { minutes: 0.0, ..s };
         assert_eq!(unlimited.reason(&progress(1, 1, 0), std::time::Duration::from_secs(1 << 20)), None);
     }
@@ -1072,7 +1090,8 @@ mod tests {
         let r =
             |val_loss, val_accuracy| EpochRecord { epoch: 1, train_loss: 0.0, val_loss, val_accuracy, seconds: 0.0 };
         assert!(improves(&r(0.9, Some(0.8)), &r(0.5, Some(0.7))));
-        assert!(!improves(&r(0.1, Some(0.7)), &r(0.5, Some(0.7))));
+        assert!(improves(&r(0.1, Some(0.7)), &r(0.5, Some(0.7))));
+        assert!(!improves(&r(0.6, Some(0.7)), &r(0.5, Some(0.7))));
         assert!(improves(&r(1.5, None), &r(1.6, None)));
         assert!(!improves(&r(1.6, None), &r(1.6, None)));
     }

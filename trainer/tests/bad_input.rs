@@ -19,7 +19,7 @@ fn missing_paths_are_named() {
     assert!(matches!(e, Error::Io { .. }));
     message_names(&e, p);
     let p = Path::new("/nonexistent/pg2265.txt");
-    let e = data::read_hamlet(p, None).unwrap_err();
+    let e = data::read_corpus(p, &data::CorpusArgs::hamlet()).unwrap_err();
     message_names(&e, p);
 }
 
@@ -49,7 +49,7 @@ fn archive_reading_non_utf8_and_empty_splits() {
     let reviews = data::read_imdb(&good, Split::Train).unwrap();
     assert_eq!(reviews.len(), 2);
     assert_eq!(reviews[0].name, "train/neg/2_1.txt");
-    assert!(!reviews[0].positive && reviews[1].positive);
+    assert!(reviews[0].class == 0 && reviews[1].class == 1);
     // No test split in this archive.
     let e = data::read_imdb(&good, Split::Test).unwrap_err();
     assert!(matches!(e, Error::Empty { .. }), "{e}");
@@ -67,13 +67,13 @@ fn hamlet_without_marker_or_utf8() {
     let d = common::temp_dir("hamlet");
     let p = d.join("text.txt");
     std::fs::write(&p, "no play here").unwrap();
-    let e = data::read_hamlet(&p, None).unwrap_err();
+    let e = data::read_corpus(&p, &data::CorpusArgs::hamlet()).unwrap_err();
     assert!(matches!(e, Error::MarkerNotFound { .. }), "{e}");
     message_names(&e, &p);
     std::fs::write(&p, b"The Tragedie of Hamlet \xff").unwrap();
-    let e = data::read_hamlet(&p, None).unwrap_err();
+    let e = data::read_corpus(&p, &data::CorpusArgs::hamlet()).unwrap_err();
     assert!(matches!(e, Error::NotUtf8 { .. }), "{e}");
     message_names(&e, &p);
-    let c = data::read_hamlet(&p, Some(0));
+    let c = data::read_corpus(&p, &data::CorpusArgs { start_offset: Some(0), ..Default::default() });
     assert!(c.is_err());
 }

@@ -55,10 +55,10 @@ fn not_a_model_and_newer_version() {
     let t = text.to_str().unwrap();
     fails_with(&["inspect", t], &[t, "not a model file"]);
     let mut bytes = std::fs::read(shipped("charlm.lstm")).unwrap();
-    bytes[4] = 3;
+    bytes[4] = 4;
     let newer = scratch("newer.lstm", &bytes);
     let n = newer.to_str().unwrap();
-    fails_with(&["charlm", "generate", "--model", n], &[n, "format version 3", "reads versions 1 to 2"]);
+    fails_with(&["charlm", "generate", "--model", n], &[n, "format version 4", "reads versions 1 to 3"]);
     let mut bytes = std::fs::read(shipped("charlm.lstm")).unwrap();
     let last = bytes.len() - 10;
     bytes[last] ^= 1;
@@ -71,7 +71,7 @@ fn model_of_the_wrong_kind() {
     let reviews = scratch("reviews.txt", b"great film\n");
     fails_with(
         &["sentiment", "predict", "--model", &shipped("charlm.lstm"), "--file", reviews.to_str().unwrap()],
-        &["charlm.lstm", "character language model", "sentiment classifier is needed"],
+        &["charlm.lstm", "character language model", "text classifier is needed"],
     );
     fails_with(
         &["charlm", "generate", "--model", &shipped("sentiment.lstm")],
@@ -165,7 +165,7 @@ fn train_export_eval_hostile_inputs() {
         (&["charlm", "export", "--checkpoint", &garbage, "--data", &empty_txt, "--out", &out], &[&garbage]),
         (
             &["sentiment", "export", "--checkpoint", &ckpt, "--data", &broken, "--out", &out],
-            &[&ckpt, "sentiment classifier is needed"],
+            &[&ckpt, "text classifier is needed"],
         ),
         (&["charlm", "export", "--checkpoint", &ckpt, "--data", &non_utf8_txt, "--out", &out], &[&non_utf8_txt]),
         (&["charlm", "export", "--checkpoint", &ckpt, "--data", &empty_dir, "--out", &out], &[&empty_dir]),
@@ -196,11 +196,17 @@ fn help_shows_each_flag_where_it_applies() {
     };
     let charlm = help(&["charlm", "train"]);
     assert!(!charlm.contains("eval-test") && !charlm.contains("Sentiment"), "{charlm}");
-    assert!(charlm.contains("the last \"The Tragedie"), "{charlm}");
+    assert!(charlm.contains("--start-marker <TEXT>") && charlm.contains("--gutenberg"), "{charlm}");
+    assert!(charlm.contains("--max-chars"), "{charlm}");
     assert!(charlm.contains("--export <FILE>"), "{charlm}");
     let sentiment = help(&["sentiment", "train"]);
     assert!(sentiment.contains("--eval-test") && sentiment.contains("--export <FILE>"), "{sentiment}");
     assert!(sentiment.contains("[possible values: last, mean-max]"), "{sentiment}");
+    // The classifier's help says what each data format must look like.
+    for format in ["CSV (.csv)", "JSON Lines", "class folders", "RFC 4180", "file:line:column"] {
+        assert!(sentiment.contains(format), "{format} missing from:\n{sentiment}");
+    }
+    assert_eq!(sentiment, help(&["classify", "train"]), "sentiment is the same command");
 }
 
 /// The sample `charlm train` prints is the integer model's: exactly what

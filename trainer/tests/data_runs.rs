@@ -11,7 +11,9 @@ use dfdx::prelude::*;
 use runtime::format::Pooling;
 use trainer::checkpoint::Checkpoint;
 use trainer::data;
-use trainer::train::{self, CharLmConfig, RunOptions, SentimentConfig};
+use trainer::export::Calibrate;
+use trainer::labelled::InputArgs;
+use trainer::train::{self, CharLmConfig, ClassifierConfig, RunOptions};
 use trainer::{eval, export, float, inspect, predict};
 
 fn quiet() -> RunOptions {
@@ -24,8 +26,12 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         return;
     };
     let out = common::temp_dir("sentiment");
-    let cfg = SentimentConfig {
+    let cfg = ClassifierConfig {
         data: dir.join("aclImdb-labeled.tar.gz"),
+        input: InputArgs::default(),
+        valid: None,
+        test: None,
+        test_fraction: 0.1,
         out: out.clone(),
         vocab: 8000,
         punctuation: true,
@@ -46,16 +52,18 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         clip: 5.0,
         batch: 50,
         epochs: 3,
+        min_steps: 0,
         patience: 2,
         val_fraction: 0.04,
         train_limit: 5000,
         seed: 1,
     };
-    let reviews = data::read_imdb(&cfg.data, data::Split::Train).unwrap();
-    let (words, train_set, valid) = train::sentiment_examples(&cfg, &reviews).unwrap();
+    let d = train::classifier_data(&cfg, false).unwrap();
+    assert_eq!(d.classes, ["negative", "positive"]);
+    let (words, train_set, valid) = train::sentiment_examples(&cfg, &d).unwrap();
     assert_eq!(train_set.len(), 5000);
     assert_eq!(valid.len(), 1000);
-    let summary = train::train_sentiment_on(&cfg, &quiet(), &words, &train_set, &valid).unwrap();
+    let summary = train::train_sentiment_on(&cfg, &quiet(), &words, &d.classes, &train_set, &valid).unwrap();
     let acc = summary.best_val_accuracy.unwrap();
     eprintln!("sentiment: best validation accuracy {acc:.4} at epoch {}", summary.best_epoch);
     assert!(acc > 0.75, "validation accuracy {acc} <= 0.75");
@@ -76,7 +84,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     // Exported and run through the integer runtime (the device's code):
     // predictions agree with the float model on nearly all of 200 reviews.
     let file = out.join("sentiment.lstm");
-    export::export(runtime::format::ModelKind::Classifier, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
+    export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::Classifier(&cfg.input), &file, 8).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     let clf = host::run::HostClassifier::from_bytes(&bytes).unwrap();
     let mut state = Box::new(host::run::HostClassifierState::new());
@@ -84,7 +92,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         .iter()
         .filter(|ex| {
             let p = clf.classify_ids(&mut state, &ex.ids).unwrap();
-            p.is_positive() == (model.sentiment_logit(&ex.ids) > 0.0)
+            p.class == usize::from(model.class_logits(&ex.ids)[0] >= 0.0)
         })
         .count();
     assert!(agree >= 196, "integer and float agree on {agree} of 200");
@@ -94,7 +102,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
 fn charlm_cfg(dir: &std::path::Path, out: &std::path::Path) -> CharLmConfig {
     CharLmConfig {
         data: dir.join("pg2265.txt"),
-        start_offset: None,
+        corpus: data::CorpusArgs::hamlet(),
         out: out.to_owned(),
         streams: 32,
         window: 100,
@@ -118,7 +126,7 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     };
     let out = common::temp_dir("charlm");
     let cfg = charlm_cfg(&dir, &out);
-    let corpus = data::read_hamlet(&cfg.data, None).unwrap();
+    let corpus = data::read_corpus(&cfg.data, &cfg.corpus).unwrap();
     assert_eq!(corpus.charset.len(), 65, "the README counts 65 distinct characters");
     let summary = train::train_charlm_on(&cfg, &quiet(), &corpus).unwrap();
     eprintln!("charlm: best validation loss {:.4} nats/char at epoch {}", summary.best_val_loss, summary.best_epoch);
@@ -140,9 +148,8 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     // 0.02 nats/char of the float model (the shipped model's gap is
     // measured by `trainer charlm eval`).
     let file = out.join("charlm.lstm");
-    let bytes =
-        export::export(runtime::format::ModelKind::CharLm, &out.join("best.ckpt"), &cfg.data, &file, 8).unwrap();
-    let e = eval::eval_charlm(&file, &cfg.data, None).unwrap();
+    let bytes = export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::CharLm(&cfg.corpus), &file, 8).unwrap();
+    let e = eval::eval_charlm(&file, &cfg.data, &cfg.corpus, None).unwrap();
     let int_loss = e.val_nats.unwrap();
     eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());
     assert!((int_loss - float_loss).abs() < 0.02, "integer {int_loss} vs float {float_loss}");
@@ -166,7 +173,7 @@ fn interrupted_and_resumed_run_equals_uninterrupted() {
         patience: 100,
         ..charlm_cfg(&dir, out)
     };
-    let corpus = data::read_hamlet(&dir.join("pg2265.txt"), None).unwrap();
+    let corpus = data::read_corpus(&dir.join("pg2265.txt"), &data::CorpusArgs::hamlet()).unwrap();
     let straight = common::temp_dir("straight");
     train::train_charlm_on(&small(&straight, 3), &quiet(), &corpus).unwrap();
 
