@@ -219,6 +219,19 @@ pub struct ClassifierConfig {
     pub seed: u64,
 }
 
+impl ClassifierConfig {
+    /// A configuration from `trainer classify train`'s flags (`--data
+    /// FILE` and any others), the defaults for the rest.
+    pub fn from_flags(flags: &[&str]) -> std::result::Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            cfg: ClassifierConfig,
+        }
+        <Flags as clap::Parser>::try_parse_from(std::iter::once("train").chain(flags.iter().copied())).map(|f| f.cfg)
+    }
+}
+
 /// Character language model training configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct CharLmConfig {
