@@ -10,7 +10,9 @@
 //!
 //! ```text
 //! [--stack] info                      the embedded models (the default)
-//! [--stack] sentiment FILE            one line per review (line) of FILE
+//! [--stack] classify FILE             one line per text (line) of FILE: the
+//!                                     probability and the class name
+//!                                     (`sentiment FILE` is the same)
 //! [--stack] generate [len=N] [seed=S] [temperature=T] [top_k=K]
 //!           [prime-file=PATH | prime=TEXT...]
 //! [--stack] cost [tokens=N]           marked runs for instruction counting
@@ -133,7 +135,7 @@ struct Args<'a> {
     rest: &'a str,
 }
 
-const COMMANDS: [&str; 7] = ["info", "sentiment", "generate", "cost", "kernel-check", "panic", "fault"];
+const COMMANDS: [&str; 8] = ["info", "classify", "sentiment", "generate", "cost", "kernel-check", "panic", "fault"];
 
 impl<'a> Args<'a> {
     fn new(line: &'a str) -> Self {
@@ -180,8 +182,8 @@ fn run(args: &mut Args<'_>) -> Result<(), Failure> {
     let mut out = Out::stdout().map_err(|e| Failure::Io(e, "stdout"))?;
     match args.word().unwrap_or("info") {
         "info" => info(&mut out),
-        "sentiment" => {
-            let path = args.word().ok_or(Failure::Usage("sentiment FILE"))?;
+        "classify" | "sentiment" => {
+            let path = args.word().ok_or(Failure::Usage("classify FILE"))?;
             sentiment(&mut out, path)
         }
         "generate" => generate(&mut out, args),
@@ -195,14 +197,14 @@ fn run(args: &mut Args<'_>) -> Result<(), Failure> {
         "panic" => panic!("requested by the command line"),
         "fault" => cortex_m::asm::udf(),
         _ => Err(Failure::Usage(
-            "info | sentiment FILE | generate [len=N] [seed=S] ... | cost [tokens=N] | kernel-check",
+            "info | classify FILE | generate [len=N] [seed=S] ... | cost [tokens=N] | kernel-check",
         )),
     }?;
     out.flush().map_err(|e| Failure::Io(e, "stdout"))
 }
 
 fn sentiment_model() -> Result<Sentiment, Failure> {
-    Ok(Sentiment::from_bytes(sa::MODEL.ok_or(Failure::NoModel("SENTIMENT_MODEL"))?)?)
+    Ok(Sentiment::from_bytes(sa::MODEL.ok_or(Failure::NoModel("CLASSIFIER_MODEL"))?)?)
 }
 
 fn charlm_model() -> Result<Lm, Failure> {
@@ -211,7 +213,7 @@ fn charlm_model() -> Result<Lm, Failure> {
 
 /// `info`: the embedded models' dimensions and sizes.
 fn info(out: &mut Out) -> Result<(), Failure> {
-    for (name, bytes) in [("sentiment", sa::MODEL), ("charlm", lm::MODEL)] {
+    for (name, bytes) in [("classifier", sa::MODEL), ("charlm", lm::MODEL)] {
         let Some(bytes) = bytes else {
             let _ = writeln!(out, "{name}: none");
             continue;
@@ -229,6 +231,13 @@ fn info(out: &mut Out) -> Result<(), Failure> {
             h.outputs,
             m.head.max_tokens
         );
+        if m.classes() > 0 {
+            let _ = write!(out, "classes:");
+            for name in m.class_names().iter() {
+                let _ = write!(out, " {name}");
+            }
+            let _ = writeln!(out);
+        }
     }
     Ok(())
 }
@@ -329,7 +338,7 @@ fn lstm_macs(m: &Model<'_>) -> u64 {
 ///
 /// - `sentiment`: one review of N random token ids (N at most the model's
 ///   window), LSTM steps plus the head once;
-/// - `sentiment-finish`: the end of such a review alone, the latency from
+/// - `classify-finish`: the end of such a review alone, the latency from
 ///   the last token to the probability;
 /// - `charlm`: N characters fed (LSTM step plus all logits each);
 /// - `charlm-generate`: N characters generated (the same plus sampling).
@@ -359,7 +368,7 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         lstm_cost_begin();
         let p = clf.classify_ids(&mut state, core::hint::black_box(&ids[..n]))?;
         lstm_cost_end();
-        let _ = writeln!(out, "sentiment tokens={n} macs={macs} ({p})");
+        let _ = writeln!(out, "classify tokens={n} macs={macs} ({p})");
         // The latency after the last token: `finish` alone (with a window,
         // the replay of the window's LSTM steps; without, the pooling and
         // the head).
@@ -372,7 +381,7 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         lstm_cost_begin();
         let p = core::hint::black_box(review).finish();
         lstm_cost_end();
-        let _ = writeln!(out, "sentiment-finish tokens=1 macs={macs} ({p})");
+        let _ = writeln!(out, "classify-finish tokens=1 macs={macs} ({p})");
     }
     if lm::MODEL.is_some() {
         let lm = charlm_model()?;

@@ -2,7 +2,8 @@
 //! (`trainer sentiment predict`, `trainer charlm generate`) and the QEMU
 //! tests print with: the firmware prints the same bytes.
 
-use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Error, Sampler};
+pub use runtime::Sampler;
+use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Error};
 
 /// Capacities of the host's networks: the format's maxima (a device build
 /// uses its model's exact sizes instead).

@@ -202,7 +202,7 @@ fn cortex_m4_matches_the_host() {
     if shipped() {
         let demo_reviews = scratch().join("demo-reviews.txt");
         std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
-        let device = qemu_ok(m4, &elf, &format!("sentiment {}", demo_reviews.display()));
+        let device = qemu_ok(m4, &elf, &format!("classify {}", demo_reviews.display()));
         snapshot("demo-sentiment.txt", &device);
         let demo_prime = scratch().join("demo-prime.txt");
         std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
@@ -230,7 +230,7 @@ fn cortex_m4_matches_the_host() {
 
     let reviews = scratch().join("reviews.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
-    let device = qemu_ok(m4, &elf, &format!("sentiment {}", reviews.display()));
+    let device = qemu_ok(m4, &elf, &format!("classify {}", reviews.display()));
     let host = host::run::predict_lines(&model_bytes, &text, false).expect("host");
     assert_eq!(host.lines().count(), 201);
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
@@ -300,7 +300,7 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     let quiet = trainer::train::RunOptions { quiet: true, ..Default::default() };
     let summary = trainer::train::train_sentiment_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
     let ckpt = trainer::checkpoint::Checkpoint::load(&summary.best).expect("checkpoint");
-    let calib = trainer::export::sentiment_calibration(&d.train, &ckpt.meta.task);
+    let calib = trainer::export::sentiment_calibration(&d.calibration, &ckpt.meta.task);
     let bytes = trainer::export::write_model(&ckpt, &summary.best, &calib, 8, &model).expect("exports");
     assert_eq!(runtime::Model::from_bytes(&bytes).expect("model").header.outputs, 4);
 
@@ -314,7 +314,7 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     std::fs::write(&texts, &text).expect("writing the texts");
     let m4 = Board::Mps2An386;
     let elf = build(m4, Some(&model), None);
-    let device = qemu_ok(m4, &elf, &format!("sentiment {}", texts.display()));
+    let device = qemu_ok(m4, &elf, &format!("classify {}", texts.display()));
     let host = host::run::predict_lines(&bytes, text.as_bytes(), false).expect("host");
     assert!(device == host.as_bytes(), "own data: {}", first_difference(&device, host.as_bytes()));
     let right =
@@ -343,7 +343,7 @@ fn cortex_m3_matches_the_host() {
     let text = synthetic_reviews();
     let reviews = scratch().join("reviews-m3.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
-    let device = qemu_ok(m3, &elf, &format!("sentiment {}", reviews.display()));
+    let device = qemu_ok(m3, &elf, &format!("classify {}", reviews.display()));
     let host = host::run::predict_lines(&std::fs::read(&sentiment).expect("model"), &text, false).expect("host");
     assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
 

@@ -3,7 +3,7 @@
 //!
 //! The firmware is built by its own cargo invocation in its own folder (its
 //! `.cargo/config.toml` sets the target) with the models passed through
-//! `SENTIMENT_MODEL` / `CHARLM_MODEL`, into `firmware-example/target`. QEMU
+//! `CLASSIFIER_MODEL` / `CHARLM_MODEL`, into `firmware-example/target`. QEMU
 //! is started directly with the command on its `-append` line (see
 //! `firmware-example/src/main.rs`); a non-zero exit of QEMU is an error that
 //! carries the firmware's stderr.
@@ -79,7 +79,7 @@ pub fn build(board: Board, models: Models<'_>) -> Result<PathBuf> {
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
         cmd.env_remove(var);
     }
-    for (var, model) in [("SENTIMENT_MODEL", models.sentiment), ("CHARLM_MODEL", models.charlm)] {
+    for (var, model) in [("CLASSIFIER_MODEL", models.sentiment), ("CHARLM_MODEL", models.charlm)] {
         match model {
             Some(p) => cmd.env(var, absolute(p)?),
             None => cmd.env(var, "none"),
@@ -163,11 +163,11 @@ fn text(stdout: Vec<u8>) -> Result<String> {
     String::from_utf8(stdout).context("the firmware printed bytes that are not UTF-8")
 }
 
-/// `cargo xtask qemu sentiment`: classify each line of `reviews` on the
-/// Cortex-M4 under QEMU; the same text as `trainer sentiment predict`.
+/// `cargo xtask qemu classify`: classify each line of `reviews` on the
+/// Cortex-M4 under QEMU; the same text as `trainer classify predict`.
 pub fn qemu_sentiment(model: &Path, reviews: &Path) -> Result<String> {
     let elf = build(Board::Mps2An386, Models { sentiment: Some(model), charlm: None })?;
-    let run = run_qemu(Board::Mps2An386, &elf, &format!("sentiment {}", absolute(reviews)?.display()), &[])?;
+    let run = run_qemu(Board::Mps2An386, &elf, &format!("classify {}", absolute(reviews)?.display()), &[])?;
     text(run.stdout)
 }
 
@@ -249,7 +249,7 @@ pub fn size_report(board: Board, models: Models<'_>) -> Result<String> {
         )?;
         let run = run_qemu(board, &elf, &format!("--stack sentiment {}", reviews.display()), &[]);
         std::fs::remove_file(&reviews).ok();
-        line(&mut report, "sentiment", model, &elf, &run?.stderr)?;
+        line(&mut report, "classifier", model, &elf, &run?.stderr)?;
     }
     if let Some(model) = models.charlm {
         let elf = build(board, Models { sentiment: None, charlm: Some(model) })?;

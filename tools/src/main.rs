@@ -61,12 +61,14 @@ struct ModelArgs {
 
 #[derive(Subcommand)]
 enum Qemu {
-    /// Classify each line of a file (one review a line) on the Cortex-M4.
-    Sentiment {
-        /// Sentiment model file.
+    /// Classify each line of a file (one text a line) on the Cortex-M4
+    /// (`sentiment` is the same command).
+    #[command(visible_alias = "sentiment")]
+    Classify {
+        /// Classifier model file.
         #[arg(long, default_value = "models/sentiment.lstm")]
         model: PathBuf,
-        /// Reviews, one a line.
+        /// Texts, one a line.
         #[arg(long)]
         file: PathBuf,
     },
@@ -77,6 +79,44 @@ enum Qemu {
         model: PathBuf,
         #[command(flatten)]
         sample: host::cli::SampleArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunWhat {
+    /// A text classifier on labelled texts: CSV, TSV, JSON Lines, class
+    /// folders or IMDb (`trainer classify train --help` shows the formats).
+    /// The test part (a stratified carve, or `-- --test FILE`) runs on the
+    /// device.
+    Classify {
+        /// The labelled data.
+        #[arg(long)]
+        data: PathBuf,
+        /// The run's folder (default: target/run/<data file name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// More flags for `trainer classify train`, after `--`.
+        #[arg(last = true)]
+        flags: Vec<String>,
+    },
+    /// A character language model on a UTF-8 text file or a directory of
+    /// them; a sample generated on the device.
+    Charlm {
+        /// The corpus.
+        #[arg(long)]
+        data: PathBuf,
+        /// The run's folder (default: target/run/<data file name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The sample's prime.
+        #[arg(long, default_value = "The ")]
+        prime: String,
+        /// Characters to sample.
+        #[arg(long, default_value_t = 200)]
+        len: usize,
+        /// More flags for `trainer charlm train`, after `--`.
+        #[arg(last = true)]
+        flags: Vec<String>,
     },
 }
 
@@ -98,6 +138,12 @@ enum Cmd {
         #[arg(long)]
         resume: bool,
     },
+    /// From raw data to the emulated microcontroller in one command:
+    /// train, export, evaluate through the integer runtime, run the model
+    /// on the Cortex-M4 under QEMU (byte-identical to the host), and report
+    /// accuracy or nats/char, flash, RAM and instructions per token.
+    #[command(subcommand)]
+    Run(RunWhat),
     /// Run the firmware under QEMU on any input.
     #[command(subcommand)]
     Qemu(Qemu),
@@ -370,11 +416,40 @@ const CHARLM_FLAGS: &[&str] = &[
     "1",
 ];
 
+/// The release trainer, built; its path.
+fn release_trainer() -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "trainer"]))?;
+    Ok(root().join("target/release/trainer"))
+}
+
+/// `cargo xtask run classify|charlm`.
+fn run_one(what: RunWhat) -> Result<()> {
+    setup()?;
+    let (data, out) = match &what {
+        RunWhat::Classify { data, out, .. } | RunWhat::Charlm { data, out, .. } => (data, out),
+    };
+    let data = std::fs::canonicalize(data).with_context(|| format!("{} does not exist", data.display()))?;
+    let out = match out {
+        Some(o) => o.clone(),
+        None => tools::run::default_out(&root(), &data),
+    };
+    let trainer = release_trainer()?;
+    let report = match &what {
+        RunWhat::Classify { flags, .. } => {
+            tools::run::classify(&tools::run::Job { trainer: &trainer, data: &data, out: &out, flags })?
+        }
+        RunWhat::Charlm { flags, prime, len, .. } => {
+            tools::run::charlm(&tools::run::Job { trainer: &trainer, data: &data, out: &out, flags }, prime, *len)?
+        }
+    };
+    println!("\n== result ==\n{report}");
+    Ok(())
+}
+
 fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
     let data =
         std::fs::canonicalize(data).with_context(|| format!("the data directory {} does not exist", data.display()))?;
-    run(cargo().args(["build", "--release", "-p", "trainer"]))?;
-    let trainer = root().join("target/release/trainer");
+    let trainer = release_trainer()?;
     let models = root().join("models");
     std::fs::create_dir_all(&models)?;
     let imdb = ["aclImdb-labeled.tar.gz", "aclImdb_v1.tar.gz"]
@@ -449,7 +524,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Train { data, only, resume } => train(&data, only, resume),
-        Cmd::Qemu(Qemu::Sentiment { model, file }) => {
+        Cmd::Run(what) => run_one(what),
+        Cmd::Qemu(Qemu::Classify { model, file }) => {
             print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
             Ok(())
         }

@@ -150,6 +150,8 @@ pub fn imdb_classes() -> Vec<String> {
 /// A row as read: where it starts, the text, the label, and the column of
 /// the label (for an error about it).
 struct Row {
+    /// `file.csv:12`, or `class/file.txt` in class folders.
+    origin: String,
     line: usize,
     label_column: usize,
     text: String,
@@ -165,10 +167,9 @@ fn assign(path: &Path, rows: Vec<Row>, classes: Option<&[String]>) -> Result<Dat
     };
     let mut errors = Vec::new();
     let mut texts = Vec::with_capacity(rows.len());
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for r in rows {
         match classes.iter().position(|c| *c == r.label) {
-            Some(class) => texts.push(Text { name: format!("{name}:{}", r.line), text: r.text, class }),
+            Some(class) => texts.push(Text { name: r.origin, text: r.text, class }),
             None => errors.push(RowError {
                 path: path.to_owned(),
                 line: r.line,
@@ -235,6 +236,11 @@ fn utf8_text(path: &Path) -> Result<String> {
 }
 
 /// CSV or TSV with a header row.
+/// `file.csv:12`: where a row of `path` starts.
+fn origin(path: &Path, line: usize) -> String {
+    format!("{}:{line}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+}
+
 fn delimited(path: &Path, delimiter: u8, input: &InputArgs) -> Result<Vec<Row>> {
     let text = utf8_text(path)?;
     let mut reader =
@@ -270,7 +276,8 @@ fn delimited(path: &Path, delimiter: u8, input: &InputArgs) -> Result<Vec<Row>> 
         }
         match (record.get(t), record.get(l)) {
             (Some(text), Some(label)) if !text.trim().is_empty() && !label.trim().is_empty() => {
-                rows.push(Row { line, label_column: l + 1, text: text.to_owned(), label: label.trim().to_owned() })
+                let (text, label) = (text.to_owned(), label.trim().to_owned());
+                rows.push(Row { origin: origin(path, line), line, label_column: l + 1, text, label })
             }
             (Some(text), Some(_)) if text.trim().is_empty() => errors.push(err(line, t + 1, "empty text".into())),
             (Some(_), Some(_)) => errors.push(err(line, l + 1, "empty label".into())),
@@ -321,6 +328,7 @@ fn json_lines(path: &Path, input: &InputArgs) -> Result<Vec<Row>> {
         let column_of = |name: &str| line.find(&format!("\"{name}\"")).map_or(1, |c| c + 1);
         match (field(&input.text_column), field(&input.label_column)) {
             (Ok(text), Ok(label)) if !text.trim().is_empty() && !label.trim().is_empty() => rows.push(Row {
+                origin: origin(path, i + 1),
                 line: i + 1,
                 label_column: column_of(&input.label_column),
                 text,
@@ -362,7 +370,11 @@ fn folders(path: &Path) -> Result<Vec<Row>> {
                 Ok(text) if text.trim().is_empty() => {
                     errors.push(RowError { path: file.clone(), line: 1, column: 1, reason: "empty text".into() })
                 }
-                Ok(text) => rows.push(Row { line: 1, label_column: 1, text, label: label.clone() }),
+                Ok(text) => {
+                    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let origin = format!("{label}/{file_name}");
+                    rows.push(Row { origin, line: 1, label_column: 1, text, label: label.clone() })
+                }
                 Err(Error::BadRows { rows }) => errors.extend(rows),
                 Err(e) => return Err(e),
             }

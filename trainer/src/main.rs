@@ -283,7 +283,7 @@ fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after
     }
     let summary = train::train_sentiment_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
         .context("classifier training failed")?;
-    let (train_reviews, test_reviews) = (&d.train, &d.test);
+    let test_reviews = &d.test;
     report(&summary, &cfg.out);
     if eval_test {
         let (loss, acc) = train::evaluate_sentiment_test(&summary.best, test_reviews)?;
@@ -291,7 +291,7 @@ fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after
     }
     if let Some(file) = &after.export {
         let ckpt = Checkpoint::load(&summary.best)?;
-        let calib = export::sentiment_calibration(train_reviews, &ckpt.meta.task);
+        let calib = export::sentiment_calibration(&d.calibration, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
         let e = eval::sentiment_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;

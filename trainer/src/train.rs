@@ -383,6 +383,9 @@ pub struct ClassifierData {
     pub valid: Vec<Text>,
     /// Test texts (empty when not asked for).
     pub test: Vec<Text>,
+    /// The texts the export calibrates on: the training data in its file
+    /// order (IMDb: its train split by name), without a test carve.
+    pub calibration: Vec<Text>,
 }
 
 /// Reads a classifier's data as `cfg` says: the training file, and the
@@ -406,11 +409,14 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
     let n = classes.len();
     let read_other =
         |path: &Path| -> Result<Vec<Text>> { Ok(labelled::read(path, &cfg.input, Some(&classes), Split::Test)?.texts) };
-    let mut rest = train_all;
+    let mut rest = train_all.clone();
+    let mut calibration = train_all;
     if let Some(path) = &cfg.test {
         test = if with_test { read_other(path)? } else { Vec::new() };
     } else if !imdb {
         let (kept, held) = labelled::carve_stratified(rest, n, cfg.test_fraction, mix(cfg.seed, 6, 0));
+        let held_names: std::collections::HashSet<&str> = held.iter().map(|t| t.name.as_str()).collect();
+        calibration.retain(|t| !held_names.contains(t.name.as_str()));
         rest = kept;
         test = if with_test { held } else { Vec::new() };
     }
@@ -428,7 +434,7 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
             what: "the training, validation or test part (check --val-fraction and --test-fraction)".into(),
         });
     }
-    Ok(ClassifierData { classes, train, valid, test })
+    Ok(ClassifierData { classes, train, valid, test, calibration })
 }
 
 /// The words (a vocabulary counted on the training part only, or the
