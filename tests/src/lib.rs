@@ -134,10 +134,10 @@ pub fn vocab_of(text: &[u8]) -> Words {
     Words::Vocab { punctuation: true, hashes }
 }
 
-/// Three small quantized model files (a two-layer language model, a
-/// mean+max sentiment classifier on hashed words, and one on a
-/// vocabulary), a few hundred bytes each: the mutation tests' subjects and
-/// the fuzzers' seeds.
+/// Four small quantized model files (a two-layer language model, a
+/// mean+max two-class classifier on hashed words, one on a vocabulary, and
+/// a four-class one with a softmax head), a few hundred bytes each: the
+/// mutation tests' subjects and the fuzzers' seeds.
 pub fn small_model_files() -> Vec<Vec<u8>> {
     let lm =
         random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
@@ -160,9 +160,19 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
         3,
         1.0,
     );
-    v.tokenizer = FloatTokenizer::Words(words);
+    v.tokenizer = FloatTokenizer::Words(words.clone());
+    let mut four = random_model_of(
+        ModelKind::Classifier,
+        Dims { vocab: words.vocab_size() as usize, embed: 4, hidden: 5, layers: 1 },
+        4,
+        Pooling::Last,
+        0,
+        4,
+        1.0,
+    );
+    four.tokenizer = FloatTokenizer::Words(words);
     let mut rng = Rng::new(1);
-    [lm, s, v]
+    [lm, s, v, four]
         .iter()
         .map(|m| {
             let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, m.vocab().min(20) as u32)]);
@@ -187,7 +197,11 @@ pub fn exercise(bytes: &[u8]) -> Result<(), Error> {
         ModelKind::Classifier => {
             let clf = HostClassifier::new(model)?;
             let mut s = Box::new(HostClassifierState::new());
-            clf.classify(&mut s, b"a fine film, truly")?;
+            let mut review = clf.start(&mut s)?;
+            review.feed(b"a fine film, truly");
+            let scores = review.finish_scores();
+            let best = scores.best();
+            assert!(best.class < scores.probabilities().len() && !best.label.is_empty());
         }
     }
     Ok(())

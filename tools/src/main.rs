@@ -184,7 +184,8 @@ enum Cmd {
     /// says what to install).
     Setup,
     /// The whole CI gate: setup, fmt, clippy, host tests (the data-set tests
-    /// and QEMU included), no_std builds of the runtime, docs, Miri on the
+    /// and QEMU included), no_std builds of the runtime, docs, `run
+    /// classify` on the worked example and a short `run charlm`, Miri on the
     /// runtime and format tests, and 15 seconds of each fuzz target.
     Ci {
         /// Directory with aclImdb-labeled.tar.gz and pg2265.txt.
@@ -297,6 +298,22 @@ fn ci(data: &Path) -> Result<()> {
         run(cargo().args(["clippy", "-p", "lstm-runtime", "--target", target, "--", "-D", "warnings"]))?;
     }
     run(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    // The one command from raw data to the emulated device, on the worked
+    // example and on a short Hamlet run: each fails if the device's bytes
+    // differ from the host's.
+    run_one(RunWhat::Classify {
+        data: root().join("examples/voice-commands.csv"),
+        out: Some(root().join("target/run/ci-voice-commands")),
+        flags: Vec::new(),
+    })?;
+    let quick_lm = ["--start-marker", "The Tragedie of Hamlet", "--hidden", "32", "--streams", "16", "--epochs", "2"];
+    run_one(RunWhat::Charlm {
+        data: data.join("pg2265.txt"),
+        out: Some(root().join("target/run/ci-hamlet")),
+        prime: "The ".into(),
+        len: 100,
+        flags: quick_lm.iter().map(|s| s.to_string()).collect(),
+    })?;
     miri()?;
     // A short fuzzing run: the targets build and survive their seeds and
     // a few hundred thousand mutations (the long runs are `cargo xtask fuzz`).

@@ -59,8 +59,10 @@ fn train(job: &Job<'_>, task: &str, model: &Path) -> Result<serde_json::Value> {
 
 /// Size and cost of a firmware with this one model.
 fn size_and_cost(models: Models<'_>) -> Result<String> {
-    let size = spin("building the firmware and measuring its size", || firmware::size_report(Board::Mps2An386, models))?;
-    let cost = spin("counting instructions under QEMU", || firmware::cost_report(Board::Mps2An386, models, 256, false))?;
+    let size =
+        spin("building the firmware and measuring its size", || firmware::size_report(Board::Mps2An386, models))?;
+    let cost =
+        spin("counting instructions under QEMU", || firmware::cost_report(Board::Mps2An386, models, 256, false))?;
     Ok(format!("{size}{cost}"))
 }
 
@@ -76,7 +78,8 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
     let labels = std::fs::read_to_string(job.out.join("test-labels.txt"))?;
 
     step(2, "the test texts on the host runtime");
-    let host = host::run::predict_lines(&bytes, &texts, false).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let host =
+        host::run::predict_lines(&bytes, &texts, false).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let right = host.lines().zip(labels.lines()).filter(|(p, l)| p.ends_with(&format!(" {l}"))).count();
     let n = labels.lines().count();
 
@@ -88,8 +91,10 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
 
     step(4, "flash, RAM and instructions per token");
     let measures = size_and_cost(Models { sentiment: Some(&model), charlm: None })?;
-    let classes: Vec<String> =
-        eval["classes"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let classes: Vec<String> = eval["classes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
     Ok(format!(
         "classes: {}\n\
          test accuracy: {:.4} on {n} texts, integer model on the host and the Cortex-M4 alike ({right} right; \
@@ -121,7 +126,10 @@ pub fn charlm(job: &Job<'_>, prime: &str, len: usize) -> Result<String> {
         firmware::qemu_generate(&model, prime, len, SEED, TEMPERATURE_Q8, TOP_K)
     })?;
     if device.as_bytes() != host.as_slice() {
-        bail!("the device printed other bytes than the host:\nhost: {:?}\ndevice: {device:?}", String::from_utf8_lossy(&host));
+        bail!(
+            "the device printed other bytes than the host:\nhost: {:?}\ndevice: {device:?}",
+            String::from_utf8_lossy(&host)
+        );
     }
 
     step(4, "flash, RAM and instructions per character");
