@@ -296,11 +296,12 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     .expect("flags");
     let d = trainer::train::classifier_data(&cfg, true).expect("data");
     assert_eq!(d.classes, ["lights", "music", "timer", "weather"]);
-    let (words, train, valid) = trainer::train::sentiment_examples(&cfg, &d).expect("examples");
+    let (words, train, valid) = trainer::train::classifier_examples(&cfg, &d).expect("examples");
     let quiet = trainer::train::RunOptions { quiet: true, ..Default::default() };
-    let summary = trainer::train::train_sentiment_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
+    let summary =
+        trainer::train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
     let ckpt = trainer::checkpoint::Checkpoint::load(&summary.best).expect("checkpoint");
-    let calib = trainer::export::sentiment_calibration(&d.calibration, &ckpt.meta.task);
+    let calib = trainer::export::classifier_calibration(&d.calibration, &ckpt.meta.task);
     let bytes = trainer::export::write_model(&ckpt, &summary.best, &calib, 8, &model).expect("exports");
     assert_eq!(runtime::Model::from_bytes(&bytes).expect("model").header.outputs, 4);
 

@@ -89,7 +89,8 @@ pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Task {
     /// A text classifier (IMDb sentiment is one of two classes).
-    Sentiment {
+    #[serde(alias = "Sentiment")]
+    Classifier {
         /// How word tokens become ids.
         words: Words,
         /// Only the last `max_tokens` tokens are read (0 = all).

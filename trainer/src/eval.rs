@@ -91,7 +91,7 @@ impl Evaluation {
 fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, Error> {
     let Some(path) = ckpt else { return Ok(None) };
     let ck = Checkpoint::load(path)?;
-    if matches!(ck.meta.task, Task::Sentiment { .. }) != sentiment {
+    if matches!(ck.meta.task, Task::Classifier { .. }) != sentiment {
         let what = if sentiment { "not a classifier" } else { "not a language model" };
         return Err(Error::BadCheckpoint { path: path.to_path_buf(), reason: what.into() });
     }
@@ -100,7 +100,7 @@ fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, 
 
 /// `trainer classify eval`: every text of `data` (IMDb: the official test
 /// split), read against the model's classes.
-pub fn eval_sentiment(
+pub fn eval_classifier(
     model: &Path,
     data: &Path,
     input: &InputArgs,
@@ -114,14 +114,14 @@ pub fn eval_sentiment(
     let classes: Vec<String> = clf.class_names().iter().map(str::to_owned).collect();
     let float = float_of(ckpt, true)?;
     let texts = labelled::read(data, input, Some(&classes), Split::Test)?.texts;
-    sentiment_on(model, &bytes, &texts, float.as_ref(), progress)
+    classifier_on(model, &bytes, &texts, float.as_ref(), progress)
 }
 
 /// Accuracy of the integer model on `reviews`, run through the runtime
 /// exactly as on the device (the shared tokenizer, the model's own
 /// window), and of the float checkpoint (its network in f32, batched; the
 /// f32 reference gives the same figures, `tests/reference.rs`) if given.
-pub fn sentiment_on(
+pub fn classifier_on(
     path: &Path,
     bytes: &[u8],
     reviews: &[Text],
@@ -145,9 +145,9 @@ pub fn sentiment_on(
     }
     bar.finish_and_clear();
     let float_accuracy = match float.map(|c| (c, &c.meta.task)) {
-        Some((ck, Task::Sentiment { words, max_tokens, .. })) => {
+        Some((ck, Task::Classifier { words, max_tokens, .. })) => {
             let net = ck.network(&dfdx::prelude::Cpu::default())?;
-            Some(crate::train::evaluate_sentiment(&net, &data::examples(reviews, words, *max_tokens), 100).1)
+            Some(crate::train::evaluate_classifier(&net, &data::examples(reviews, words, *max_tokens), 100).1)
         }
         _ => None,
     };

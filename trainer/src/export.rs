@@ -16,8 +16,8 @@ use crate::Error;
 /// Calibration input of a classifier: a fixed spread of about 400
 /// training texts (in their order: IMDb's sorted by name, a file's by
 /// line), tokenized as the model reads them. Only the texts are read.
-pub fn sentiment_calibration(reviews: &[Text], task: &Task) -> Vec<Vec<u32>> {
-    let Task::Sentiment { words, max_tokens, .. } = task else { return Vec::new() };
+pub fn classifier_calibration(reviews: &[Text], task: &Task) -> Vec<Vec<u32>> {
+    let Task::Classifier { words, max_tokens, .. } = task else { return Vec::new() };
     words.with_ids(|ids| {
         reviews
             .iter()
@@ -44,7 +44,7 @@ fn check_bits(embed_bits: u8) -> Result<(), Error> {
 /// The checkpoint's task as a model kind.
 pub fn kind_of(ckpt: &Checkpoint) -> ModelKind {
     match ckpt.meta.task {
-        Task::Sentiment { .. } => ModelKind::Classifier,
+        Task::Classifier { .. } => ModelKind::Classifier,
         Task::CharLm { .. } => ModelKind::CharLm,
     }
 }
@@ -107,11 +107,11 @@ pub fn export(ckpt_path: &Path, data: &Path, how: Calibrate<'_>, out: &Path, emb
     let calib = match how {
         Calibrate::Classifier(input) => {
             let classes = match &ckpt.meta.task {
-                Task::Sentiment { classes, .. } => classes.clone(),
+                Task::Classifier { classes, .. } => classes.clone(),
                 Task::CharLm { .. } => Vec::new(),
             };
             let texts = labelled::read(data, input, Some(&classes), Split::Train)?.texts;
-            sentiment_calibration(&texts, &ckpt.meta.task)
+            classifier_calibration(&texts, &ckpt.meta.task)
         }
         Calibrate::CharLm(corpus) => charlm_calibration(&data::read_corpus(data, corpus)?),
     };

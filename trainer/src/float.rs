@@ -48,7 +48,7 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
         }
     }
     let (kind, tokenizer, max_tokens, classes) = match &ckpt.meta.task {
-        Task::Sentiment { words, max_tokens, classes } => {
+        Task::Classifier { words, max_tokens, classes } => {
             (ModelKind::Classifier, FloatTokenizer::Words(words.clone()), *max_tokens as u32, classes.clone())
         }
         Task::CharLm { charset } => (ModelKind::CharLm, FloatTokenizer::Chars(charset.clone()), 0, Vec::new()),
@@ -64,7 +64,7 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
 /// Validation figures of a float classifier: (mean cross-entropy,
 /// accuracy). `examples` must be tokenized with the model's words and
 /// window.
-pub fn float_sentiment_metrics(model: &FloatModel, examples: &[Example]) -> (f64, f64) {
+pub fn float_classifier_metrics(model: &FloatModel, examples: &[Example]) -> (f64, f64) {
     let mut m = Classes::default();
     for ex in examples {
         let logits: Vec<f64> = model.class_logits(&ex.ids).into_iter().map(f64::from).collect();

@@ -29,7 +29,7 @@ enum Command {
     #[command(visible_alias = "sentiment")]
     Classify {
         #[command(subcommand)]
-        action: SentimentAction,
+        action: ClassifyAction,
     },
     /// Character-level language model on any UTF-8 text (Hamlet is the
     /// reference).
@@ -132,7 +132,7 @@ column, empty text, unknown label, invalid UTF-8) is one error line file:line:co
 nothing is written.";
 
 #[derive(Subcommand)]
-enum SentimentAction {
+enum ClassifyAction {
     /// Quantize a checkpoint into a model file (calibrated on training texts).
     #[command(after_help = FORMATS)]
     Export {
@@ -168,7 +168,7 @@ enum SentimentAction {
     #[command(after_help = FORMATS)]
     Train {
         #[command(flatten)]
-        cfg: ClassifierConfig,
+        cfg: Box<ClassifierConfig>,
         #[command(flatten)]
         run: RunArgs,
         /// Evaluate the best float weights on the test part at the end
@@ -267,9 +267,9 @@ fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> 
 
 /// `classify train`: the data is read once (an archive in one pass, for
 /// both splits when the test split is needed).
-fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
+fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
     let d = train::classifier_data(cfg, eval_test || after.export.is_some())?;
-    let (words, train, valid) = train::sentiment_examples(cfg, &d)?;
+    let (words, train, valid) = train::classifier_examples(cfg, &d)?;
     if !run.quiet {
         eprintln!(
             "{} classes ({}): {} training, {} validation, {} test texts; {} token ids",
@@ -281,20 +281,20 @@ fn sentiment_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after
             words.vocab_size()
         );
     }
-    let summary = train::train_sentiment_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
+    let summary = train::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
         .context("classifier training failed")?;
     let test_reviews = &d.test;
     report(&summary, &cfg.out);
     if eval_test {
-        let (loss, acc) = train::evaluate_sentiment_test(&summary.best, test_reviews)?;
+        let (loss, acc) = train::evaluate_classifier_test(&summary.best, test_reviews)?;
         println!("test part, best float weights: loss {loss:.4}, accuracy {acc:.4}");
     }
     if let Some(file) = &after.export {
         let ckpt = Checkpoint::load(&summary.best)?;
-        let calib = export::sentiment_calibration(&d.calibration, &ckpt.meta.task);
+        let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
-        let e = eval::sentiment_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;
+        let e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;
         println!("{}", e.line());
         save_eval(&cfg.out, &e)?;
         write_test_texts(&cfg.out, test_reviews, &d.classes)?;
@@ -388,23 +388,23 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     trainer::linalg::set_threads(cli.threads);
     match cli.command {
-        Command::Classify { action: SentimentAction::Train { cfg, run, eval_test, export } } => {
-            sentiment_train(&cfg, &run, eval_test, &export)?
+        Command::Classify { action: ClassifyAction::Train { cfg, run, eval_test, export } } => {
+            classify_train(&cfg, &run, eval_test, &export)?
         }
         Command::Inspect { file } => print!("{}", trainer::inspect::inspect(&file)?),
-        Command::Classify { action: SentimentAction::Export { args, input } } => {
+        Command::Classify { action: ClassifyAction::Export { args, input } } => {
             export(&args, Calibrate::Classifier(&input))?
         }
         Command::Charlm { action: CharLmAction::Export { args, corpus } } => export(&args, Calibrate::CharLm(&corpus))?,
-        Command::Classify { action: SentimentAction::Eval { args: a, input } } => {
-            let e = eval::eval_sentiment(&a.model, &a.data, &input, a.checkpoint.as_deref(), !a.json)?;
+        Command::Classify { action: ClassifyAction::Eval { args: a, input } } => {
+            let e = eval::eval_classifier(&a.model, &a.data, &input, a.checkpoint.as_deref(), !a.json)?;
             print_eval(&e, a.json)?;
         }
         Command::Charlm { action: CharLmAction::Eval { args: a, corpus } } => {
             let e = eval::eval_charlm(&a.model, &a.data, &corpus, a.checkpoint.as_deref())?;
             print_eval(&e, a.json)?;
         }
-        Command::Classify { action: SentimentAction::Predict { model, file, all } } => {
+        Command::Classify { action: ClassifyAction::Predict { model, file, all } } => {
             print!("{}", trainer::predict::predict(&model, &file, all)?);
         }
         Command::Charlm { action: CharLmAction::Generate { model, sample } } => {

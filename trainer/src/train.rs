@@ -312,7 +312,7 @@ pub struct Summary {
 
 /// Builds one time-major, right-aligned batch: ids `(T * B)`, its [`Seq`],
 /// and the classes.
-pub fn sentiment_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<usize>) {
+pub fn classifier_batch(batch: &[&Example]) -> (Vec<usize>, Seq, Vec<usize>) {
     let steps = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
     let b = batch.len();
     let mut ids = vec![0usize; steps * b];
@@ -353,14 +353,14 @@ pub fn epoch_batches(examples: &[Example], batch: usize, rng: &mut StdRng) -> Ve
 
 /// Validation figures of a classifier network: mean cross-entropy (binary
 /// for one output) and accuracy ([`Classes`]).
-pub fn evaluate_sentiment(net: &Network, examples: &[Example], batch: usize) -> (f64, f64) {
+pub fn evaluate_classifier(net: &Network, examples: &[Example], batch: usize) -> (f64, f64) {
     let mut order: Vec<&Example> = examples.iter().collect();
     order.sort_by_key(|e| e.ids.len());
     let mut m = Classes::default();
     let outputs = net.cfg.outputs.max(1);
     let mut row = Vec::with_capacity(outputs);
     for chunk in order.chunks(batch.max(1)) {
-        let (ids, seq, classes) = sentiment_batch(chunk);
+        let (ids, seq, classes) = classifier_batch(chunk);
         let (logits, _) = net.forward(&ids, &seq, NoneTape, None, None);
         for (z, &y) in logits.as_vec().chunks_exact(outputs).zip(&classes) {
             row.clear();
@@ -439,10 +439,10 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
 
 /// The words (a vocabulary counted on the training part only, or the
 /// hashing), and the training and validation parts tokenized with them.
-pub fn sentiment_examples(cfg: &ClassifierConfig, d: &ClassifierData) -> Result<(Words, Vec<Example>, Vec<Example>)> {
+pub fn classifier_examples(cfg: &ClassifierConfig, d: &ClassifierData) -> Result<(Words, Vec<Example>, Vec<Example>)> {
     let (train, valid) = (&d.train, &d.valid);
     let words = if cfg.vocab > 0 {
-        data::build_vocab(&train, cfg.punctuation, cfg.vocab)
+        data::build_vocab(train, cfg.punctuation, cfg.vocab)
     } else {
         Words::Hashed(WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed })
     };
@@ -461,7 +461,7 @@ pub fn class_outputs(classes: usize) -> usize {
     }
 }
 
-fn sentiment_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) -> NetConfig {
+fn classifier_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) -> NetConfig {
     NetConfig {
         vocab: words.vocab_size() as usize,
         embed_dim: cfg.embed_dim,
@@ -774,7 +774,7 @@ fn fit(
 
 /// A classifier: shuffled, length-grouped batches of texts; binary
 /// cross-entropy for two classes, cross-entropy for more.
-struct SentimentObjective<'a> {
+struct ClassifierObjective<'a> {
     outputs: usize,
     train: &'a [Example],
     valid: &'a [Example],
@@ -787,7 +787,7 @@ struct SentimentObjective<'a> {
     qat_bits: u8,
 }
 
-impl Objective for SentimentObjective<'_> {
+impl Objective for ClassifierObjective<'_> {
     fn start_epoch(&mut self, epoch: usize) -> usize {
         let mut rng = StdRng::seed_from_u64(mix(self.seed, 2, epoch as u64));
         self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
@@ -798,7 +798,7 @@ impl Objective for SentimentObjective<'_> {
 
     fn loss(&mut self, net: &Network, k: usize) -> (Loss, usize) {
         let exs: Vec<&Example> = self.batches[k].iter().map(|&i| &self.train[i]).collect();
-        let (mut ids, seq, classes) = sentiment_batch(&exs);
+        let (mut ids, seq, classes) = classifier_batch(&exs);
         if self.word_dropout > 0.0 {
             for id in ids.iter_mut().filter(|id| **id != 0) {
                 if self.words.gen::<f32>() < self.word_dropout {
@@ -827,22 +827,22 @@ impl Objective for SentimentObjective<'_> {
     }
 
     fn validate(&self, net: &Network) -> (f64, Option<f64>) {
-        let (loss, acc) = evaluate_sentiment(net, self.valid, self.batch);
+        let (loss, acc) = evaluate_classifier(net, self.valid, self.batch);
         (loss, Some(acc))
     }
 }
 
 /// Trains a classifier on `cfg.data` (validation carved out of it unless
 /// given).
-pub fn train_sentiment(cfg: &ClassifierConfig, opts: &RunOptions) -> Result<Summary> {
+pub fn train_classifier(cfg: &ClassifierConfig, opts: &RunOptions) -> Result<Summary> {
     let d = classifier_data(cfg, false)?;
-    let (words, train, valid) = sentiment_examples(cfg, &d)?;
-    train_sentiment_on(cfg, opts, &words, &d.classes, &train, &valid)
+    let (words, train, valid) = classifier_examples(cfg, &d)?;
+    train_classifier_on(cfg, opts, &words, &d.classes, &train, &valid)
 }
 
 /// Trains a classifier of `classes` on already tokenized data (tokenized
 /// with `words` and `cfg.max_tokens`).
-pub fn train_sentiment_on(
+pub fn train_classifier_on(
     cfg: &ClassifierConfig,
     opts: &RunOptions,
     words: &Words,
@@ -859,10 +859,10 @@ pub fn train_sentiment_on(
     if !(0.0..1.0).contains(&cfg.word_dropout) {
         return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
     }
-    let task = Task::Sentiment { words: words.clone(), max_tokens: cfg.max_tokens, classes: classes.to_vec() };
-    let net_cfg = sentiment_net_config(cfg, words, classes.len());
+    let task = Task::Classifier { words: words.clone(), max_tokens: cfg.max_tokens, classes: classes.to_vec() };
+    let net_cfg = classifier_net_config(cfg, words, classes.len());
     let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
-    let mut objective = SentimentObjective {
+    let mut objective = ClassifierObjective {
         outputs: class_outputs(classes.len()),
         train,
         valid,
@@ -912,14 +912,14 @@ fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
 /// Evaluates a classifier checkpoint on `reviews` (the test part) with the
 /// checkpoint's own tokenizer settings; writes `test.json` beside it.
 /// Returns (loss, accuracy).
-pub fn evaluate_sentiment_test(ckpt_path: &Path, reviews: &[Text]) -> Result<(f64, f64)> {
+pub fn evaluate_classifier_test(ckpt_path: &Path, reviews: &[Text]) -> Result<(f64, f64)> {
     let ckpt = Checkpoint::load(ckpt_path)?;
-    let Task::Sentiment { words, max_tokens, .. } = ckpt.meta.task.clone() else {
+    let Task::Classifier { words, max_tokens, .. } = ckpt.meta.task.clone() else {
         return Err(Error::BadCheckpoint { path: ckpt_path.to_owned(), reason: "not a sentiment model".into() });
     };
     let examples = data::examples(reviews, &words, max_tokens);
     let net = ckpt.network(&Cpu::default())?;
-    let (loss, acc) = evaluate_sentiment(&net, &examples, 250);
+    let (loss, acc) = evaluate_classifier(&net, &examples, 250);
     let json = serde_json::json!({
         "checkpoint": ckpt_path.file_name().map(|n| n.to_string_lossy().into_owned()),
         "split": "test",

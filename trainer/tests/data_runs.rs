@@ -60,10 +60,10 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     };
     let d = train::classifier_data(&cfg, false).unwrap();
     assert_eq!(d.classes, ["negative", "positive"]);
-    let (words, train_set, valid) = train::sentiment_examples(&cfg, &d).unwrap();
+    let (words, train_set, valid) = train::classifier_examples(&cfg, &d).unwrap();
     assert_eq!(train_set.len(), 5000);
     assert_eq!(valid.len(), 1000);
-    let summary = train::train_sentiment_on(&cfg, &quiet(), &words, &d.classes, &train_set, &valid).unwrap();
+    let summary = train::train_classifier_on(&cfg, &quiet(), &words, &d.classes, &train_set, &valid).unwrap();
     let acc = summary.best_val_accuracy.unwrap();
     eprintln!("sentiment: best validation accuracy {acc:.4} at epoch {}", summary.best_epoch);
     assert!(acc > 0.75, "validation accuracy {acc} <= 0.75");
@@ -76,8 +76,8 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     let model = float::to_float_model(&ckpt);
     let net = ckpt.network(&Cpu::default()).unwrap();
     let subset = &valid[..200];
-    let (l1, a1) = train::evaluate_sentiment(&net, subset, 50);
-    let (l2, a2) = float::float_sentiment_metrics(&model, subset);
+    let (l1, a1) = train::evaluate_classifier(&net, subset, 50);
+    let (l2, a2) = float::float_classifier_metrics(&model, subset);
     assert!((l1 - l2).abs() < 1e-3, "loss {l1} vs float model {l2}");
     assert!((a1 - a2).abs() <= 0.005, "accuracy {a1} vs float model {a2}");
 

@@ -11,7 +11,7 @@ use trainer::checkpoint::{Checkpoint, Progress, Task};
 use trainer::float::to_float_model;
 use trainer::model::{NetConfig, Network, Readout};
 use trainer::ops::Seq;
-use trainer::train::sentiment_batch;
+use trainer::train::classifier_batch;
 
 fn close(a: f32, b: f32) -> bool {
     (a - b).abs() <= 2e-5 * (1.0 + a.abs())
@@ -36,7 +36,7 @@ fn sentiment_reference_equals_the_training_forward_pass() {
         let net = Network::new(&dev, cfg, 5).unwrap();
         let max_tokens = 9;
         let words = host::Words::Hashed(WordHashing { buckets: 40, seed: 0 });
-        let task = Task::Sentiment { words, max_tokens, classes: (0..classes).map(|c| format!("c{c}")).collect() };
+        let task = Task::Classifier { words, max_tokens, classes: (0..classes).map(|c| format!("c{c}")).collect() };
         let float = to_float_model(&Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default()));
         // Reviews of 0 to 15 tokens, cut to the window as training data is.
         let reviews: Vec<Vec<u32>> = (0..16).map(|n| (0..n).map(|k| 1 + (k * 7 + n * 3) % 40).collect()).collect();
@@ -45,7 +45,7 @@ fn sentiment_reference_equals_the_training_forward_pass() {
             .map(|r| trainer::data::Example { ids: runtime::classifier::window(r, max_tokens).to_vec(), class: 0 })
             .collect();
         let batch: Vec<&trainer::data::Example> = examples.iter().collect();
-        let (ids, seq, _) = sentiment_batch(&batch);
+        let (ids, seq, _) = classifier_batch(&batch);
         let (logits, _) = net.forward(&ids, &seq, NoneTape, None, None);
         let trained = logits.as_vec();
         for (k, review) in reviews.iter().enumerate() {
