@@ -212,6 +212,7 @@ fn charlm_model() -> Result<Lm, Failure> {
 }
 
 /// `info`: the embedded models' dimensions and sizes.
+#[inline(never)] // each command's frame on its own: the peak stack is the largest one's
 fn info(out: &mut Out) -> Result<(), Failure> {
     for (name, bytes) in [("classifier", sa::MODEL), ("charlm", lm::MODEL)] {
         let Some(bytes) = bytes else {
@@ -245,6 +246,7 @@ fn info(out: &mut Out) -> Result<(), Failure> {
 /// `sentiment FILE`: stream the host file through the classifier in
 /// `CHUNK`-byte reads, one output line per review (line), exactly as
 /// `host::run::predict_lines`.
+#[inline(never)] // each command's frame on its own: the peak stack is the largest one's
 fn sentiment(out: &mut Out, path: &str) -> Result<(), Failure> {
     let clf = sentiment_model()?;
     let mut file = File::open(path).map_err(|e| Failure::Io(e, "reviews file"))?;
@@ -342,6 +344,7 @@ fn lstm_macs(m: &Model<'_>) -> u64 {
 ///   the last token to the probability;
 /// - `charlm`: N characters fed (LSTM step plus all logits each);
 /// - `charlm-generate`: N characters generated (the same plus sampling).
+#[inline(never)] // each command's frame on its own: the peak stack is the largest one's
 fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
     const USAGE: &str = "cost [tokens=N]";
     let mut tokens = 256usize;

@@ -318,20 +318,6 @@ pub struct Model<'a> {
     pub labels: &'a str,
 }
 
-/// A version 1 or 2 body: a version 3 body without the labels.
-#[derive(Deserialize)]
-struct BodyV2<'a> {
-    header: Header,
-    #[serde(borrow)]
-    tokenizer: Tokenizer<'a>,
-    #[serde(borrow)]
-    embedding: Embedding<'a>,
-    #[serde(borrow)]
-    layers: heapless::Vec<LstmLayer<'a>, MAX_LAYERS>,
-    #[serde(borrow)]
-    head: Head<'a>,
-}
-
 /// A classifier's class names (see [`Model::class_names`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassNames<'a> {
@@ -371,6 +357,13 @@ impl<'a> ClassNames<'a> {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.iter().position(|n| n == name)
     }
+}
+
+/// The next postcard value of `bytes`, which is left at what follows it.
+fn take<'a, T: Deserialize<'a>>(bytes: &mut &'a [u8]) -> Result<T, Error> {
+    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|_| Error::Malformed)?;
+    *bytes = rest;
+    Ok(value)
 }
 
 fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
@@ -439,19 +432,17 @@ impl<'a> Model<'a> {
             return Err(Error::CrcMismatch { stored, computed });
         }
         let body = &content[PREFIX_LEN..];
-        let (model, rest): (Model<'a>, _) = if version >= 3 {
-            postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?
-        } else {
-            let (b, rest): (BodyV2<'a>, _) = postcard::take_from_bytes(body).map_err(|_| Error::Malformed)?;
-            let model = Model {
-                header: b.header,
-                tokenizer: b.tokenizer,
-                embedding: b.embedding,
-                layers: b.layers,
-                head: b.head,
-                labels: "",
-            };
-            (model, rest)
+        // Field by field (postcard writes a struct as its fields in
+        // order): a version 1 or 2 body is a version 3 body without the
+        // labels, and one `Model` is built, in place, for every version.
+        let mut rest = body;
+        let model = Model {
+            header: take(&mut rest)?,
+            tokenizer: take(&mut rest)?,
+            embedding: take(&mut rest)?,
+            layers: take(&mut rest)?,
+            head: take(&mut rest)?,
+            labels: if version >= 3 { take(&mut rest)? } else { "" },
         };
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });

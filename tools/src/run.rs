@@ -57,6 +57,12 @@ fn train(job: &Job<'_>, task: &str, model: &Path) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// `path` relative to the working directory when it is inside it.
+fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
 /// Size and cost of a firmware with this one model.
 fn size_and_cost(models: Models<'_>) -> Result<String> {
     let size =
@@ -103,7 +109,7 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
         classes.join(", "),
         right as f64 / n.max(1) as f64,
         eval["float_accuracy"].as_f64().unwrap_or(f64::NAN),
-        model.display(),
+        shown(&model),
         bytes.len(),
     ))
 }
@@ -144,7 +150,7 @@ pub fn charlm(job: &Job<'_>, prime: &str, len: usize) -> Result<String> {
         eval["n"].as_u64().unwrap_or(0),
         eval["float_val_nats"].as_f64().unwrap_or(f64::NAN),
         String::from_utf8_lossy(&host),
-        model.display(),
+        shown(&model),
         bytes.len(),
     ))
 }
