@@ -44,17 +44,6 @@ fn scratch() -> PathBuf {
     dir.canonicalize().expect("scratch folder")
 }
 
-fn require_qemu() {
-    match Command::new("qemu-system-arm").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!("qemu-system-arm --version failed: {}", String::from_utf8_lossy(&o.stderr)),
-        Err(e) => panic!(
-            "qemu-system-arm is needed for this test and could not be run ({e}): install QEMU \
-             (Debian: apt-get install qemu-system-arm)"
-        ),
-    }
-}
-
 /// A shipped model, or a random one of the same shape written to scratch.
 fn model(name: &str, kind: ModelKind) -> PathBuf {
     let shipped = root().join("models").join(name);
@@ -189,7 +178,7 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
 
 #[test]
 fn cortex_m4_matches_the_host() {
-    require_qemu();
+    firmware::require_qemu();
     let text = reviews();
     let real_reviews = std::env::var_os("LSTM_DATA_DIR").is_some();
     let sentiment = model("sentiment.lstm", ModelKind::Classifier);
@@ -273,63 +262,12 @@ fn cortex_m4_matches_the_host() {
     }
 }
 
-/// A four-class classifier trained here, through the trainer's library,
-/// on the worked example's data (`examples/voice-commands.csv`, seconds):
-/// the device prints exactly what the host prints, class names included,
-/// on the test texts and on texts it has not seen.
-#[test]
-fn a_classifier_trained_here_on_own_data_matches_the_host() {
-    require_qemu();
-    let data = root().join("examples/voice-commands.csv");
-    let out = scratch().join("own-data-run");
-    let model = scratch().join("voice-commands.lstm");
-    let cfg = trainer::train::ClassifierConfig::from_flags(&[
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--hidden",
-        "24",
-        "--embed-dim",
-        "12",
-    ])
-    .expect("flags");
-    let d = trainer::train::classifier_data(&cfg, true).expect("data");
-    assert_eq!(d.classes, ["lights", "music", "timer", "weather"]);
-    let (words, train, valid) = trainer::train::classifier_examples(&cfg, &d).expect("examples");
-    let quiet = trainer::train::RunOptions { quiet: true, ..Default::default() };
-    let summary =
-        trainer::train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
-    let ckpt = trainer::checkpoint::Checkpoint::load(&summary.best).expect("checkpoint");
-    let calib = trainer::export::classifier_calibration(&d.calibration, &ckpt.meta.task);
-    let bytes = trainer::export::write_model(&ckpt, &summary.best, &calib, 8, &model).expect("exports");
-    assert_eq!(runtime::Model::from_bytes(&bytes).expect("model").header.outputs, 4);
-
-    let mut text = String::new();
-    for t in &d.test {
-        text.push_str(&t.text.replace('\n', " "));
-        text.push('\n');
-    }
-    text.push_str("dim the lights in the attic\nput on some opera\nwill it hail in rome\nwake me at six\n");
-    let texts = scratch().join("own-data-texts.txt");
-    std::fs::write(&texts, &text).expect("writing the texts");
-    let m4 = Board::Mps2An386;
-    let elf = build(m4, Some(&model), None);
-    let device = qemu_ok(m4, &elf, &format!("classify {}", texts.display()));
-    let host = host::run::predict_lines(&bytes, text.as_bytes(), false).expect("host");
-    assert!(device == host.as_bytes(), "own data: {}", first_difference(&device, host.as_bytes()));
-    let right =
-        host.lines().zip(&d.test).filter(|(line, t)| line.ends_with(&format!(" {}", d.classes[t.class]))).count();
-    assert!(right * 10 >= d.test.len() * 9, "{right} of {} test texts right", d.test.len());
-    assert_eq!(host.lines().count(), d.test.len() + 4);
-}
-
 /// The Cortex-M3 board (256 KiB flash, 64 KiB RAM) with models that fit:
 /// the language model and a sentiment model of 1,001 buckets (the shipped
 /// language model leaves about 130 KiB of the 256 KiB flash).
 #[test]
 fn cortex_m3_matches_the_host() {
-    require_qemu();
+    firmware::require_qemu();
     let sentiment = random(
         "sentiment-small.lstm",
         ModelKind::Classifier,

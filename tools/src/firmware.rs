@@ -150,6 +150,19 @@ pub fn run_qemu(board: Board, elf: &Path, append: &str, extra: &[&str]) -> Resul
     Ok(Run { stdout, stderr })
 }
 
+/// For tests: panics with what to install when `qemu-system-arm` cannot
+/// run (a missing QEMU fails a test, never skips it).
+pub fn require_qemu() {
+    match Command::new("qemu-system-arm").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("qemu-system-arm --version failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!(
+            "qemu-system-arm is needed for this test and could not be run ({e}): install QEMU \
+             (Debian: apt-get install qemu-system-arm)"
+        ),
+    }
+}
+
 /// A scratch file under `firmware-example/target/xtask`.
 fn scratch(name: &str, contents: &[u8]) -> Result<PathBuf> {
     let dir = firmware_dir().join("target").join("xtask");
