@@ -191,6 +191,16 @@ impl Network {
         };
     }
 
+    /// The same network with these parameter values (in [`Network::params`]
+    /// order).
+    pub fn with_params(&self, values: &[Vec<f32>]) -> Network {
+        let mut net = self.clone();
+        for (t, v) in net.params_mut().into_iter().zip(values) {
+            t.copy_from(v);
+        }
+        net
+    }
+
     /// Number of scalar parameters.
     pub fn num_params(&self) -> usize {
         self.params().iter().map(|(_, t)| t.shape().num_elements()).sum()

@@ -55,8 +55,8 @@ pub fn mix(seed: u64, tag: u64, index: u64) -> u64 {
 pub enum LrSchedule {
     /// The same rate every step.
     Constant,
-    /// Half a cosine from the peak down to zero at the last step of the
-    /// last epoch.
+    /// Half a cosine from the peak down to the floor (`--lr-floor`, 0 for a
+    /// classifier) at the last step of the last epoch.
     Cosine,
 }
 
@@ -71,12 +71,14 @@ pub struct Rate {
     pub warmup: u64,
     /// Steps of the whole run.
     pub total: u64,
+    /// The rate a cosine ends at.
+    pub floor: f32,
 }
 
 impl Rate {
     /// A constant rate.
     pub fn constant(lr: f32) -> Self {
-        Self { lr, schedule: LrSchedule::Constant, warmup: 0, total: 0 }
+        Self { lr, schedule: LrSchedule::Constant, warmup: 0, total: 0, floor: 0.0 }
     }
 
     /// The rate of step `step` (from 0).
@@ -89,7 +91,8 @@ impl Rate {
             LrSchedule::Cosine => {
                 let span = self.total.saturating_sub(self.warmup).max(1) as f64;
                 let t = ((step - self.warmup) as f64 / span).min(1.0);
-                (f64::from(self.lr) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
+                let (lr, floor) = (f64::from(self.lr), f64::from(self.floor));
+                (floor + (lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
             }
         }
     }
@@ -263,9 +266,28 @@ pub struct CharLmConfig {
     /// Dropout after each LSTM layer.
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f32,
-    /// Adam learning rate.
+    /// Adam learning rate (the peak, with a schedule).
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
+    /// Learning-rate schedule over --epochs.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up from 0 to --lr before the schedule.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// The rate the cosine ends at, at the last step of --epochs.
+    #[arg(long, default_value_t = 0.0)]
+    pub lr_floor: f32,
+    /// Each epoch, start the streams at a seeded random offset in
+    /// [0, --window): the windows' boundaries move from epoch to epoch.
+    #[arg(long)]
+    pub random_offsets: bool,
+    /// Weight averaging: an exponential moving average of the weights with
+    /// this decay per step (0 = off; 0.999 averages about 1,000 steps),
+    /// validated each epoch and kept as the best weights instead of the raw
+    /// ones.
+    #[arg(long, default_value_t = 0.0)]
+    pub ema: f32,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
@@ -473,9 +495,35 @@ fn classifier_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) 
     }
 }
 
+/// An exponential moving average of the weights (see `--ema`).
+struct Ema {
+    decay: f32,
+    values: Vec<Vec<f32>>,
+}
+
+/// The EMA's saved state beside the checkpoint (read on resume).
+pub const EMA: &str = "ema.ckpt";
+
+impl Ema {
+    /// After step `step` (from 0): `e = d e + (1 - d) w`, with the decay
+    /// ramped as `min(decay, (1 + t) / (10 + t))` so the first steps do not
+    /// drag the initial weights along.
+    fn update(&mut self, net: &Network, step: u64) {
+        let t = step as f32;
+        let d = self.decay.min((1.0 + t) / (10.0 + t));
+        for (e, (_, p)) in self.values.iter_mut().zip(net.params()) {
+            for (a, b) in e.iter_mut().zip(p.as_vec()) {
+                *a = d * *a + (1.0 - d) * b;
+            }
+        }
+    }
+}
+
 /// State shared by both loops: the network, optimiser and progress, loaded
 /// from a checkpoint on resume.
 struct Run {
+    /// Weight averaging: validated and kept instead of the raw weights.
+    ema: Option<Ema>,
     /// Save every epoch from this one on as `epoch-N.ckpt` (0: none).
     keep_from: usize,
     /// The averaged weights' validation figures, when they were chosen.
@@ -515,6 +563,7 @@ impl Run {
             let mut adam = ckpt.optimizer().ok_or_else(|| mismatch("it holds no optimiser state".into()))?;
             adam.cfg.lr = lr;
             return Ok(Self {
+                ema: None,
                 keep_from: 0,
                 averaged: None,
                 net,
@@ -528,6 +577,7 @@ impl Run {
         let net = Network::new(&dev, net_cfg, mix(seed, 1, 0))?;
         let adam = Adam::new(&net, AdamConfig { lr, ..Default::default() });
         Ok(Self {
+            ema: None,
             keep_from: 0,
             averaged: None,
             net,
@@ -539,9 +589,36 @@ impl Run {
         })
     }
 
+    /// Turn on weight averaging with this decay (0: off). On resume, the
+    /// average continues from `ema.ckpt`.
+    fn with_ema(mut self, decay: f32, resume: bool) -> Result<Self> {
+        if decay <= 0.0 {
+            return Ok(self);
+        }
+        if !(0.0..1.0).contains(&decay) {
+            return Err(Error::Config(format!("--ema {decay} is not in [0, 1)")));
+        }
+        let path = self.out.join(EMA);
+        let values = if resume && path.exists() {
+            Checkpoint::load(&path)?.params
+        } else {
+            self.net.params().iter().map(|(_, t)| t.as_vec()).collect()
+        };
+        self.ema = Some(Ema { decay, values });
+        Ok(self)
+    }
+
+    /// The weights validation reads and the best checkpoint keeps: the
+    /// average's with `--ema`, else the network's own.
+    fn kept(&self) -> Option<Network> {
+        self.ema.as_ref().map(|e| self.net.with_params(&e.values))
+    }
+
     /// Records an epoch; `better` says whether it beats the best so far.
     /// Writes the best weights, the checkpoint, metrics and curves.
     fn end_epoch(&mut self, record: EpochRecord, better: bool, title: &str) -> Result<()> {
+        let kept = self.kept();
+        let kept = kept.as_ref().unwrap_or(&self.net);
         self.progress.epochs_done = record.epoch;
         if better {
             self.progress.best_epoch = record.epoch;
@@ -551,12 +628,16 @@ impl Run {
         }
         self.progress.history.push(record);
         if better {
-            Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
+            Checkpoint::new(self.task.clone(), kept, None, self.train_json.clone(), self.progress.clone())
                 .save(&self.out.join(BEST))?;
         }
         if self.keep_from > 0 && self.progress.epochs_done >= self.keep_from {
-            Checkpoint::new(self.task.clone(), &self.net, None, self.train_json.clone(), self.progress.clone())
+            Checkpoint::new(self.task.clone(), kept, None, self.train_json.clone(), self.progress.clone())
                 .save(&self.out.join(format!("epoch-{}.ckpt", self.progress.epochs_done)))?;
+        }
+        if self.ema.is_some() {
+            Checkpoint::new(self.task.clone(), kept, None, self.train_json.clone(), self.progress.clone())
+                .save(&self.out.join(EMA))?;
         }
         Checkpoint::new(self.task.clone(), &self.net, Some(&self.adam), self.train_json.clone(), self.progress.clone())
             .save(&self.out.join(CHECKPOINT))?;
@@ -748,6 +829,9 @@ fn fit(
             let mut grads = loss.backward();
             run.adam.cfg.lr = rate.at(run.progress.steps);
             run.adam.step(&mut run.net, &mut grads, clip_of(clip));
+            if let Some(ema) = &mut run.ema {
+                ema.update(&run.net, run.progress.steps);
+            }
             run.progress.steps += 1;
             sum += l * rows as f64;
             count += rows;
@@ -756,7 +840,8 @@ fn fit(
         }
         pb.finish_and_clear();
         task.prepare(&mut run.net, n);
-        let (val_loss, val_accuracy) = task.validate(&run.net);
+        let kept = run.kept();
+        let (val_loss, val_accuracy) = task.validate(kept.as_ref().unwrap_or(&run.net));
         let record = EpochRecord {
             epoch,
             train_loss: sum / count.max(1) as f64,
@@ -883,7 +968,7 @@ pub fn train_classifier_on(
     let stop = Stopping { epochs, patience: cfg.patience, min_epochs, minutes: 0.0 };
     let total = per_epoch * epochs as u64;
     // At most a tenth of the run warms up (a small data set has few steps).
-    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup.min(total / 10), total };
+    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup.min(total / 10), total, floor: 0.0 };
     let title = if labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb {
         "IMDb sentiment".to_owned()
     } else {
@@ -985,6 +1070,9 @@ pub fn charlm_windows(ids: &[u16], streams: usize, window: usize) -> Vec<(Vec<us
 
 /// Language model: stateful windows of truncated BPTT; cross-entropy.
 struct CharLmObjective<'a> {
+    train: &'a [u16],
+    window: usize,
+    random_offsets: bool,
     windows: Vec<(Vec<usize>, Vec<usize>)>,
     valid: &'a [u16],
     streams: usize,
@@ -998,6 +1086,11 @@ impl Objective for CharLmObjective<'_> {
     fn start_epoch(&mut self, epoch: usize) -> usize {
         self.dropout = StdRng::seed_from_u64(mix(self.seed, 3, epoch as u64));
         self.state = None;
+        if self.random_offsets || self.windows.is_empty() {
+            let offset =
+                if self.random_offsets { (mix(self.seed, 7, epoch as u64) % self.window as u64) as usize } else { 0 };
+            self.windows = charlm_windows(&self.train[offset.min(self.train.len())..], self.streams, self.window);
+        }
         self.windows.len()
     }
 
@@ -1048,9 +1141,13 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         readout: Readout::EveryStep,
     };
     let task = Task::CharLm { charset: corpus.charset.clone() };
-    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    let run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    let mut run = run.with_ema(cfg.ema, opts.resume)?;
     let mut objective = CharLmObjective {
-        windows: charlm_windows(&corpus.train, cfg.streams, cfg.window),
+        train: &corpus.train,
+        window: cfg.window,
+        random_offsets: cfg.random_offsets,
+        windows: Vec::new(),
         valid: &corpus.valid,
         streams: cfg.streams,
         vocab: v,
@@ -1061,7 +1158,10 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
     let stop = Stopping { epochs: cfg.epochs, patience: cfg.patience, min_epochs: 0, minutes: cfg.minutes };
     let title =
         if cfg.corpus.start_marker.as_deref() == Some(data::HAMLET_MARKER) { "Hamlet char LM" } else { "char LM" };
-    let stopped = fit(&mut run, &mut objective, stop, Rate::constant(cfg.lr), cfg.clip, opts.quiet, title)?;
+    let per_epoch = charlm_windows(&corpus.train, cfg.streams, cfg.window).len() as u64;
+    let total = per_epoch * cfg.epochs as u64;
+    let rate = Rate { lr: cfg.lr, schedule: cfg.schedule, warmup: cfg.warmup, total, floor: cfg.lr_floor };
+    let stopped = fit(&mut run, &mut objective, stop, rate, cfg.clip, opts.quiet, title)?;
     Ok(run.summary(&stopped))
 }
 
@@ -1092,7 +1192,9 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_then_follows_a_cosine() {
-        let r = Rate { lr: 1.0, schedule: LrSchedule::Cosine, warmup: 10, total: 110 };
+        let r = Rate { lr: 1.0, schedule: LrSchedule::Cosine, warmup: 10, total: 110, floor: 0.0 };
+        let floored = Rate { floor: 0.1, ..r };
+        assert!((floored.at(60) - 0.55).abs() < 1e-6 && (floored.at(500) - 0.1).abs() < 1e-6);
         assert!((r.at(0) - 0.1).abs() < 1e-6);
         assert!((r.at(9) - 1.0).abs() < 1e-6);
         assert!((r.at(10) - 1.0).abs() < 1e-6);
