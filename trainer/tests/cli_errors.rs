@@ -198,6 +198,11 @@ fn help_shows_each_flag_where_it_applies() {
     assert!(!charlm.contains("eval-test") && !charlm.contains("Sentiment"), "{charlm}");
     assert!(charlm.contains("--start-marker <TEXT>") && charlm.contains("--gutenberg"), "{charlm}");
     assert!(charlm.contains("--max-chars"), "{charlm}");
+    for flag in
+        ["--schedule <SCHEDULE>", "--warmup <WARMUP>", "--lr-floor <LR_FLOOR>", "--random-offsets", "--ema <EMA>"]
+    {
+        assert!(charlm.contains(flag), "{flag} missing from:\n{charlm}");
+    }
     assert!(charlm.contains("--export <FILE>"), "{charlm}");
     let sentiment = help(&["sentiment", "train"]);
     assert!(sentiment.contains("--eval-test") && sentiment.contains("--export <FILE>"), "{sentiment}");
