@@ -99,13 +99,14 @@ fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, 
 }
 
 /// `trainer classify eval`: every text of `data` (IMDb: the official test
-/// split), read against the model's classes.
+/// split), read against the model's classes, on `jobs` threads (0 = all).
 pub fn eval_classifier(
     model: &Path,
     data: &Path,
     input: &InputArgs,
     ckpt: Option<&Path>,
     progress: bool,
+    jobs: usize,
 ) -> Result<Evaluation, Error> {
     let bytes = read(model)?;
     // The model is checked before the data set is read.
@@ -114,7 +115,7 @@ pub fn eval_classifier(
     let classes: Vec<String> = clf.class_names().iter().map(str::to_owned).collect();
     let float = float_of(ckpt, true)?;
     let texts = labelled::read(data, input, Some(&classes), Split::Test)?.texts;
-    classifier_on(model, &bytes, &texts, float.as_ref(), progress)
+    classifier_on(model, &bytes, &texts, float.as_ref(), progress, jobs)
 }
 
 /// Accuracy of the integer model on `reviews`, run through the runtime
@@ -127,23 +128,43 @@ pub fn classifier_on(
     reviews: &[Text],
     float: Option<&Checkpoint>,
     progress: bool,
+    jobs: usize,
 ) -> Result<Evaluation, Error> {
+    use rayon::prelude::*;
     let bad = |source| Error::BadModel { path: path.to_path_buf(), source };
     let clf = HostClassifier::from_bytes(bytes).map_err(bad)?;
     let classes: Vec<String> = clf.class_names().iter().map(str::to_owned).collect();
-    let mut state = Box::new(HostClassifierState::new());
     let bar = crate::progress::bar(progress, reviews.len() as u64, "integer model on the test texts", "texts");
+    // The texts are independent: `jobs` threads (0 = all the machine has),
+    // each with its own state; the predictions come back in order.
+    let jobs = if jobs == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { jobs };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start {jobs} evaluation threads: {e}")))?;
+    let predicted: Vec<Result<usize, runtime::Error>> = pool.install(|| {
+        reviews
+            .par_iter()
+            .map_init(
+                || Box::new(HostClassifierState::new()),
+                |state, r| {
+                    let p = clf.classify(state, r.text.as_bytes()).map(|p| p.class);
+                    bar.inc(1);
+                    p
+                },
+            )
+            .collect()
+    });
+    bar.finish_and_clear();
     let mut correct = 0usize;
     let mut confusion = vec![vec![0usize; classes.len()]; classes.len()];
-    for r in reviews {
-        let p = clf.classify(&mut state, r.text.as_bytes()).map_err(bad)?;
-        correct += usize::from(p.class == r.class);
-        if let Some(cell) = confusion.get_mut(r.class).and_then(|row| row.get_mut(p.class)) {
+    for (r, p) in reviews.iter().zip(predicted) {
+        let p = p.map_err(bad)?;
+        correct += usize::from(p == r.class);
+        if let Some(cell) = confusion.get_mut(r.class).and_then(|row| row.get_mut(p)) {
             *cell += 1;
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     let float_accuracy = match float.map(|c| (c, &c.meta.task)) {
         Some((ck, Task::Classifier { words, max_tokens, .. })) => {
             let net = ck.network(&dfdx::prelude::Cpu::default())?;

@@ -149,6 +149,10 @@ enum ClassifyAction {
         args: EvalArgs,
         #[command(flatten)]
         input: InputArgs,
+        /// Threads for the integer model's texts (0 = as many as the
+        /// machine has); the figures do not depend on it.
+        #[arg(long, short = 'j', default_value_t = 0)]
+        jobs: usize,
     },
     /// Classify each line of a file (one text a line): the probability of
     /// the class, and its name.
@@ -294,7 +298,7 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
         let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
-        let e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet)?;
+        let e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet, 0)?;
         println!("{}", e.line());
         save_eval(&cfg.out, &e)?;
         write_test_texts(&cfg.out, test_reviews, &d.classes)?;
@@ -396,8 +400,8 @@ fn run() -> anyhow::Result<()> {
             export(&args, Calibrate::Classifier(&input))?
         }
         Command::Charlm { action: CharLmAction::Export { args, corpus } } => export(&args, Calibrate::CharLm(&corpus))?,
-        Command::Classify { action: ClassifyAction::Eval { args: a, input } } => {
-            let e = eval::eval_classifier(&a.model, &a.data, &input, a.checkpoint.as_deref(), !a.json)?;
+        Command::Classify { action: ClassifyAction::Eval { args: a, input, jobs } } => {
+            let e = eval::eval_classifier(&a.model, &a.data, &input, a.checkpoint.as_deref(), !a.json, jobs)?;
             print_eval(&e, a.json)?;
         }
         Command::Charlm { action: CharLmAction::Eval { args: a, corpus } } => {

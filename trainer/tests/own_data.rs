@@ -203,6 +203,11 @@ fn four_classes_train_export_eval_predict() {
     ]);
     let whole = ok(&["classify", "eval", "--model", s(&again), "--data", s(&voice_commands()), "--json"]);
     assert!(whole.contains("over 600 texts"), "{whole}");
+    // The figures do not depend on the evaluation's threads.
+    let one = ok(&["classify", "eval", "-j", "1", "--model", s(&again), "--data", s(&voice_commands()), "--json"]);
+    let three = ok(&["classify", "eval", "-j", "3", "--model", s(&again), "--data", s(&voice_commands()), "--json"]);
+    assert_eq!(one, whole);
+    assert_eq!(three, whole);
     let _ = std::fs::remove_dir_all(&d);
 }
 
