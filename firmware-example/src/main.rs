@@ -252,8 +252,8 @@ fn sentiment(out: &mut Out, path: &str) -> Result<(), Failure> {
     let mut file = File::open(path).map_err(|e| Failure::Io(e, "reviews file"))?;
     let mut state = SentimentRun::new();
     let mut buf = [0u8; CHUNK];
-    let mut line = |p: runtime::Prediction<'_>| {
-        let _ = writeln!(out, "{p}");
+    let mut line = |scores: runtime::Scores<'_, { sa::C }>| {
+        let _ = writeln!(out, "{}", scores.best());
     };
     loop {
         let n = file.read(&mut buf).map_err(|e| Failure::Io(e, "reviews file"))?;

@@ -37,11 +37,9 @@ pub fn predict_lines(model: &[u8], text: &[u8], all: bool) -> Result<String, Err
     let clf = HostClassifier::from_bytes(model)?;
     let mut state = Box::new(HostClassifierState::new());
     let mut out = String::new();
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let mut review = clf.start(&mut state)?;
-        review.feed(line);
-        let scores = review.finish_scores();
+    // The device's own line splitting (`feed_lines`), so host and firmware
+    // cannot cut lines differently.
+    let mut line = |scores: runtime::Scores<'_, HOST_C>| {
         let _ = write!(out, "{}", scores.best());
         if all {
             out.push('\t');
@@ -51,7 +49,9 @@ pub fn predict_lines(model: &[u8], text: &[u8], all: bool) -> Result<String, Err
             }
         }
         out.push('\n');
-    }
+    };
+    clf.feed_lines(&mut state, text, &mut line)?;
+    clf.end_lines(&mut state, &mut line);
     Ok(out)
 }
 

@@ -408,7 +408,7 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
         &self,
         state: &mut ClassifierState<H, L, N>,
         bytes: &[u8],
-        mut out: impl FnMut(Prediction<'a>),
+        mut out: impl FnMut(Scores<'a, C>),
     ) -> Result<(), Error> {
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             if !state.line_open {
@@ -418,7 +418,7 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
             match line.split_last() {
                 Some((b'\n', text)) => {
                     self.feed_bytes(state, text);
-                    out(self.finish_review(state).best());
+                    out(self.finish_review(state));
                     state.line_open = false;
                 }
                 _ => self.feed_bytes(state, line),
@@ -429,9 +429,9 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
 
     /// End of a text fed to [`Classifier::feed_lines`]: classify a last line
     /// that had no `\n`.
-    pub fn end_lines<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, mut out: impl FnMut(Prediction<'a>)) {
+    pub fn end_lines<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, mut out: impl FnMut(Scores<'a, C>)) {
         if state.line_open {
-            out(self.finish_review(state).best());
+            out(self.finish_review(state));
             state.line_open = false;
         }
     }

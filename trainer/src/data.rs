@@ -307,16 +307,23 @@ impl CharCorpus {
     }
 }
 
+/// The entries of a directory that are not hidden (no leading `.`), in
+/// name order: the one listing rule of corpora and class folders.
+pub(crate) fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
 /// The UTF-8 text of a file, or of every file of a directory (not hidden,
 /// in name order, each ending with a newline), for a language model.
 fn corpus_text(path: &Path) -> Result<String> {
     let files: Vec<PathBuf> = if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| Error::io(path, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-            .collect();
-        v.sort();
+        let v: Vec<PathBuf> = visible_entries(path)?.into_iter().filter(|p| p.is_file()).collect();
         if v.is_empty() {
             return Err(Error::Empty { path: path.to_owned(), what: "the directory".into() });
         }

@@ -352,20 +352,11 @@ fn json_lines(path: &Path, input: &InputArgs) -> Result<Vec<Row>> {
 /// A directory with one folder per class (the folder's name is the
 /// label), one text a file; hidden files and folders are skipped.
 fn folders(path: &Path) -> Result<Vec<Row>> {
-    let visible = |dir: &Path| -> Result<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for class_dir in visible(path)?.into_iter().filter(|p| p.is_dir()) {
+    for class_dir in data::visible_entries(path)?.into_iter().filter(|p| p.is_dir()) {
         let label = class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        for file in visible(&class_dir)?.into_iter().filter(|p| p.is_file()) {
+        for file in data::visible_entries(&class_dir)?.into_iter().filter(|p| p.is_file()) {
             match utf8_text(&file) {
                 Ok(text) if text.trim().is_empty() => {
                     errors.push(RowError { path: file.clone(), line: 1, column: 1, reason: "empty text".into() })
