@@ -18,4 +18,4 @@ pub mod quantize;
 pub mod run;
 
 pub use float::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatState, FloatTokenizer, Pooler, Words};
-pub use quantize::{quantize, to_bytes, Calibration, QuantizeError};
+pub use quantize::{quantize, quantize_bits, to_bytes, Bits, Calibration, QuantizeError};

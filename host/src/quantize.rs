@@ -19,6 +19,8 @@ use crate::float::{FloatModel, FloatTokenizer};
 pub enum QuantizeError {
     /// Embedding bits other than 8 or 4.
     EmbedBits(u8),
+    /// LSTM weight bits other than 8 or 4.
+    LstmBits(u8),
     /// A 4-bit embedding packs two values a byte: the width must be even.
     OddEmbedding {
         /// The embedding width.
@@ -33,6 +35,7 @@ impl std::fmt::Display for QuantizeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             QuantizeError::EmbedBits(b) => write!(f, "embedding bits must be 8 or 4, not {b}"),
+            QuantizeError::LstmBits(b) => write!(f, "LSTM weight bits must be 8 or 4, not {b}"),
             QuantizeError::OddEmbedding { width } => write!(
                 f,
                 "a 4-bit embedding packs two values a byte and needs an even width, but this model's is {width} \
@@ -134,19 +137,60 @@ pub fn clipped_scale(values: &[f32], qmax: f64) -> f64 {
     best.1
 }
 
-/// Per-row int8 weights (rows taken in `rows_order`) and each row's scale,
-/// at least `min_scale[k]`.
-fn row_quantize(w: &[f32], cols: usize, rows_order: &[usize], min_scale: &[f64]) -> (Vec<u8>, Vec<f64>) {
-    let mut bytes = Vec::with_capacity(w.len());
+/// The scale of one weight row at `bits` (8 or 4): the largest magnitude
+/// over 127 at 8 bits; at 4 bits, [`clipped_scale`] over 7 levels (the
+/// clipping with the least squared error). Quantization-aware training
+/// rounds to the same grid.
+pub fn row_scale(row: &[f32], bits: u8) -> f64 {
+    if bits == 4 {
+        clipped_scale(row, 7.0)
+    } else {
+        row.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64 / 127.0
+    }
+}
+
+/// Largest level of a symmetric quantizer of `bits` (8 or 4).
+pub fn levels(bits: u8) -> f64 {
+    if bits == 4 {
+        7.0
+    } else {
+        127.0
+    }
+}
+
+/// Per-row weights at `bits` (rows taken in `rows_order`; the format's
+/// [`runtime::format::row_bytes`] layout) and each row's scale, at least
+/// `min_scale[k]`.
+fn row_quantize(w: &[f32], cols: usize, rows_order: &[usize], min_scale: &[f64], bits: u8) -> (Vec<u8>, Vec<f64>) {
+    let mut bytes = Vec::with_capacity(rows_order.len() * runtime::format::row_bytes(bits, cols));
     let mut scales = Vec::with_capacity(rows_order.len());
+    let q = levels(bits);
     for (k, &r) in rows_order.iter().enumerate() {
         let row = &w[r * cols..(r + 1) * cols];
-        let max = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
-        let s = (max / 127.0).max(min_scale[k]).max(1e-12);
-        bytes.extend(row.iter().map(|&v| ((v as f64 / s).round().clamp(-127.0, 127.0) as i8) as u8));
+        let s = row_scale(row, bits).max(min_scale[k]).max(1e-12);
+        let ints: Vec<i8> = row.iter().map(|&v| (v as f64 / s).round().clamp(-q, q) as i8).collect();
+        if bits == 4 {
+            bytes.extend(pack_q4(&ints));
+        } else {
+            bytes.extend(ints.iter().map(|&v| v as u8));
+        }
         scales.push(s);
     }
     (bytes, scales)
+}
+
+/// One row of int4 values (each in `[-7, 7]`) in the format's 4-bit
+/// layout: groups of eight, byte `j` of a group holding value `j` (low
+/// nibble) and `j + 4` (high nibble), the last group padded with zeros.
+pub fn pack_q4(row: &[i8]) -> Vec<u8> {
+    let mut out = vec![0u8; runtime::format::row_bytes(4, row.len())];
+    for (k, &v) in row.iter().enumerate() {
+        let (g, j) = (k / 8, k % 8);
+        let byte = &mut out[4 * g + j % 4];
+        let nib = (v as u8) & 0x0f;
+        *byte |= if j < 4 { nib } else { nib << 4 };
+    }
+    out
 }
 
 /// The bytes of a [`RowScales`]: little-endian multipliers, then shifts.
@@ -190,6 +234,30 @@ fn bias_bytes(bias: impl Iterator<Item = (f32, f64)>) -> Vec<u8> {
 /// `embed_bits` (8 or 4) with one scale, and each layer's cell Q format
 /// from `cal`. The file is validated by the runtime before it is returned.
 pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result<Vec<u8>, QuantizeError> {
+    quantize_bits(model, cal, Bits { embed: embed_bits, lstm: 8 })
+}
+
+/// Bits a weight of the embedding and of the LSTM layers (each 8 or 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bits {
+    /// Embedding table.
+    pub embed: u8,
+    /// Every LSTM layer's `w_x` and `w_h` (the dense head stays at 8).
+    pub lstm: u8,
+}
+
+impl Bits {
+    /// Everything at 8 bits.
+    pub const INT8: Bits = Bits { embed: 8, lstm: 8 };
+}
+
+/// [`quantize`] with the LSTM weights at `bits.lstm` too (per-row scales;
+/// at 4 bits each row's clipping is chosen by [`row_scale`]).
+pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Result<Vec<u8>, QuantizeError> {
+    let embed_bits = bits.embed;
+    if !matches!(bits.lstm, 4 | 8) {
+        return Err(QuantizeError::LstmBits(bits.lstm));
+    }
     let hd = model.hidden();
     let e = model.embed_dim;
     let qmax = match embed_bits {
@@ -213,8 +281,8 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
         let s_in = if l == 0 { s_emb } else { q15 };
         // The bias must fit in 2^30 accumulator units.
         let min_sx: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (2f64.powi(30) * s_in)).collect();
-        let (w_x, sx) = row_quantize(&layer.w_x, layer.input, &order, &min_sx);
-        let (w_h, sh) = row_quantize(&layer.w_h, hd, &order, &vec![0.0; order.len()]);
+        let (w_x, sx) = row_quantize(&layer.w_x, layer.input, &order, &min_sx, bits.lstm);
+        let (w_h, sh) = row_quantize(&layer.w_h, hd, &order, &vec![0.0; order.len()], bits.lstm);
         let bias = bias_bytes(order.iter().zip(&sx).map(|(&r, &s)| (layer.bias[r], s * s_in)));
         // Accumulators to Q3.12 pre-activations.
         let scale_x = ScaleBytes::of(sx.iter().map(|s| s * s_in * 4096.0));
@@ -228,7 +296,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
     let outputs = model.head.b.len();
     let rows: Vec<usize> = (0..outputs).collect();
     let min_sd: Vec<f64> = model.head.b.iter().map(|b| b.abs() as f64 / (2f64.powi(30) * q15)).collect();
-    let (head_w, sd) = row_quantize(&model.head.w, features, &rows, &min_sd);
+    let (head_w, sd) = row_quantize(&model.head.w, features, &rows, &min_sd, 8);
     let head_bias = bias_bytes(model.head.b.iter().zip(&sd).map(|(&b, &s)| (b, s * q15)));
     let head_scale = ScaleBytes::of(sd.iter().map(|s| s * q15 * 2f64.powi(i32::from(OUT_FRAC))));
 
@@ -248,6 +316,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration, embed_bits: u8) -> Result
     for (l, float) in layers.iter().zip(&model.layers) {
         let view = LstmLayer {
             input: float.input as u16,
+            bits: bits.lstm,
             w_x: I8s(&l.w_x),
             w_h: I8s(&l.w_h),
             bias: I32s(&l.bias),

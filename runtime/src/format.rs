@@ -1,7 +1,8 @@
-//! The model file format, version 3 (the spec is `runtime/FORMAT.md`):
-//! version 3 adds the class names and classifiers of 3 to [`MAX_CLASSES`]
-//! classes (a softmax head). Version 1 and 2 files (two classes, no names)
-//! still load.
+//! The model file format, version 4 (the spec is `runtime/FORMAT.md`):
+//! version 4 adds 4-bit LSTM weights ([`LstmLayer::bits`]); version 3 added
+//! the class names and classifiers of 3 to [`MAX_CLASSES`] classes (a
+//! softmax head). Version 1 to 3 files (8-bit LSTM weights; before 3, two
+//! classes and no names) still load.
 //!
 //! ```text
 //! offset 0   4 bytes   magic "LSTM"
@@ -24,11 +25,12 @@ use crate::Error;
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
 /// The format version this runtime writes.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// The oldest version it reads: a version 1 body is a version 2 body that
-/// uses no [`Tokenizer::Vocab`], and a version 2 body is a version 3 body
+/// uses no [`Tokenizer::Vocab`], a version 2 body is a version 3 body
 /// without [`Model::labels`] (a two-class model, its classes named
-/// [`DEFAULT_BINARY_LABELS`]).
+/// [`DEFAULT_BINARY_LABELS`]), and a version 3 body is a version 4 body
+/// whose layers have no [`LstmLayer::bits`] (all 8).
 pub const OLDEST_VERSION: u16 = 1;
 /// Most classes of a classifier (3 and more use a softmax head).
 pub const MAX_CLASSES: usize = 1024;
@@ -245,6 +247,17 @@ pub struct Embedding<'a> {
     pub table: &'a [u8],
 }
 
+/// Bytes of one weight row of `cols` columns at `bits` (8 or 4) a weight:
+/// `cols` at 8 bits; at 4 bits, four bytes per group of eight columns, the
+/// last group padded with zero nibbles (see [`LstmLayer::bits`]).
+pub const fn row_bytes(bits: u8, cols: usize) -> usize {
+    if bits == 4 {
+        4 * cols.div_ceil(8)
+    } else {
+        cols
+    }
+}
+
 /// One LSTM layer. Rows are ordered unit-major: row `4*j + g` is gate `g`
 /// (0 = i, 1 = f, 2 = g, 3 = o) of unit `j`, so one unit's four gates are
 /// adjacent.
@@ -252,10 +265,18 @@ pub struct Embedding<'a> {
 pub struct LstmLayer<'a> {
     /// Input width I (E for layer 0, H after).
     pub input: u16,
-    /// Input weights `[4H][I]`, int8 in `[-127, 127]`.
+    /// Bits of a weight of `w_x` and `w_h` (version 4; 8 before):
+    /// - 8: one int8 in `[-127, 127]` a byte;
+    /// - 4: int4 in `[-7, 7]`, each row in groups of eight columns, four
+    ///   bytes a group: byte `k` of a group holds column `k` in its low
+    ///   nibble and column `k + 4` in its high nibble (the pairs the
+    ///   Cortex-M4's `SXTB16` makes); the last group of a row is padded with
+    ///   zero nibbles ([`row_bytes`]).
+    pub bits: u8,
+    /// Input weights `[4H][I]`, rows of [`row_bytes`]`(bits, I)` bytes.
     #[serde(borrow)]
     pub w_x: I8s<'a>,
-    /// Recurrent weights `[4H][H]`, int8 in `[-127, 127]`.
+    /// Recurrent weights `[4H][H]`, rows of [`row_bytes`]`(bits, H)` bytes.
     #[serde(borrow)]
     pub w_h: I8s<'a>,
     /// Bias `[4H]`, in the scale of the input accumulator.
@@ -389,6 +410,36 @@ fn check_weights(what: &'static str, w: I8s<'_>) -> Result<(), Error> {
     }
 }
 
+/// 4-bit rows of `cols` columns: every nibble in `[-7, 7]`, padding zero.
+fn check_weights4(what: &'static str, w: I8s<'_>, cols: usize) -> Result<(), Error> {
+    let rb = row_bytes(4, cols);
+    for row in w.0.chunks(rb.max(1)) {
+        for (k, &b) in row.iter().enumerate() {
+            for (half, nib) in [(0, b & 0x0f), (1, b >> 4)] {
+                // Column of this nibble: group k / 4, position k % 4 (+ 4).
+                let col = 8 * (k / 4) + k % 4 + 4 * half;
+                if nib == 8 {
+                    return Err(Error::OutOfRange { what, value: -8, min: -7, max: 7 });
+                }
+                if col >= cols && nib != 0 {
+                    return Err(Error::Inconsistent { what: "4-bit row padding is not zero" });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One layer's weights at its bits: lengths, then ranges.
+fn check_layer_weights(what: &'static str, bits: u8, w: I8s<'_>, rows: usize, cols: usize) -> Result<(), Error> {
+    check_len(what, rows * row_bytes(bits, cols), w.len())?;
+    if bits == 4 {
+        check_weights4(what, w, cols)
+    } else {
+        check_weights(what, w)
+    }
+}
+
 fn check_scales(what: &'static str, s: RowScales<'_>, rows: usize) -> Result<(), Error> {
     check_len(what, rows * 4, s.multipliers.0.len())?;
     check_len(what, rows, s.shifts.len())?;
@@ -405,6 +456,28 @@ fn check_bias(what: &'static str, b: I32s<'_>, rows: usize) -> Result<(), Error>
         check_range(what, i64::from(b.get(r)), -i64::from(MAX_BIAS), i64::from(MAX_BIAS))?;
     }
     Ok(())
+}
+
+/// The layer list of a body of `version`: a postcard sequence (a varint
+/// count, then each layer's fields in order), without `bits` before
+/// version 4.
+fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<LstmLayer<'a>, MAX_LAYERS>, Error> {
+    let count: usize = take(bytes)?;
+    let mut layers = heapless::Vec::new();
+    for _ in 0..count {
+        let layer = LstmLayer {
+            input: take(bytes)?,
+            bits: if version >= 4 { take(bytes)? } else { 8 },
+            w_x: take(bytes)?,
+            w_h: take(bytes)?,
+            bias: take(bytes)?,
+            scale_x: take(bytes)?,
+            scale_h: take(bytes)?,
+            cell_frac: take(bytes)?,
+        };
+        layers.push(layer).map_err(|_| Error::Malformed)?;
+    }
+    Ok(layers)
 }
 
 impl<'a> Model<'a> {
@@ -440,7 +513,7 @@ impl<'a> Model<'a> {
             header: take(&mut rest)?,
             tokenizer: take(&mut rest)?,
             embedding: take(&mut rest)?,
-            layers: take(&mut rest)?,
+            layers: take_layers(&mut rest, version)?,
             head: take(&mut rest)?,
             labels: if version >= 3 { take(&mut rest)? } else { "" },
         };
@@ -511,10 +584,16 @@ impl<'a> Model<'a> {
         for (l, layer) in self.layers.iter().enumerate() {
             let input = if l == 0 { embed } else { hidden };
             check_len("layer input width", input, usize::from(layer.input))?;
-            check_len("w_x", 4 * hidden * input, layer.w_x.len())?;
-            check_len("w_h", 4 * hidden * hidden, layer.w_h.len())?;
-            check_weights("w_x", layer.w_x)?;
-            check_weights("w_h", layer.w_h)?;
+            if !matches!(layer.bits, 4 | 8) {
+                return Err(Error::OutOfRange {
+                    what: "lstm weight bits",
+                    value: i64::from(layer.bits),
+                    min: 4,
+                    max: 8,
+                });
+            }
+            check_layer_weights("w_x", layer.bits, layer.w_x, 4 * hidden, input)?;
+            check_layer_weights("w_h", layer.bits, layer.w_h, 4 * hidden, hidden)?;
             check_bias("lstm bias", layer.bias, 4 * hidden)?;
             check_scales("scale_x", layer.scale_x, 4 * hidden)?;
             check_scales("scale_h", layer.scale_h, 4 * hidden)?;

@@ -16,6 +16,15 @@
 //!   model file: ARMv7-M allows unaligned LDR as long as the firmware leaves
 //!   unaligned-access trapping (`SCB.CCR.UNALIGN_TRP`) off, its reset value.
 //!
+//! 4-bit rows (`dot_q4`, `dot2_q4`; the layout is
+//! [`crate::format::LstmLayer::bits`]) go the same two ways. The DSP loop
+//! takes a word of eight weights, masks out the high nibbles in place and
+//! the low ones shifted up (`AND` with `0xf0f0f0f0`, `LSL #4`): four bytes
+//! that are sixteen times the weights, which `SXTB16` and `SMLAD` use as
+//! above; the sum, a multiple of 16, is shifted back exactly. Sixteen
+//! times `|w| <= 7` times `|x| <= 32768` over at most 256 terms stays
+//! below `2^31` too.
+//!
 //! The vector is laid out for the kernel once per step, in a [`PrepBuf`]:
 //! the DSP kernel wants each group of four values `x0 x1 x2 x3` as
 //! `x0 x2 x1 x3`, the pairs `SXTB16` makes of four weight bytes; the
@@ -145,6 +154,108 @@ pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     }
 }
 
+/// A 4-bit weight: the nibble `half` (0 low, 1 high) of `byte`, sign-extended.
+#[inline(always)]
+fn nibble(byte: u8, half: usize) -> i32 {
+    let b = if half == 0 { byte << 4 } else { byte & 0xf0 };
+    i32::from((b as i8) >> 4)
+}
+
+/// Where column `k` of an `n`-value vector sits once prepared: in the DSP
+/// layout, each whole group of four is `x0 x2 x1 x3`; elsewhere, in place.
+#[inline(always)]
+fn prepared_index(k: usize, n: usize) -> usize {
+    if cfg!(lstm_dsp) && (k | 3) < n {
+        (k & !3) | [0, 2, 1, 3][k & 3]
+    } else {
+        k
+    }
+}
+
+/// `sum(w[k] * x[k])` over columns `from..n` of one 4-bit row (groups of
+/// eight columns, four bytes a group, byte `j` holding columns `j` and
+/// `j + 4`), in Rust: the portable kernel, and the DSP kernel's last
+/// partial group. `from` is a multiple of 8.
+#[inline(always)]
+fn dot_q4_plain(row: &[u8], x: &[i16], from: usize) -> i32 {
+    let n = x.len();
+    let mut sum = 0i32;
+    let mut g = from;
+    while g < n {
+        let bytes = &row[g / 2..g / 2 + 4];
+        if g + 8 <= n && !cfg!(lstm_dsp) {
+            let xs = &x[g..g + 8];
+            for (j, &b) in bytes.iter().enumerate() {
+                sum += nibble(b, 0) * i32::from(xs[j]) + nibble(b, 1) * i32::from(xs[j + 4]);
+            }
+        } else {
+            for k in g..n.min(g + 8) {
+                let (j, half) = ((k - g) % 4, (k - g) / 4);
+                sum += nibble(bytes[j], half) * i32::from(x[prepared_index(k, n)]);
+            }
+        }
+        g += 8;
+    }
+    sum
+}
+
+/// Dot product of one 4-bit row ([`crate::format::row_bytes`]`(4,
+/// x.len())` bytes at the start of `w`) with a prepared vector. Panics if
+/// `w` is shorter.
+#[inline]
+pub fn dot_q4(w: &[u8], x: Prepared<'_>) -> i32 {
+    let n = x.0.len();
+    let w = &w[..crate::format::row_bytes(4, n)];
+    #[cfg(lstm_dsp)]
+    {
+        let n8 = n & !7;
+        let head = if n8 > 0 { dsp_q4::dot_q4_groups_of_8(w, x, n8) } else { 0 };
+        head + dot_q4_plain(w, x.0, n8)
+    }
+    #[cfg(not(lstm_dsp))]
+    {
+        dot_q4_plain(w, x.0, 0)
+    }
+}
+
+/// [`dot_q4`] of two consecutive 4-bit rows.
+#[inline(always)]
+pub fn dot2_q4(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+    let rb = crate::format::row_bytes(4, x.0.len());
+    [dot_q4(w, x), dot_q4(&w[rb..], x)]
+}
+
+/// A weight-row encoding, for code generic over the LSTM's weight bits
+/// (each layer's loop is compiled once for each, so that nothing branches
+/// on the bits inside it).
+pub trait RowKind {
+    /// Bits a weight.
+    const BITS: u8;
+    /// Dot products of two consecutive rows with `x`.
+    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2];
+}
+
+/// Int8 rows ([`dot2`]).
+pub struct Int8Rows;
+/// Int4 rows ([`dot2_q4`]).
+pub struct Int4Rows;
+
+impl RowKind for Int8Rows {
+    const BITS: u8 = 8;
+    #[inline(always)]
+    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+        dot2(w, x)
+    }
+}
+
+impl RowKind for Int4Rows {
+    const BITS: u8 = 4;
+    #[inline(always)]
+    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+        dot2_q4(w, x)
+    }
+}
+
 /// A digest of [`dot`] and [`dot2`] over a fixed battery of rows and
 /// vectors: every length from 0 to 40, then 96, 150 and 512 columns, with
 /// seeded random values and with the extremes the format allows (weights
@@ -199,6 +310,28 @@ pub fn battery_digest() -> u32 {
             fold(a);
             fold(b);
             fold(dot(&w[n..2 * n], p));
+            if n <= 256 {
+                // The same bytes as two 4-bit rows: nibbles of -8 (0x8)
+                // made -7, padding zeroed, as a validated model has them.
+                let rb = crate::format::row_bytes(4, n);
+                let mut q = [0u8; 256];
+                for (k, b) in q[..2 * rb].iter_mut().enumerate() {
+                    let col = 8 * ((k % rb) / 4) + k % 4;
+                    let fix = |nib: u8, c: usize| {
+                        if c >= n {
+                            0
+                        } else if nib == 8 {
+                            9
+                        } else {
+                            nib
+                        }
+                    };
+                    *b = fix(w[k] & 0x0f, col) | (fix(w[k] >> 4, col + 4) << 4);
+                }
+                let [a, b] = dot2_q4(&q[..2 * rb], p);
+                fold(a);
+                fold(b);
+            }
         }
     }
     digest
@@ -282,6 +415,81 @@ mod dsp {
     }
 }
 
+#[cfg(lstm_dsp)]
+#[allow(unsafe_code)]
+mod dsp_q4 {
+    use super::Prepared;
+
+    /// One 4-bit row over its first `n8` columns (a multiple of 8, at
+    /// least 8): `n8 / 2` bytes of `row`. Same layout rules as
+    /// `dsp::dot2_groups_of_4`.
+    #[inline(always)]
+    pub fn dot_q4_groups_of_8(row: &[u8], x: Prepared<'_>, n8: usize) -> i32 {
+        let x = x.0;
+        assert!(n8.is_multiple_of(8) && n8 >= 8 && n8 <= x.len() && row.len() >= n8 / 2);
+        debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
+        let mut acc = 0i32;
+        let mut px = x.as_ptr();
+        let mut pw = row.as_ptr();
+        // Eight columns: one LDR of eight weights, two LDRD of the eight
+        // values, two ANDs, four SXTB16 and four SMLAD: 13 instructions
+        // for 8 MACs. The products are sixteen times the true ones.
+        macro_rules! group {
+            () => {
+                concat!(
+                    "ldr {w}, [{pw}], #4\n",
+                    "and {t}, {m}, {w}, lsl #4\n",
+                    "ldrd {xa}, {xb}, [{px}], #8\n",
+                    "sxtb16 {d}, {t}\n",
+                    "smlad {a}, {d}, {xa}, {a}\n",
+                    "sxtb16 {t}, {t}, ror #8\n",
+                    "smlad {a}, {t}, {xb}, {a}\n",
+                    "and {w}, {w}, {m}\n",
+                    "ldrd {xa}, {xb}, [{px}], #8\n",
+                    "sxtb16 {d}, {w}\n",
+                    "smlad {a}, {d}, {xa}, {a}\n",
+                    "sxtb16 {w}, {w}, ror #8\n",
+                    "smlad {a}, {w}, {xb}, {a}\n",
+                )
+            };
+        }
+        // SAFETY (both blocks): they read `row[..n8 / 2]` and `x[..n8]`, in
+        // bounds by the assert, through pointers taken from those slices;
+        // `x` is word-aligned (a `PrepBuf`), the weight loads may be
+        // unaligned (ARMv7-M allows it). No memory is written, the stack is
+        // not touched; the flags are clobbered. `$out` is where the
+        // advanced pointers go, `$extra` adds the loop's end.
+        macro_rules! q4_asm {
+            ($($code:expr),+; [$($out:tt)*] [$($extra:tt)*]) => {
+                core::arch::asm!(
+                    $($code),+,
+                    px = inout(reg) px $($out)*,
+                    pw = inout(reg) pw $($out)*,
+                    m = in(reg) 0xf0f0_f0f0_u32,
+                    a = inout(reg) acc,
+                    xa = out(reg) _,
+                    xb = out(reg) _,
+                    w = out(reg) _,
+                    t = out(reg) _,
+                    d = out(reg) _,
+                    $($extra)*
+                    options(nostack, readonly, pure),
+                )
+            };
+        }
+        if n8 & 8 != 0 {
+            unsafe { q4_asm!(group!(); [] []) }
+        }
+        if n8 >= 16 {
+            // Sixteen columns an iteration: 28 instructions for 16 MACs.
+            let end = x.as_ptr().wrapping_add(n8);
+            unsafe { q4_asm!("2:", group!(), group!(), "cmp {px}, {end}", "bne 2b"; [=> _] [end = in(reg) end,]) }
+        }
+        // Every product is a multiple of 16: the shift is exact.
+        acc >> 4
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +509,35 @@ mod tests {
             let plain = |row: &[u8]| row.iter().zip(&x).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum::<i32>();
             assert_eq!(dot(&w, p), plain(&w[..n]), "n {n}");
             assert_eq!(dot2(&w, p), [plain(&w[..n]), plain(&w[n..])], "n {n}");
+        }
+    }
+
+    #[test]
+    fn dot_q4_equals_the_plain_sums_of_the_nibbles() {
+        let mut s = 777u32;
+        let mut next = || {
+            s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            s >> 8
+        };
+        for n in [1usize, 3, 4, 7, 8, 9, 15, 16, 17, 24, 150, 256] {
+            let rows: std::vec::Vec<std::vec::Vec<i32>> =
+                (0..2).map(|_| (0..n).map(|_| (next() % 15) as i32 - 7).collect()).collect();
+            let x: std::vec::Vec<i16> = (0..n).map(|k| if k % 5 == 0 { i16::MIN } else { next() as i16 }).collect();
+            // Pack by the format's rule: byte j of group g holds columns
+            // 8g + j (low) and 8g + j + 4 (high).
+            let rb = 4 * n.div_ceil(8);
+            let mut w = std::vec![0u8; 2 * rb];
+            for (r, row) in rows.iter().enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    let nib = (v as u8) & 0x0f;
+                    w[r * rb + 4 * (k / 8) + k % 4] |= if k % 8 < 4 { nib } else { nib << 4 };
+                }
+            }
+            let mut buf = PrepBuf::<512>::new();
+            let p = buf.prepare(&x);
+            let plain = |row: &[i32]| row.iter().zip(&x).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
+            assert_eq!(dot_q4(&w, p), plain(&rows[0]), "n {n}");
+            assert_eq!(dot2_q4(&w, p), [plain(&rows[0]), plain(&rows[1])], "n {n}");
         }
     }
 }

@@ -7,8 +7,8 @@
 //! generics. Nothing is allocated.
 
 use crate::fixed::{requantize_sat, round_shift, sat16, sigmoid_q15, tanh_q15};
-use crate::format::{LstmLayer, Model};
-use crate::kernel::{dot2, PrepBuf, Prepared};
+use crate::format::{row_bytes, LstmLayer, Model};
+use crate::kernel::{Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -48,21 +48,37 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
 /// - `c`: `[H]` cell state, Q(15-f).f, updated in place.
 ///
 /// The four gate rows of unit `j` are adjacent (`4j + g`), so each weight
-/// matrix is read once, front to back, two rows a kernel call.
+/// matrix is read once, front to back, two rows a kernel call, at the
+/// layer's weight bits.
 pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
+    if layer.bits == 4 {
+        layer_step_rows::<Int4Rows>(layer, x, h_old, h, c)
+    } else {
+        layer_step_rows::<Int8Rows>(layer, x, h_old, h, c)
+    }
+}
+
+fn layer_step_rows<K: RowKind>(
+    layer: &LstmLayer<'_>,
+    x: Prepared<'_>,
+    h_old: Prepared<'_>,
+    h: &mut [i16],
+    c: &mut [i16],
+) {
     let (input, hidden) = (x.len(), h_old.len());
+    let (rx, rh) = (row_bytes(K::BITS, input), row_bytes(K::BITS, hidden));
     let cf = u32::from(layer.cell_frac);
     for j in 0..hidden {
         // Unit j's four rows (4j + g) of everything, sliced once: the
         // compiler then indexes them without further bounds checks.
         let r = 4 * j;
-        let wx = &layer.w_x.0[r * input..(r + 4) * input];
-        let wh = &layer.w_h.0[r * hidden..(r + 4) * hidden];
+        let wx = &layer.w_x.0[r * rx..(r + 4) * rx];
+        let wh = &layer.w_h.0[r * rh..(r + 4) * rh];
         let four = |b: &[u8]| -> [u8; 16] { b[4 * r..4 * r + 16].try_into().unwrap_or([0; 16]) };
         let (bias, mx, mh) = (four(layer.bias.0), four(layer.scale_x.multipliers.0), four(layer.scale_h.multipliers.0));
         let (sx, sh) = (&layer.scale_x.shifts.0[r..r + 4], &layer.scale_h.shifts.0[r..r + 4]);
-        let (x01, x23) = (dot2(wx, x), dot2(&wx[2 * input..], x));
-        let (h01, h23) = (dot2(wh, h_old), dot2(&wh[2 * hidden..], h_old));
+        let (x01, x23) = (K::dot2(wx, x), K::dot2(&wx[2 * rx..], x));
+        let (h01, h23) = (K::dot2(wh, h_old), K::dot2(&wh[2 * rh..], h_old));
         let (ax, ah) = ([x01[0], x01[1], x23[0], x23[1]], [h01[0], h01[1], h23[0], h23[1]]);
         // Gate pre-activations i, f, g, o of unit j, Q3.12.
         let mut pre = [0i16; 4];

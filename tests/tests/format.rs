@@ -25,6 +25,7 @@ fn tiny() -> Model<'static> {
     layers
         .push(LstmLayer {
             input: 2,
+            bits: 8,
             w_x: I8s(&W_X),
             w_h: I8s(&W_H),
             bias: I32s(&BIAS),
@@ -50,9 +51,22 @@ fn tiny() -> Model<'static> {
     }
 }
 
-/// The encoding of `tiny()` in version 3: version 2's with the version
-/// 3 and an empty label list (one zero byte) before the CRC.
+/// The encoding of `tiny()` in version 4: version 3's with the layer's
+/// weight bits (`08`) after its input width.
 const GOLDEN: &[&str] = &[
+    "4c53544d 0400",
+    "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd 01 02 08 08 01020304fffe7f81 04 05060708",
+    "10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b 00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "00",       // labels: none (a language model)
+    "df2816dc", // CRC-32
+];
+
+/// The encoding of `tiny()` in version 3: version 2's with the version
+/// 3 and an empty label list (one zero byte) before the CRC. It loads.
+const GOLDEN_V3: &[&str] = &[
     "4c53544d 0300",
     "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd 01 02 08 01020304fffe7f81 04 05060708",
     "10 01000000 02000000 ffffffff 00000000",
@@ -138,14 +152,14 @@ fn tiny_classes() -> Model<'static> {
 /// `tiny_vocab()`'s encoding in version 3: version 2's with the class
 /// names.
 const GOLDEN_VOCAB: &[&str] = &[
-    "4c53544d 0300",
+    "4c53544d 0400",
     "00 04 02 01 01 01 02 01 08 04030201 d0c0b0a0 08 08 0102030405060708",
-    "01 02 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
+    "01 02 08 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b 01 05 02 0af6 04 00000000 04 00000040 01 04 0c",
     "08 6e65670a706f730a", // labels: 8 bytes, "neg\npos\n"
-    "1b7d3dd9",            // CRC-32
+    "acd76d98",            // CRC-32
 ];
 
 /// `tiny_vocab()` as version 2 wrote it (no class names): the header, the
@@ -169,14 +183,43 @@ const GOLDEN_VOCAB_V2: &[&str] = &[
 /// `tiny_classes()`'s encoding: `tiny_vocab()`'s with 3 outputs, a head
 /// of three rows and three names.
 const GOLDEN_CLASSES: &[&str] = &[
-    "4c53544d 0300",
+    "4c53544d 0400",
     "00 04 02 01 01 03 02 01 08 04030201 d0c0b0a0 08 08 0102030405060708",
-    "01 02 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
+    "01 02 08 08 01020304fffe7f81 04 05060708 10 01000000 02000000 ffffffff 00000000",
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b 01 05 06 0af603047f81 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
     "15 616c61726d0a6c69676874730a776561746865720a", // 21 bytes: "alarm\nlights\nweather\n"
-    "3270ba9d",                                      // CRC-32
+    "af358af7",                                      // CRC-32
+];
+
+// A 4-bit version of `tiny()`: E = 2 and H = 1 make one group of eight
+// columns a row, four bytes, of which only the low nibbles of bytes 0 and
+// 1 (columns 0 and 1; w_h: byte 0, column 0) are not padding.
+const W_X4: [u8; 16] = [1, 2, 0, 0, 0xf, 0xe, 0, 0, 7, 9, 0, 0, 3, 4, 0, 0];
+const W_H4: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0xf, 0, 0, 0];
+
+/// `tiny()` with 4-bit LSTM weights.
+fn tiny_q4() -> Model<'static> {
+    let mut m = tiny();
+    m.layers[0].bits = 4;
+    m.layers[0].w_x = I8s(&W_X4);
+    m.layers[0].w_h = I8s(&W_H4);
+    m
+}
+
+/// `tiny_q4()`'s encoding: bits `04`, w_x and w_h 16 bytes each.
+const GOLDEN_Q4: &[&str] = &[
+    "4c53544d 0400",
+    "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd 01 02 04",
+    "10 01020000 0f0e0000 07090000 03040000", // w_x: four rows of one group
+    "10 05000000 06000000 07000000 0f000000", // w_h
+    "10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b 00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "00",
+    "42da7e3a",
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -189,13 +232,89 @@ fn encode(m: &Model<'_>) -> Vec<u8> {
     bytes
 }
 
-/// `m` as an older version wrote it: no class names (the last byte of
-/// the body, an empty list), that version, a new CRC.
+/// `m` as an older version wrote it: each layer without its weight bits
+/// (version 3 and before), no class names (before 3), that version, a new
+/// CRC. Postcard writes a tuple as its fields in order, as it does a struct.
 fn as_version(m: &Model<'static>, version: u8) -> Vec<u8> {
-    let v = encode(&Model { labels: "", ..m.clone() });
-    let mut content = v[..v.len() - CRC_LEN - 1].to_vec();
-    content[4] = version;
+    assert!(version < 4 && m.layers.iter().all(|l| l.bits == 8));
+    let layers: Vec<_> =
+        m.layers.iter().map(|l| (l.input, l.w_x, l.w_h, l.bias, l.scale_x, l.scale_h, l.cell_frac)).collect();
+    let mut content = MAGIC.to_vec();
+    content.extend_from_slice(&u16::from(version).to_le_bytes());
+    let body = (m.header, m.tokenizer, m.embedding, layers, m.head);
+    content.extend(postcard::to_allocvec(&body).unwrap());
+    if version >= 3 {
+        content.extend(postcard::to_allocvec(m.labels).unwrap());
+    }
     with_crc(content)
+}
+
+#[test]
+fn version_3_files_still_load_with_8_bit_weights() {
+    assert_eq!(Model::from_bytes(&unhex(&joined(GOLDEN_V3))).unwrap(), tiny());
+    assert_eq!(as_version(&tiny(), 3), unhex(&joined(GOLDEN_V3)));
+    for m in [tiny_vocab(), tiny_classes()] {
+        assert_eq!(Model::from_bytes(&as_version(&m, 3)).unwrap(), m);
+    }
+}
+
+#[test]
+fn golden_bytes_of_4_bit_weights() {
+    let bytes = encode(&tiny_q4());
+    assert_eq!(hex(&bytes), joined(GOLDEN_Q4), "the encoding changed: bump VERSION if it must");
+    let m = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(m, tiny_q4());
+    // Only the weight bytes differ in size from the 8-bit file's (8 + 4
+    // bytes against 16 + 16: every row is a whole group).
+    assert_eq!(bytes.len() + 8 + 4, encode(&tiny()).len() + 16 + 16);
+}
+
+#[test]
+fn four_bit_weight_errors() {
+    let with = |f: &dyn Fn(&mut Model<'static>)| {
+        let mut m = tiny_q4();
+        f(&mut m);
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    assert!(with(&|_| ()).is_ok());
+    assert_eq!(
+        with(&|m| m.layers[0].bits = 5),
+        Err(Error::OutOfRange { what: "lstm weight bits", value: 5, min: 4, max: 8 })
+    );
+    // 4-bit rows read as 8-bit ones have the wrong length, and back.
+    assert_eq!(with(&|m| m.layers[0].bits = 8), Err(Error::LengthMismatch { what: "w_x", expected: 8, found: 16 }));
+    assert_eq!(
+        with(&|m| {
+            m.layers[0].w_x = I8s(&W_X);
+            m.layers[0].w_h = I8s(&W_H);
+        }),
+        Err(Error::LengthMismatch { what: "w_x", expected: 16, found: 8 })
+    );
+    // Nibble 0x8 (-8) is outside [-7, 7], in a column or in the padding.
+    static MINUS8: [u8; 16] = [1, 0x82, 0, 0, 0xf, 0xe, 0, 0, 7, 9, 0, 0, 3, 4, 0, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].w_x = I8s(&MINUS8)),
+        Err(Error::OutOfRange { what: "w_x", value: -8, min: -7, max: 7 })
+    );
+    static MINUS8_H: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 8, 0, 0, 0, 0xf, 0, 0, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].w_h = I8s(&MINUS8_H)),
+        Err(Error::OutOfRange { what: "w_h", value: -8, min: -7, max: 7 })
+    );
+    // Padding nibbles are zero.
+    static PADDED: [u8; 16] = [1, 2, 0, 0x10, 0xf, 0xe, 0, 0, 7, 9, 0, 0, 3, 4, 0, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].w_x = I8s(&PADDED)),
+        Err(Error::Inconsistent { what: "4-bit row padding is not zero" })
+    );
+    static PADDED_H: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0xf, 0, 0, 0x01];
+    assert_eq!(
+        with(&|m| m.layers[0].w_h = I8s(&PADDED_H)),
+        Err(Error::Inconsistent { what: "4-bit row padding is not zero" })
+    );
+    // Version 3 has no weight bits: a 4-bit model cannot be written as one.
+    let v3 = as_version(&tiny(), 3);
+    assert_eq!(Model::from_bytes(&v3).unwrap().layers[0].bits, 8);
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -311,6 +430,7 @@ fn golden_bytes_of_a_vocabulary_model() {
 #[test]
 fn version_1_files_still_load() {
     let v2: String = GOLDEN_V2.concat().chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(as_version(&tiny(), 2), unhex(&v2));
     let body = &v2[12..v2.len() - 8];
     let v1 = format!("{}{body}{GOLDEN_V1_CRC}", GOLDEN_V1_PREFIX.replace(' ', ""));
     let bytes: Vec<u8> = (0..v1.len()).step_by(2).map(|i| u8::from_str_radix(&v1[i..i + 2], 16).unwrap()).collect();

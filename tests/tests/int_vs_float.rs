@@ -245,3 +245,52 @@ fn four_bit_embeddings() {
     }
     assert!(worst < 0.01, "4-bit: probability off by {worst}");
 }
+
+/// 4-bit LSTM weights (per-row scales, groups of eight columns): with the
+/// float LSTM weights on a 4-bit grid (each row's scale max/7, which the
+/// quantizer's clipping search then finds exactly), the integer language
+/// model tracks the float reference within the 8-bit tolerances, on widths
+/// that leave partial groups (E 12, H 30) and on two layers.
+#[test]
+fn four_bit_lstm_weights_track_the_float_reference() {
+    let d = Dims { vocab: 65, embed: 12, hidden: 30, layers: 2 };
+    for seed in 0..3u64 {
+        let mut float = random_model(ModelKind::CharLm, d, Pooling::Last, 0, 40 + seed, 1.0);
+        snap_to_int8_grid(&mut float);
+        let snap4 = |w: &mut [f32], cols: usize| {
+            for row in w.chunks_mut(cols) {
+                let s = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 7.0;
+                row.iter_mut().for_each(|v| *v = (*v / s).round() * s);
+            }
+        };
+        for l in &mut float.layers {
+            snap4(&mut l.w_x, l.input);
+            snap4(&mut l.w_h, l.hidden);
+        }
+        let mut rng = Rng::new(200 + seed);
+        let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 0, 65)).collect();
+        let cal = Calibration::run(&float, &calib);
+        let bytes = host::quantize_bits(&float, &cal, host::Bits { embed: 8, lstm: 4 }).expect("quantizes");
+        let eight = quantize(&float, &cal, 8).expect("quantizes");
+        let lm = CharLm::<12, 30, 2, 65>::from_bytes(&bytes).expect("valid model");
+        assert!(lm.model().layers.iter().all(|l| l.bits == 4));
+        // Rows of 12 and 30 columns take 8 and 16 bytes (two groups of
+        // eight, padded), against 12 and 30 at 8 bits.
+        assert_eq!(eight.len() - bytes.len(), 120 * (12 - 8) + 120 * (30 - 16) + 120 * (30 - 16) * 2);
+        let mut s = CharLmState::new();
+        let mut fs = float.zero_state();
+        let (mut worst_h, mut worst_z) = (0.0f32, 0.0f32);
+        for &id in &random_ids(&mut rng, 300, 0, 65) {
+            lm.step_id(&mut s, id as u16).unwrap();
+            float.step(&mut fs, id);
+            for l in 0..2 {
+                let hi = s.lstm().h[l].iter().map(|&v| v as f32 / 32768.0);
+                worst_h = worst_h.max(max_abs_diff(hi, fs.h[l].iter().copied()));
+            }
+            let zi = s.logits().iter().map(|&v| v as f32 / 4096.0);
+            worst_z = worst_z.max(max_abs_diff(zi, float.dense(&fs.h[1]).into_iter()));
+        }
+        assert!(worst_h < 0.02, "seed {seed}: hidden state off by {worst_h}");
+        assert!(worst_z < 0.05, "seed {seed}: logits off by {worst_z}");
+    }
+}

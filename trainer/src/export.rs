@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use host::Calibration;
+use host::{Bits, Calibration};
 use runtime::format::ModelKind;
 
 use crate::checkpoint::{write_atomic, Checkpoint, Task};
@@ -33,12 +33,13 @@ pub fn charlm_calibration(corpus: &CharCorpus) -> Vec<Vec<u32>> {
     corpus.train.chunks(4000).take(8).map(|c| c.iter().map(|&i| u32::from(i)).collect()).collect()
 }
 
-fn check_bits(embed_bits: u8) -> Result<(), Error> {
-    if embed_bits == 8 || embed_bits == 4 {
-        Ok(())
-    } else {
-        Err(Error::Config(format!("--embed-bits must be 8 or 4, not {embed_bits}")))
+fn check_bits(bits: Bits) -> Result<(), Error> {
+    for (flag, b) in [("--embed-bits", bits.embed), ("--lstm-bits", bits.lstm)] {
+        if b != 8 && b != 4 {
+            return Err(Error::Config(format!("{flag} must be 8 or 4, not {b}")));
+        }
     }
+    Ok(())
 }
 
 /// The checkpoint's task as a model kind.
@@ -55,11 +56,11 @@ pub fn quantize_checkpoint(
     ckpt: &Checkpoint,
     ckpt_path: &Path,
     calib: &[Vec<u32>],
-    embed_bits: u8,
+    bits: Bits,
 ) -> Result<Vec<u8>, Error> {
-    check_bits(embed_bits)?;
+    check_bits(bits)?;
     let float = to_float_model(ckpt);
-    host::quantize(&float, &Calibration::run(&float, calib), embed_bits)
+    host::quantize_bits(&float, &Calibration::run(&float, calib), bits)
         .map_err(|source| Error::Quantize { path: ckpt_path.to_owned(), source })
 }
 
@@ -69,10 +70,10 @@ pub fn write_model(
     ckpt: &Checkpoint,
     ckpt_path: &Path,
     calib: &[Vec<u32>],
-    embed_bits: u8,
+    bits: Bits,
     out: &Path,
 ) -> Result<Vec<u8>, Error> {
-    let bytes = quantize_checkpoint(ckpt, ckpt_path, calib, embed_bits)?;
+    let bytes = quantize_checkpoint(ckpt, ckpt_path, calib, bits)?;
     decode(out, &bytes)?;
     write_atomic(out, &bytes)?;
     Ok(bytes)
@@ -90,12 +91,12 @@ pub enum Calibrate<'a> {
 
 /// `trainer classify|charlm export`: load the checkpoint, check its task,
 /// read the calibration data and write the model file.
-pub fn export(ckpt_path: &Path, data: &Path, how: Calibrate<'_>, out: &Path, embed_bits: u8) -> Result<Vec<u8>, Error> {
+pub fn export(ckpt_path: &Path, data: &Path, how: Calibrate<'_>, out: &Path, bits: Bits) -> Result<Vec<u8>, Error> {
     let kind = match how {
         Calibrate::Classifier(_) => ModelKind::Classifier,
         Calibrate::CharLm(_) => ModelKind::CharLm,
     };
-    check_bits(embed_bits)?;
+    check_bits(bits)?;
     let ckpt = Checkpoint::load(ckpt_path)?;
     let found = kind_of(&ckpt);
     if found != kind {
@@ -115,5 +116,5 @@ pub fn export(ckpt_path: &Path, data: &Path, how: Calibrate<'_>, out: &Path, emb
         }
         Calibrate::CharLm(corpus) => charlm_calibration(&data::read_corpus(data, corpus)?),
     };
-    write_model(&ckpt, ckpt_path, &calib, embed_bits, out)
+    write_model(&ckpt, ckpt_path, &calib, bits, out)
 }

@@ -83,6 +83,16 @@ struct ExportArgs {
     /// Bits per embedding value: 8, or 4 (two values a byte).
     #[arg(long, default_value_t = 8)]
     embed_bits: u8,
+    /// Bits per LSTM weight: 8, or 4 (two a byte, a scale per row; the
+    /// dense head stays at 8).
+    #[arg(long, default_value_t = 8)]
+    lstm_bits: u8,
+}
+
+impl ExportArgs {
+    fn bits(&self) -> host::Bits {
+        host::Bits { embed: self.embed_bits, lstm: self.lstm_bits }
+    }
 }
 
 /// After training: quantize the best weights into a model file and evaluate
@@ -96,6 +106,16 @@ struct ExportAfter {
     /// Bits per embedding value of that file: 8, or 4 (two values a byte).
     #[arg(long, default_value_t = 8)]
     embed_bits: u8,
+    /// Bits per LSTM weight of that file: 8, or 4 (two a byte, a scale per
+    /// row; the dense head stays at 8).
+    #[arg(long, default_value_t = 8)]
+    lstm_bits: u8,
+}
+
+impl ExportAfter {
+    fn bits(&self) -> host::Bits {
+        host::Bits { embed: self.embed_bits, lstm: self.lstm_bits }
+    }
 }
 
 /// Evaluate a model file through the integer runtime.
@@ -257,7 +277,7 @@ fn print_eval(e: &eval::Evaluation, json: bool) -> anyhow::Result<()> {
 }
 
 fn export(a: &ExportArgs, how: Calibrate<'_>) -> anyhow::Result<()> {
-    let bytes = export::export(&a.checkpoint, &a.data, how, &a.out, a.embed_bits)?;
+    let bytes = export::export(&a.checkpoint, &a.data, how, &a.out, a.bits())?;
     println!("wrote {} ({} bytes)", a.out.display(), bytes.len());
     Ok(())
 }
@@ -296,7 +316,7 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
     if let Some(file) = &after.export {
         let ckpt = Checkpoint::load(&summary.best)?;
         let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
-        let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
+        let bytes = export::write_model(&ckpt, &summary.best, &calib, after.bits(), file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
         let e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet, 0)?;
         println!("{}", e.line());
@@ -342,22 +362,23 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
     let calib = export::charlm_calibration(&corpus);
     let bytes = match &after.export {
         Some(file) => {
-            let bytes = export::write_model(&ckpt, &summary.best, &calib, after.embed_bits, file)?;
+            let bytes = export::write_model(&ckpt, &summary.best, &calib, after.bits(), file)?;
             println!("wrote {} ({} bytes)", file.display(), bytes.len());
             let e = eval::charlm_on(file, &bytes, &corpus, Some(&float::to_float_model(&ckpt)))?;
             println!("{}", e.line());
             save_eval(&cfg.out, &e)?;
             bytes
         }
-        None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, after.embed_bits)?,
+        None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, after.bits())?,
     };
     let sampler = runtime::Sampler::new(cfg.seed, 256, 5);
     let text = host::run::generate_text(&bytes, b"The ", 300, sampler)
         .map_err(|source| trainer::Error::BadModel { path: summary.best.clone(), source })?;
     println!(
-        "sample of the integer model ({}-bit embedding; `charlm generate --prime \"The \" --len 300 --seed {} \
-         --top-k 5` prints the same):\n{}",
+        "sample of the integer model ({}-bit embedding, {}-bit LSTM; `charlm generate --prime \"The \" --len 300 \
+         --seed {} --top-k 5` prints the same):\n{}",
         after.embed_bits,
+        after.lstm_bits,
         cfg.seed,
         String::from_utf8_lossy(&text)
     );

@@ -98,6 +98,14 @@ pub struct Network {
     /// that forward passes round to (not saved: the exporter computes the
     /// same grid from the trained table).
     pub embed_quant: Option<(f32, f32)>,
+    /// Quantization-aware training of the LSTM weights: the bits (4 or 8)
+    /// whose per-row grid forward passes round `w_x` and `w_h` to (not
+    /// saved).
+    pub lstm_quant: Option<u8>,
+    /// DropConnect on the recurrent weights `w_h` in training mode: the
+    /// probability of dropping each weight, one mask a batch and layer
+    /// (not saved; the training configuration records it).
+    pub weight_drop: f32,
 }
 
 /// Recurrent state carried between windows: per layer `(h, c)`, each
@@ -142,7 +150,7 @@ impl Network {
         let kf = 1.0 / (f as f32).sqrt();
         let head_w = uniform(dev, &mut rng, f, cfg.outputs, kf);
         let head_b = uniform(dev, &mut rng, 1, cfg.outputs, kf);
-        Ok(Self { cfg, embedding, layers, head_w, head_b, embed_quant: None })
+        Ok(Self { cfg, embedding, layers, head_w, head_b, embed_quant: None, lstm_quant: None, weight_drop: 0.0 })
     }
 
     /// Names and tensors of every parameter, in a fixed order.
@@ -227,7 +235,19 @@ impl Network {
         let mut new_state = Vec::with_capacity(self.layers.len());
         let mut last = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            let w = LstmWeights { w_x: &layer.w_x, w_h: &layer.w_h, bias: &layer.bias };
+            let mask = match dropout_rng.as_deref_mut() {
+                Some(rng) if self.weight_drop > 0.0 => {
+                    Some(ops::connect_mask(layer.w_h.shape().num_elements(), self.weight_drop, rng))
+                }
+                _ => None,
+            };
+            let w = LstmWeights {
+                w_x: &layer.w_x,
+                w_h: &layer.w_h,
+                bias: &layer.bias,
+                fake_bits: self.lstm_quant,
+                drop_h: mask.as_deref(),
+            };
             let init = state.map(|s| (s[l].0.as_slice(), s[l].1.as_slice()));
             let out = ops::lstm(input, w, seq, init);
             new_state.push((out.h_last, out.c_last));

@@ -197,6 +197,30 @@ pub struct LstmWeights<'a> {
     pub w_h: &'a T2,
     /// `(1, 4H)`: `b_ih + b_hh`.
     pub bias: &'a T2,
+    /// Quantization-aware training: `w_x` and `w_h` are read rounded to the
+    /// exporter's grid at these bits (a scale per row,
+    /// [`host::quantize::row_scale`]); the gradient passes straight through.
+    pub fake_bits: Option<u8>,
+    /// DropConnect: `w_h` is read multiplied by this mask `(4H, H)` (zeros
+    /// and `1 / (1 - p)`), one mask for every row and step of the batch;
+    /// `w_h`'s gradient is masked the same way.
+    pub drop_h: Option<&'a [f32]>,
+}
+
+/// Round each row of `w` (`cols` wide) to the exporter's grid at `bits`.
+pub fn fake_quantize_rows(w: &mut [f32], cols: usize, bits: u8) {
+    let q = host::quantize::levels(bits);
+    for row in w.chunks_mut(cols.max(1)) {
+        let s = host::quantize::row_scale(row, bits).max(1e-12);
+        row.iter_mut().for_each(|v| *v = ((f64::from(*v) / s).round().clamp(-q, q) * s) as f32);
+    }
+}
+
+/// A DropConnect mask of `n` weights: each 0 with probability `p`, else
+/// `1 / (1 - p)`.
+pub fn connect_mask(n: usize, p: f32, rng: &mut StdRng) -> Vec<f32> {
+    let keep = 1.0 / (1.0 - p);
+    (0..n).map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep }).collect()
 }
 
 /// An LSTM layer's result.
@@ -492,7 +516,16 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     assert_eq!(*w.w_h.shape(), (h4, hid), "lstm: w_h shape");
     assert_eq!(*w.bias.shape(), (1, h4), "lstm: bias shape");
     let (bsz, n) = (seq.batch, seq.rows());
-    let (wx, wh) = (host(w.w_x), host(w.w_h));
+    let (mut wx, mut wh) = (host(w.w_x), host(w.w_h));
+    if let Some(bits) = w.fake_bits {
+        fake_quantize_rows(&mut wx, inp, bits);
+        fake_quantize_rows(&mut wh, hid, bits);
+    }
+    let drop_h = w.drop_h.map(|m| {
+        assert_eq!(m.len(), wh.len(), "lstm: DropConnect mask shape");
+        wh.iter_mut().zip(m).for_each(|(a, b)| *a *= b);
+        m.to_vec()
+    });
     let (gates, input, mut tape) = input_preactivations(input, &wx, &host(w.bias), n, inp);
     let (h0, c0) = match init {
         Some((h, c)) => {
@@ -514,14 +547,26 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
         tape.add_backward_op(move |grads| {
             let dh_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
             let da = fwd.backward(&dh_out, &seq, &wh, &parts);
-            // dW_h = sum_t dA_t^T h_{t-1}.
-            let gwh = grads.get_or_alloc_mut(&wh_g)?;
+            // dW_h = sum_t dA_t^T h_{t-1} (of the masked weights, then
+            // masked: DropConnect's chain rule).
+            let mut masked = drop_h.as_ref().map(|_| vec![0.0f32; h4 * hid]);
+            let gwh_all = grads.get_or_alloc_mut(&wh_g)?;
+            let gwh: &mut [f32] = match masked.as_mut() {
+                Some(buf) => buf,
+                None => gwh_all,
+            };
             if seq.steps > 1 {
                 let m = n - bsz;
                 matmul(gwh, Mat::new(&da[bsz * h4..], m, h4).t(), Mat::new(&fwd.hs[..m * hid], m, hid), true);
             }
             if has_init && seq.steps > 0 {
                 matmul(gwh, Mat::new(&da[..bsz * h4], bsz, h4).t(), Mat::new(&fwd.h0, bsz, hid), true);
+            }
+            if let (Some(buf), Some(mask)) = (&masked, &drop_h) {
+                let gwh_all = grads.get_or_alloc_mut(&wh_g)?;
+                for ((g, d), m) in gwh_all.iter_mut().zip(buf).zip(mask) {
+                    *g += d * m;
+                }
             }
             let gb = grads.get_or_alloc_mut(&b_g)?;
             for row in da.chunks_exact(h4) {
@@ -639,7 +684,7 @@ mod tests {
         let x = t2(fill(steps * bsz * inp, 4), steps * bsz, inp);
         let (h0, c0) = (fill(bsz * hid, 5), fill(bsz * hid, 6));
         let run = |blocks: usize| {
-            let w = LstmWeights { w_x: &wx, w_h: &wh, bias: &bias };
+            let w = LstmWeights { w_x: &wx, w_h: &wh, bias: &bias, fake_bits: None, drop_h: None };
             let input = LstmInput::Dense(x.clone().traced(Gradients::leaky()));
             let out = lstm_in_blocks(input, w, &seq, Some((&h0, &c0)), blocks);
             let h = out.h.as_vec();

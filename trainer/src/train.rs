@@ -288,6 +288,23 @@ pub struct CharLmConfig {
     /// ones.
     #[arg(long, default_value_t = 0.0)]
     pub ema: f32,
+    /// DropConnect on the recurrent weights: each weight of every layer's
+    /// `w_h` is dropped with this probability, one mask a batch (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub weight_drop: f32,
+    /// Quantization-aware training: forward passes read the LSTM weights
+    /// rounded to the per-row grid of this many bits (4 or 8; 0 = off), as
+    /// `--lstm-bits` exports them. Usually a fine-tuning run from `--init`.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub qat_lstm_bits: u8,
+    /// Start from this checkpoint's weights (the same network shape and
+    /// charset): a new run, with a new optimiser and schedule. For
+    /// fine-tuning, for example with `--qat-lstm-bits 4`.
+    #[arg(long, value_name = "CKPT")]
+    #[serde(default)]
+    pub init: Option<PathBuf>,
     /// Gradient clipping by global norm (0 = off).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
@@ -606,6 +623,41 @@ impl Run {
         };
         self.ema = Some(Ema { decay, values });
         Ok(self)
+    }
+
+    /// A new run starts from the weights of the checkpoint at `path`
+    /// (`--init`) instead of random ones; a resumed run keeps its own.
+    fn init_from(&mut self, path: &Path) -> Result<()> {
+        if self.progress.steps > 0 {
+            return Ok(());
+        }
+        let ckpt = Checkpoint::load(path)?;
+        let mismatch = |reason: String| Error::BadCheckpoint { path: path.to_owned(), reason };
+        let (a, b) = (&ckpt.meta.net, &self.net.cfg);
+        let shape = |c: &NetConfig| (c.vocab, c.embed_dim, c.hidden, c.layers, c.outputs, c.readout);
+        if shape(a) != shape(b) {
+            return Err(mismatch(format!(
+                "--init needs the same network: it holds {} x {} embedding, {} x {} LSTM, {} outputs; \
+                 this run asks for {} x {}, {} x {}, {}",
+                a.vocab,
+                a.embed_dim,
+                a.layers,
+                a.hidden,
+                a.outputs,
+                b.vocab,
+                b.embed_dim,
+                b.layers,
+                b.hidden,
+                b.outputs
+            )));
+        }
+        if ckpt.meta.task != self.task {
+            return Err(mismatch("--init needs the same task and charset".into()));
+        }
+        let values: Vec<Vec<f32>> = ckpt.params.clone();
+        self.net = self.net.with_params(&values);
+        self.adam = Adam::new(&self.net, AdamConfig { lr: self.adam.cfg.lr, ..Default::default() });
+        Ok(())
     }
 
     /// The weights validation reads and the best checkpoint keeps: the
@@ -985,7 +1037,7 @@ fn train_json(cfg: &impl Serialize) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(cfg).expect("config serializes");
     if let Some(obj) = v.as_object_mut() {
         obj.remove("out");
-        for key in ["data", "valid", "test"] {
+        for key in ["data", "valid", "test", "init"] {
             if let Some(path) = obj.remove(key).and_then(|d| d.as_str().map(PathBuf::from)) {
                 obj.insert(key.into(), crate::data::file_identity(&path)?);
             }
@@ -1141,7 +1193,18 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &data::Cha
         readout: Readout::EveryStep,
     };
     let task = Task::CharLm { charset: corpus.charset.clone() };
-    let run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    if !(0.0..1.0).contains(&cfg.weight_drop) {
+        return Err(Error::Config(format!("--weight-drop {} is not in [0, 1)", cfg.weight_drop)));
+    }
+    if ![0, 4, 8].contains(&cfg.qat_lstm_bits) {
+        return Err(Error::Config(format!("--qat-lstm-bits must be 0, 4 or 8, not {}", cfg.qat_lstm_bits)));
+    }
+    let mut run = Run::start(&cfg.out, task, net_cfg, cfg.lr, cfg.seed, train_json(cfg)?, opts.resume)?;
+    if let Some(path) = &cfg.init {
+        run.init_from(path)?;
+    }
+    run.net.weight_drop = cfg.weight_drop;
+    run.net.lstm_quant = (cfg.qat_lstm_bits > 0).then_some(cfg.qat_lstm_bits);
     let mut run = run.with_ema(cfg.ema, opts.resume)?;
     let mut objective = CharLmObjective {
         train: &corpus.train,

@@ -1,7 +1,9 @@
 //! The language model's training features on a tiny corpus (seconds, no
 //! data set): a cosine schedule to a floor, random window offsets each
-//! epoch, and an exponential moving average of the weights that is what
-//! validation reads and `best.ckpt` keeps, resumable like the rest.
+//! epoch, an exponential moving average of the weights that is what
+//! validation reads and `best.ckpt` keeps, resumable like the rest;
+//! DropConnect on the recurrent weights; fine-tuning from `--init` with
+//! quantization-aware training on the exporter's 4-bit grid.
 
 mod common;
 
@@ -36,6 +38,9 @@ fn cfg(out: &std::path::Path, epochs: usize) -> CharLmConfig {
         lr_floor: 1e-3,
         random_offsets: true,
         ema: 0.9,
+        weight_drop: 0.0,
+        qat_lstm_bits: 0,
+        init: None,
         clip: 5.0,
         epochs,
         minutes: 0.0,
@@ -100,6 +105,71 @@ fn random_offsets_move_the_windows_and_change_the_run() {
     train::train_charlm_on(&cfg(&again, 2), &quiet(), &c).unwrap();
     assert!(Checkpoint::load(&again.join("checkpoint.ckpt")).unwrap().params == a.params);
     for d in [with, without, again] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn dropconnect_changes_the_run_and_is_seeded() {
+    let c = corpus();
+    let plain = common::temp_dir("wd-off");
+    let dropped = common::temp_dir("wd-on");
+    let again = common::temp_dir("wd-again");
+    let wd = |out: &std::path::Path| CharLmConfig { weight_drop: 0.3, ..cfg(out, 2) };
+    train::train_charlm_on(&cfg(&plain, 2), &quiet(), &c).unwrap();
+    train::train_charlm_on(&wd(&dropped), &quiet(), &c).unwrap();
+    train::train_charlm_on(&wd(&again), &quiet(), &c).unwrap();
+    let params = |d: &std::path::Path| Checkpoint::load(&d.join("checkpoint.ckpt")).unwrap().params;
+    assert!(params(&plain) != params(&dropped), "DropConnect changed nothing");
+    assert!(params(&dropped) == params(&again), "DropConnect is not seeded");
+    let bad = common::temp_dir("wd-bad");
+    let err = train::train_charlm_on(&CharLmConfig { weight_drop: 1.0, ..cfg(&bad, 1) }, &quiet(), &c).unwrap_err();
+    assert!(err.to_string().contains("--weight-drop 1 is not in [0, 1)"), "{err}");
+    for d in [plain, dropped, again, bad] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn init_and_qat_fine_tune_on_the_export_grid() {
+    use trainer::train::LrSchedule::Constant;
+    let c = corpus();
+    let base = common::temp_dir("qat-base");
+    train::train_charlm_on(&CharLmConfig { ema: 0.0, ..cfg(&base, 3) }, &quiet(), &c).unwrap();
+    let best = base.join("best.ckpt");
+    // A quantization-aware run from those weights at a negligible rate:
+    // its validation is the initial weights read on the 4-bit grid.
+    let qat = common::temp_dir("qat-run");
+    let fine = CharLmConfig {
+        init: Some(best.clone()),
+        qat_lstm_bits: 4,
+        lr: 1e-12,
+        schedule: Constant,
+        warmup: 0,
+        ema: 0.0,
+        ..cfg(&qat, 1)
+    };
+    let s = train::train_charlm_on(&fine, &quiet(), &c).unwrap();
+    let ckpt = Checkpoint::load(&best).unwrap();
+    let net = ckpt.network(&dfdx::prelude::Cpu::default()).unwrap();
+    let float = train::evaluate_charlm(&net, &c.valid, 2000);
+    let mut on_grid = net.clone();
+    on_grid.lstm_quant = Some(4);
+    let fake = train::evaluate_charlm(&on_grid, &c.valid, 2000);
+    assert!((s.best_val_loss - fake).abs() < 1e-4, "QAT validated {} vs {fake} on the grid", s.best_val_loss);
+    assert!((fake - float).abs() > 1e-4, "the 4-bit grid changed nothing ({fake} vs {float})");
+    // The exported 4-bit integer model is what the fake quantization saw.
+    let calib = trainer::export::charlm_calibration(&c);
+    let bits = host::Bits { embed: 8, lstm: 4 };
+    let bytes = trainer::export::quantize_checkpoint(&ckpt, &best, &calib, bits).unwrap();
+    let int = trainer::eval::charlm_on(&best, &bytes, &c, None).unwrap().val_nats.unwrap();
+    assert!((int - fake).abs() < 0.02, "integer {int} vs fake-quantized {fake}");
+    // --init needs the same shape.
+    let other = common::temp_dir("qat-other");
+    let err = train::train_charlm_on(&CharLmConfig { init: Some(best), hidden: 9, ..cfg(&other, 1) }, &quiet(), &c)
+        .unwrap_err();
+    assert!(err.to_string().contains("--init needs the same network"), "{err}");
+    for d in [base, qat, other] {
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -84,7 +84,8 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     // Exported and run through the integer runtime (the device's code):
     // predictions agree with the float model on nearly all of 200 reviews.
     let file = out.join("sentiment.lstm");
-    export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::Classifier(&cfg.input), &file, 8).unwrap();
+    export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::Classifier(&cfg.input), &file, host::Bits::INT8)
+        .unwrap();
     let bytes = std::fs::read(&file).unwrap();
     let clf = host::run::HostClassifier::from_bytes(&bytes).unwrap();
     let mut state = Box::new(host::run::HostClassifierState::new());
@@ -116,6 +117,9 @@ fn charlm_cfg(dir: &std::path::Path, out: &std::path::Path) -> CharLmConfig {
         lr_floor: 0.0,
         random_offsets: false,
         ema: 0.0,
+        weight_drop: 0.0,
+        qat_lstm_bits: 0,
+        init: None,
         clip: 5.0,
         epochs: 12,
         minutes: 0.0,
@@ -153,7 +157,9 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     // 0.02 nats/char of the float model (the shipped model's gap is
     // measured by `trainer charlm eval`).
     let file = out.join("charlm.lstm");
-    let bytes = export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::CharLm(&cfg.corpus), &file, 8).unwrap();
+    let bytes =
+        export::export(&out.join("best.ckpt"), &cfg.data, Calibrate::CharLm(&cfg.corpus), &file, host::Bits::INT8)
+            .unwrap();
     let e = eval::eval_charlm(&file, &cfg.data, &cfg.corpus, None).unwrap();
     let int_loss = e.val_nats.unwrap();
     eprintln!("charlm: integer model {int_loss:.4} nats/char, float {float_loss:.4}, {} bytes", bytes.len());

@@ -96,6 +96,17 @@ fn sentiment_model_gradient_matches_finite_differences() {
 
 #[test]
 fn language_model_gradient_matches_finite_differences() {
+    lm_gradient_check(0.0);
+}
+
+/// DropConnect on `w_h` (one fixed mask, as `loss_and_grads` seeds it):
+/// the dropped weights get no gradient, the others the masked chain rule's.
+#[test]
+fn language_model_gradient_with_dropconnect_matches_finite_differences() {
+    lm_gradient_check(0.4);
+}
+
+fn lm_gradient_check(weight_drop: f32) {
     let dev = Cpu::seed_from_u64(0);
     for embed_dim in [0, 4] {
         let v = 7;
@@ -108,7 +119,8 @@ fn language_model_gradient_matches_finite_differences() {
             outputs: v,
             readout: Readout::EveryStep,
         };
-        let net = Network::new(&dev, cfg, 5).unwrap();
+        let mut net = Network::new(&dev, cfg, 5).unwrap();
+        net.weight_drop = weight_drop;
         let (steps, batch) = (6, 2);
         let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 1) % v).collect();
         let mut targets = vec![0.0; steps * batch * v];

@@ -39,7 +39,7 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     let summary = train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
     let ckpt = checkpoint::Checkpoint::load(&summary.best).expect("checkpoint");
     let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
-    let bytes = export::write_model(&ckpt, &summary.best, &calib, 8, &model).expect("exports");
+    let bytes = export::write_model(&ckpt, &summary.best, &calib, host::Bits::INT8, &model).expect("exports");
     assert_eq!(runtime::Model::from_bytes(&bytes).expect("model").header.outputs, 4);
 
     let mut text = String::new();
