@@ -134,10 +134,11 @@ pub fn vocab_of(text: &[u8]) -> Words {
     Words::Vocab { punctuation: true, hashes }
 }
 
-/// Four small quantized model files (a two-layer language model, a
-/// mean+max two-class classifier on hashed words, one on a vocabulary, and
-/// a four-class one with a softmax head), a few hundred bytes each: the
-/// mutation tests' subjects and the fuzzers' seeds.
+/// Five small quantized model files (a two-layer language model, a
+/// mean+max two-class classifier on hashed words, one on a vocabulary, a
+/// four-class one with a softmax head, and a two-layer language model with
+/// 4-bit LSTM weights over rows of partial groups), a few hundred bytes
+/// each: the mutation tests' subjects and the fuzzers' seeds.
 pub fn small_model_files() -> Vec<Vec<u8>> {
     let lm =
         random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 4, hidden: 6, layers: 2 }, Pooling::Last, 0, 1, 1.0);
@@ -171,12 +172,14 @@ pub fn small_model_files() -> Vec<Vec<u8>> {
         1.0,
     );
     four.tokenizer = FloatTokenizer::Words(words);
+    let lm4 =
+        random_model(ModelKind::CharLm, Dims { vocab: 20, embed: 6, hidden: 10, layers: 2 }, Pooling::Last, 0, 5, 1.0);
     let mut rng = Rng::new(1);
-    [lm, s, v, four]
+    [(lm, 8), (s, 8), (v, 8), (four, 8), (lm4, 4)]
         .iter()
-        .map(|m| {
+        .map(|(m, lstm)| {
             let cal = Calibration::run(m, &[random_ids(&mut rng, 50, 1, m.vocab().min(20) as u32)]);
-            quantize(m, &cal, 8).expect("a small model quantizes")
+            host::quantize_bits(m, &cal, host::Bits { embed: 8, lstm: *lstm }).expect("a small model quantizes")
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! The project's xtask: `cargo xtask <command>` (see `cargo xtask --help`).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -408,6 +409,25 @@ const SENTIMENT_FLAGS: &[&str] = &[
     "--seed",
     "1",
 ];
+/// The language model's second stage: from the first stage's best
+/// weights, quantization-aware training on the 4-bit grid (after
+/// `CHARLM_FLAGS`, whose values these replace).
+const CHARLM_QAT_FLAGS: &[&str] = &[
+    "--qat-lstm-bits",
+    "4",
+    "--lr",
+    "0.0003",
+    "--schedule",
+    "cosine",
+    "--warmup",
+    "0",
+    "--lr-floor",
+    "0.00001",
+    "--epochs",
+    "20",
+    "--patience",
+    "20",
+];
 const CHARLM_FLAGS: &[&str] = &[
     "--start-marker",
     "The Tragedie of Hamlet",
@@ -481,36 +501,104 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
         .map(|f| data.join(f))
         .find(|p| p.exists())
         .with_context(|| format!("no aclImdb-labeled.tar.gz or aclImdb_v1.tar.gz in {}", data.display()))?;
-    let jobs = [
-        (Which::Sentiment, "sentiment", imdb, SENTIMENT_FLAGS, "8"),
-        (Which::Charlm, "charlm", data.join("pg2265.txt"), CHARLM_FLAGS, "8"),
+    let train_dir = root().join("target/train");
+    // Each stage is one trainer process (the data read once: training,
+    // then export and evaluation of the integer model with the data in
+    // memory). The language model takes two: float training, then
+    // quantization-aware fine-tuning of its best weights at 4 bits.
+    let charlm_init = train_dir.join("charlm/best.ckpt");
+    let stages: [Stage; 3] = [
+        Stage {
+            which: Which::Sentiment,
+            command: "classify",
+            out: "sentiment",
+            data: imdb,
+            flags: SENTIMENT_FLAGS.iter().map(OsString::from).collect(),
+            export: Some(("sentiment", &["--embed-bits", "8"])),
+            copies: &[("metrics.json", "sentiment-training.json"), ("curves.png", "sentiment-curves.png")],
+        },
+        Stage {
+            which: Which::Charlm,
+            command: "charlm",
+            out: "charlm",
+            data: data.join("pg2265.txt"),
+            flags: CHARLM_FLAGS.iter().map(OsString::from).collect(),
+            export: None,
+            copies: &[("metrics.json", "charlm-training.json"), ("curves.png", "charlm-curves.png")],
+        },
+        Stage {
+            which: Which::Charlm,
+            command: "charlm",
+            out: "charlm-qat",
+            data: data.join("pg2265.txt"),
+            flags: overridden(CHARLM_FLAGS, CHARLM_QAT_FLAGS)
+                .into_iter()
+                .map(OsString::from)
+                .chain([OsString::from("--init"), charlm_init.into_os_string()])
+                .collect(),
+            export: Some(("charlm", &["--embed-bits", "8", "--lstm-bits", "4"])),
+            copies: &[("metrics.json", "charlm-qat-training.json"), ("curves.png", "charlm-qat-curves.png")],
+        },
     ];
-    for (which, name, file, flags, embed_bits) in jobs {
-        if only.is_some_and(|o| o != which) {
+    for stage in stages {
+        if only.is_some_and(|o| o != stage.which) {
             continue;
         }
-        let out = root().join("target/train").join(name);
-        let model = models.join(format!("{name}.lstm"));
-        // One process: the data is read once; training, then export and
-        // evaluation of the integer model with the data in memory.
+        let out = train_dir.join(stage.out);
         let mut cmd = Command::new(&trainer);
-        let command = if which == Which::Sentiment { "classify" } else { name };
-        cmd.args([command, "train", "--data"]).arg(&file).arg("--out").arg(&out).args(flags);
-        cmd.args(["--embed-bits", embed_bits, "--export"]).arg(&model);
+        cmd.args([stage.command, "train", "--data"]).arg(&stage.data).arg("--out").arg(&out).args(&stage.flags);
+        let mut copies: Vec<(&str, String)> = stage.copies.iter().map(|&(f, t)| (f, t.to_owned())).collect();
+        if let Some((name, bits)) = stage.export {
+            cmd.args(bits).arg("--export").arg(models.join(format!("{name}.lstm")));
+            copies.push(("eval.json", format!("{name}.json")));
+        }
         if resume {
             cmd.arg("--resume");
         }
         run(&mut cmd)?;
-        for (from, to) in [
-            ("eval.json", format!("{name}.json")),
-            ("metrics.json", format!("{name}-training.json")),
-            ("curves.png", format!("{name}-curves.png")),
-        ] {
+        for (from, to) in copies {
             std::fs::copy(out.join(from), models.join(&to))
                 .with_context(|| format!("copying {} to models/{to}", out.join(from).display()))?;
         }
     }
     Ok(())
+}
+
+/// `base` (flags, each with its value if it has one) with the flags of
+/// `changes` set to their values there, and those it lacks appended.
+fn overridden(base: &[&str], changes: &[&str]) -> Vec<String> {
+    let pairs = |flags: &[&str]| -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut it = flags.iter().peekable();
+        while let Some(f) = it.next() {
+            let value = it.next_if(|v| !v.starts_with("--")).map(|v| v.to_string());
+            out.push((f.to_string(), value));
+        }
+        out
+    };
+    let mut flags = pairs(base);
+    for (f, v) in pairs(changes) {
+        match flags.iter_mut().find(|(g, _)| *g == f) {
+            Some(slot) => slot.1 = v,
+            None => flags.push((f, v)),
+        }
+    }
+    flags.into_iter().flat_map(|(f, v)| std::iter::once(f).chain(v)).collect()
+}
+
+/// One trainer process of `cargo xtask train`.
+struct Stage {
+    which: Which,
+    command: &'static str,
+    /// Its folder under `target/train`.
+    out: &'static str,
+    data: PathBuf,
+    flags: Vec<OsString>,
+    /// The model file it writes (`models/<name>.lstm`, its evaluation
+    /// `models/<name>.json`) and the export's bit flags.
+    export: Option<(&'static str, &'static [&'static str])>,
+    /// Files of its folder copied into `models/`.
+    copies: &'static [(&'static str, &'static str)],
 }
 
 fn models(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
@@ -575,5 +663,28 @@ fn main() -> Result<()> {
             print!("{report}");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod stage_tests {
+    use super::overridden;
+
+    #[test]
+    fn overrides_replace_values_keep_switches_and_append_new_flags() {
+        let base = ["--start-marker", "The Tragedie of Hamlet", "--lr", "0.002", "--random-offsets", "--epochs", "200"];
+        let got = overridden(&base, &["--epochs", "20", "--qat-lstm-bits", "4", "--lr", "0.0003"]);
+        let want = [
+            "--start-marker",
+            "The Tragedie of Hamlet",
+            "--lr",
+            "0.0003",
+            "--random-offsets",
+            "--epochs",
+            "20",
+            "--qat-lstm-bits",
+            "4",
+        ];
+        assert_eq!(got, want);
     }
 }

@@ -62,7 +62,8 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
         let n = l.w_x.len() + l.w_h.len() + l.bias.0.len() + 2 * (l.scale_x.multipliers.0.len() + l.scale_x.len());
         let _ = writeln!(
             s,
-            "       lstm layer {i}: {n} B (w_x {}, w_h {}), cell Q{}.{}",
+            "       lstm layer {i}: {n} B ({}-bit weights: w_x {}, w_h {}), cell Q{}.{}",
+            l.bits,
             l.w_x.len(),
             l.w_h.len(),
             15 - l.cell_frac,
