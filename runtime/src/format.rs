@@ -507,7 +507,8 @@ impl<'a> Model<'a> {
         let body = &content[PREFIX_LEN..];
         // Field by field (postcard writes a struct as its fields in
         // order): a version 1 or 2 body is a version 3 body without the
-        // labels, and one `Model` is built, in place, for every version.
+        // labels, a version 3 body a version 4 body without the layers'
+        // weight bits, and one `Model` is built, in place, for every version.
         let mut rest = body;
         let model = Model {
             header: take(&mut rest)?,
@@ -527,7 +528,7 @@ impl<'a> Model<'a> {
             return Err(Error::Inconsistent { what: "a version 1 or 2 classifier has two classes" });
         }
         if version >= 3 && model.header.kind == ModelKind::Classifier && model.labels.is_empty() {
-            return Err(Error::Inconsistent { what: "a version 3 classifier names its classes" });
+            return Err(Error::Inconsistent { what: "a classifier of version 3 or later names its classes" });
         }
         model.validate()?;
         Ok(model)

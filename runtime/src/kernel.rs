@@ -202,7 +202,7 @@ fn dot_q4_plain(row: &[u8], x: &[i16], from: usize) -> i32 {
 /// Dot product of one 4-bit row ([`crate::format::row_bytes`]`(4,
 /// x.len())` bytes at the start of `w`) with a prepared vector. Panics if
 /// `w` is shorter.
-#[inline]
+#[inline(always)]
 pub fn dot_q4(w: &[u8], x: Prepared<'_>) -> i32 {
     let n = x.0.len();
     let w = &w[..crate::format::row_bytes(4, n)];

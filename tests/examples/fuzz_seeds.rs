@@ -1,6 +1,7 @@
 //! Writes the fuzzers' seed corpus: `cargo run -p tests --example fuzz_seeds -- DIR`.
 //!
-//! `DIR/model/`: the shipped models and two small random models, each as a
+//! `DIR/model/`: the shipped models and the small random models (8-bit and
+//! 4-bit LSTM weights), each as a
 //! whole file (mode byte 0) and as a body whose CRC the target appends (mode
 //! byte 1); `DIR/tokenizer/`: hashing parameters and review-like text.
 

@@ -380,7 +380,10 @@ fn class_name_errors() {
         with(&|m| m.labels = "a\nb\nc"),
         Err(Error::Inconsistent { what: "class names end with a newline each" })
     );
-    assert_eq!(with(&|m| m.labels = ""), Err(Error::Inconsistent { what: "a version 3 classifier names its classes" }));
+    assert_eq!(
+        with(&|m| m.labels = ""),
+        Err(Error::Inconsistent { what: "a classifier of version 3 or later names its classes" })
+    );
     static LONG: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nb\nc\n";
     assert_eq!(
         with(&|m| m.labels = LONG),
