@@ -223,12 +223,13 @@ fn info(out: &mut Out) -> Result<(), Failure> {
         let h = &m.header;
         let _ = writeln!(
             out,
-            "{name}: {} bytes, vocab {}, embed {}, hidden {}, layers {}, outputs {}, max tokens {}",
+            "{name}: {} bytes, vocab {}, embed {}, hidden {}, layers {} ({}-bit weights), outputs {}, max tokens {}",
             bytes.len(),
             h.vocab,
             h.embed_dim,
             h.hidden,
             h.layers,
+            m.layers.first().map_or(8, |l| l.bits),
             h.outputs,
             m.head.max_tokens
         );

@@ -3,7 +3,7 @@
 
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::Words;
-use host::{quantize, Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
+use host::{Calibration, FloatHead, FloatLstmLayer, FloatModel, FloatTokenizer};
 use runtime::format::{ModelKind, Pooling};
 use runtime::tokenizer::WordHashing;
 use runtime::{Error, Model, Rng, Sampler};
