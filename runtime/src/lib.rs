@@ -4,11 +4,16 @@
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
 //!
-//! No `unsafe` code, except the Cortex-M4/M7 dot-product kernel's inline
-//! assembly in [`kernel`] (built for `thumbv7em-*` targets only).
+//! No `unsafe` code, except the dot-product kernels in [`kernel`]: the
+//! Cortex-M4/M7 one's inline assembly (built for `thumbv7em-*` targets
+//! only) and the x86-64 AVX2 one's intrinsics (with the `std` feature,
+//! which the host enables: it detects the CPU at run time).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
 
 pub mod charlm;
 pub mod classifier;
