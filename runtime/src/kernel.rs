@@ -180,25 +180,31 @@ fn prepared_index(k: usize, n: usize) -> usize {
 /// eight columns, four bytes a group, byte `j` holding columns `j` and
 /// `j + 4`), in Rust: the portable kernel, and the DSP kernel's last
 /// partial group. `from` is a multiple of 8.
+///
+/// A whole group is one little-endian word whose nibble `p` (bits `4p` to
+/// `4p + 3`) is column `p / 2` for even `p` and `4 + p / 2` for odd `p`;
+/// `(w << (28 - 4p)) >> 28` sign-extends it (one `SBFX` on ARMv7-M).
 #[inline(always)]
 fn dot_q4_plain(row: &[u8], x: &[i16], from: usize) -> i32 {
     let n = x.len();
+    // Whole groups in plain order (a DSP target's prepared vector is not:
+    // only its last partial group comes here).
+    let whole = if cfg!(lstm_dsp) { from } else { from.max(n & !7) };
     let mut sum = 0i32;
-    let mut g = from;
-    while g < n {
-        let bytes = &row[g / 2..g / 2 + 4];
-        if g + 8 <= n && !cfg!(lstm_dsp) {
-            let xs = &x[g..g + 8];
-            for (j, &b) in bytes.iter().enumerate() {
-                sum += nibble(b, 0) * i32::from(xs[j]) + nibble(b, 1) * i32::from(xs[j + 4]);
-            }
-        } else {
-            for k in g..n.min(g + 8) {
-                let (j, half) = ((k - g) % 4, (k - g) / 4);
-                sum += nibble(bytes[j], half) * i32::from(x[prepared_index(k, n)]);
-            }
+    for (b, xs) in row[from / 2..whole / 2].chunks_exact(4).zip(x[from..whole].chunks_exact(8)) {
+        let w = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let nib = |p: i32| (w << (28 - 4 * p)) >> 28;
+        let x = |k: usize| i32::from(xs[k]);
+        sum += nib(0) * x(0) + nib(2) * x(1) + nib(4) * x(2) + nib(6) * x(3);
+        sum += nib(1) * x(4) + nib(3) * x(5) + nib(5) * x(6) + nib(7) * x(7);
+    }
+    // The last, partial group, through the prepared layout.
+    if whole < n {
+        let bytes = &row[whole / 2..whole / 2 + 4];
+        for k in whole..n {
+            let (j, half) = ((k - whole) % 4, (k - whole) / 4);
+            sum += nibble(bytes[j], half) * i32::from(x[prepared_index(k, n)]);
         }
-        g += 8;
     }
     sum
 }
