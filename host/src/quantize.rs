@@ -116,6 +116,14 @@ pub const CELL_RANGE_CAP: f64 = 16.0;
 /// Fractional bits of the logits the quantizer writes.
 pub const OUT_FRAC: u8 = 12;
 
+/// The level `v` takes on a symmetric grid of step `scale` and levels
+/// `-qmax..=qmax`: the one rounding every weight and table value the
+/// quantizer writes goes through, and that quantization-aware training
+/// reads back (times `scale`).
+pub fn level(v: f32, scale: f64, qmax: f64) -> f64 {
+    (f64::from(v) / scale).round().clamp(-qmax, qmax)
+}
+
 /// The scale of a symmetric quantizer with levels `-qmax..=qmax` for
 /// `values`: the clipping range (a fraction of the largest magnitude, from
 /// 100% down to 20%) with the least squared error. Few levels (4 bits) gain
@@ -129,9 +137,8 @@ pub fn clipped_scale(values: &[f32], qmax: f64) -> f64 {
         values
             .iter()
             .map(|&v| {
-                let v = f64::from(v);
-                let q = (v / s).round().clamp(-qmax, qmax) * s;
-                (v - q) * (v - q)
+                let e = f64::from(v) - level(v, s, qmax) * s;
+                e * e
             })
             .sum()
     };
@@ -177,7 +184,7 @@ fn row_quantize(w: &[f32], cols: usize, rows_order: &[usize], min_scale: &[f64],
     for (k, &r) in rows_order.iter().enumerate() {
         let row = &w[r * cols..(r + 1) * cols];
         let s = row_scale(row, bits).max(min_scale[k]).max(1e-12);
-        let ints: Vec<i8> = row.iter().map(|&v| (v as f64 / s).round().clamp(-q, q) as i8).collect();
+        let ints: Vec<i8> = row.iter().map(|&v| level(v, s, q) as i8).collect();
         if bits == 4 {
             bytes.extend(pack_q4(&ints));
         } else {
@@ -276,7 +283,7 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
         b => return Err(QuantizeError::EmbedBits(b)),
     };
     let s_emb = clipped_scale(&model.embedding, qmax);
-    let eq: Vec<i8> = model.embedding.iter().map(|&v| (v as f64 / s_emb).round().clamp(-qmax, qmax) as i8).collect();
+    let eq: Vec<i8> = model.embedding.iter().map(|&v| level(v, s_emb, qmax) as i8).collect();
     let embedding: Vec<u8> = if embed_bits == 4 {
         eq.chunks_exact(2).map(|p| ((p[0] as u8) & 0x0f) | ((p[1] as u8) << 4)).collect()
     } else {

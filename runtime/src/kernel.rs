@@ -674,6 +674,23 @@ mod tests {
         }
     }
 
+    /// Rows of int4 values (each in `[-7, 7]`, all of one length `n`) packed
+    /// by the format's rule, independently of the quantizer: byte `j` of
+    /// group `g` holds columns `8g + j` (low nibble) and `8g + j + 4` (high),
+    /// each row `4 * ceil(n / 8)` bytes.
+    fn pack_q4_rows(rows: &[std::vec::Vec<i32>]) -> std::vec::Vec<u8> {
+        let n = rows.first().map_or(0, |r| r.len());
+        let rb = 4 * n.div_ceil(8);
+        let mut w = std::vec![0u8; rows.len() * rb];
+        for (r, row) in rows.iter().enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                let nib = (v as u8) & 0x0f;
+                w[r * rb + 4 * (k / 8) + k % 4] |= if k % 8 < 4 { nib } else { nib << 4 };
+            }
+        }
+        w
+    }
+
     /// This target's kernel (on x86-64 hosts with AVX2, the SIMD one)
     /// against the portable one, on random rows and on the extremes, for
     /// every length to 300 at both widths. Under Miri both sides are the
@@ -706,19 +723,18 @@ mod tests {
                         _ => [127u8, (-127i8) as u8][(next() & 1) as usize],
                     })
                     .collect();
-                let rb = crate::format::row_bytes(4, n);
-                let mut w4 = std::vec![0u8; 2 * rb];
-                for r in 0..2 {
-                    for k in 0..n {
-                        let v: i8 = match pattern {
-                            0 => (next() % 15) as i8 - 7,
-                            1 => -7,
-                            _ => [7, -7][(next() & 1) as usize],
-                        };
-                        let nib = (v as u8) & 0x0f;
-                        w4[r * rb + 4 * (k / 8) + k % 4] |= if k % 8 < 4 { nib } else { nib << 4 };
-                    }
-                }
+                let rows4: std::vec::Vec<std::vec::Vec<i32>> = (0..2)
+                    .map(|_| {
+                        (0..n)
+                            .map(|_| match pattern {
+                                0 => (next() % 15) as i32 - 7,
+                                1 => -7,
+                                _ => [7, -7][(next() & 1) as usize],
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let w4 = pack_q4_rows(&rows4);
                 let p = buf.prepare(&x);
                 assert_eq!(dot2(&w8, p), dot2_portable(&w8, &x, 8), "int8, n {n}, pattern {pattern}");
                 assert_eq!(dot2_q4(&w4, p), dot2_portable(&w4, &x, 4), "int4, n {n}, pattern {pattern}");
@@ -737,16 +753,7 @@ mod tests {
             let rows: std::vec::Vec<std::vec::Vec<i32>> =
                 (0..2).map(|_| (0..n).map(|_| (next() % 15) as i32 - 7).collect()).collect();
             let x: std::vec::Vec<i16> = (0..n).map(|k| if k % 5 == 0 { i16::MIN } else { next() as i16 }).collect();
-            // Pack by the format's rule: byte j of group g holds columns
-            // 8g + j (low) and 8g + j + 4 (high).
-            let rb = 4 * n.div_ceil(8);
-            let mut w = std::vec![0u8; 2 * rb];
-            for (r, row) in rows.iter().enumerate() {
-                for (k, &v) in row.iter().enumerate() {
-                    let nib = (v as u8) & 0x0f;
-                    w[r * rb + 4 * (k / 8) + k % 4] |= if k % 8 < 4 { nib } else { nib << 4 };
-                }
-            }
+            let w = pack_q4_rows(&rows);
             let mut buf = PrepBuf::<512>::new();
             let p = buf.prepare(&x);
             let plain = |row: &[i32]| row.iter().zip(&x).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();

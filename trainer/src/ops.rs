@@ -212,7 +212,7 @@ pub fn fake_quantize_rows(w: &mut [f32], cols: usize, bits: u8) {
     let q = host::quantize::levels(bits);
     for row in w.chunks_mut(cols.max(1)) {
         let s = host::quantize::row_scale(row, bits).max(1e-12);
-        row.iter_mut().for_each(|v| *v = ((f64::from(*v) / s).round().clamp(-q, q) * s) as f32);
+        row.iter_mut().for_each(|v| *v = (host::quantize::level(*v, s, q) * s) as f32);
     }
 }
 

@@ -654,8 +654,7 @@ impl Run {
         if ckpt.meta.task != self.task {
             return Err(mismatch("--init needs the same task and charset".into()));
         }
-        let values: Vec<Vec<f32>> = ckpt.params.clone();
-        self.net = self.net.with_params(&values);
+        self.net = self.net.with_params(&ckpt.params);
         self.adam = Adam::new(&self.net, AdamConfig { lr: self.adam.cfg.lr, ..Default::default() });
         Ok(())
     }
