@@ -82,17 +82,41 @@ pub const fn requantize(acc: i64, multiplier: i32, shift: i8) -> i64 {
 /// [`requantize`] saturated to `±limit`, as an `i32` (`limit < 2^30`),
 /// saturating before the last halving so that it runs in 32 bits: the hot
 /// path of every gate.
+///
+/// Where `acc` fits in 32 bits and the shift is at least 32 (`shift >= 2`,
+/// the common case of a gate), it is one 32x32 multiply's high word, one
+/// arithmetic shift and one signed saturation: the value `q` with one bit
+/// more is clamped to `[-2 limit, 2 limit - 1]` rather than to
+/// `[-2 limit, 2 limit]`, which halves to the same result since `2 limit`
+/// and `2 limit - 1` both round to `limit` (and for a power-of-two
+/// `limit`, this clamp is one `SSAT`). Anything else takes the 64-bit
+/// shift.
 #[inline(always)]
-pub const fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
-    let q = requantize_half_bit(acc, multiplier, shift);
-    let lim = 2 * limit as i64;
-    let q = if q > lim {
-        lim as i32
-    } else if q < -lim {
-        -lim as i32
+pub fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
+    match i32::try_from(acc) {
+        Ok(a) => requantize_sat32(a, multiplier, shift, limit),
+        Err(_) => requantize_sat_wide(acc, multiplier, shift, limit),
+    }
+}
+
+/// [`requantize_sat`] of an accumulator that fits in 32 bits.
+#[inline(always)]
+pub fn requantize_sat32(acc: i32, multiplier: i32, shift: i8, limit: i32) -> i32 {
+    if shift >= 2 {
+        let lim = 2 * limit;
+        let high = ((i64::from(acc) * i64::from(multiplier)) >> 32) as i32;
+        ((high >> (shift - 2) as u32).clamp(-lim, lim - 1) + 1) >> 1
     } else {
-        q as i32
-    };
+        requantize_sat_wide(i64::from(acc), multiplier, shift, limit)
+    }
+}
+
+/// [`requantize_sat`] through the 64-bit shift (kept out of line: the
+/// rare case of a gate).
+#[inline(never)]
+fn requantize_sat_wide(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
+    let lim = i64::from(2 * limit);
+    let q = requantize_half_bit(acc, multiplier, shift).clamp(-lim, lim) as i32;
     (q + 1) >> 1
 }
 

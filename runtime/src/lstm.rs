@@ -6,7 +6,7 @@
 //! the scratch of a step lives on the stack, sized by the same const
 //! generics. Nothing is allocated.
 
-use crate::fixed::{requantize_sat, round_shift, sat16, sigmoid_q15, tanh_q15};
+use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
 use crate::format::{row_bytes, LstmLayer, Model};
 use crate::kernel::{Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind};
 use crate::Error;
@@ -68,43 +68,71 @@ fn layer_step_rows<K: RowKind>(
     let (input, hidden) = (x.len(), h_old.len());
     let (rx, rh) = (row_bytes(K::BITS, input), row_bytes(K::BITS, hidden));
     let cf = u32::from(layer.cell_frac);
-    for j in 0..hidden {
-        // Unit j's four rows (4j + g) of everything, sliced once: the
-        // compiler then indexes them without further bounds checks.
-        let r = 4 * j;
-        let wx = &layer.w_x.0[r * rx..(r + 4) * rx];
-        let wh = &layer.w_h.0[r * rh..(r + 4) * rh];
-        let four = |b: &[u8]| -> [u8; 16] { b[4 * r..4 * r + 16].try_into().unwrap_or([0; 16]) };
-        let (bias, mx, mh) = (four(layer.bias.0), four(layer.scale_x.multipliers.0), four(layer.scale_h.multipliers.0));
-        let (sx, sh) = (&layer.scale_x.shifts.0[r..r + 4], &layer.scale_h.shifts.0[r..r + 4]);
-        let (x01, x23) = (K::dot2(wx, x), K::dot2(&wx[2 * rx..], x));
-        let (h01, h23) = (K::dot2(wh, h_old), K::dot2(&wh[2 * rh..], h_old));
-        let (ax, ah) = ([x01[0], x01[1], x23[0], x23[1]], [h01[0], h01[1], h23[0], h23[1]]);
-        // Gate pre-activations i, f, g, o of unit j, Q3.12.
-        let mut pre = [0i16; 4];
-        for g in 0..4 {
-            let word = |b: &[u8; 16]| i32::from_le_bytes([b[4 * g], b[4 * g + 1], b[4 * g + 2], b[4 * g + 3]]);
-            let acc_x = i64::from(ax[g]) + i64::from(word(&bias));
-            let zx = requantize_sat(acc_x, word(&mx), sx[g] as i8, 1 << 20);
-            let zh = requantize_sat(i64::from(ah[g]), word(&mh), sh[g] as i8, 1 << 20);
-            pre[g] = sat16(zx + zh);
+    // Everything a unit reads, cut into its per-unit pieces once, so that
+    // the loop below runs without bounds checks: unit j's four rows
+    // (4j + g) of both matrices, its four biases and multipliers (16 bytes
+    // each, little-endian i32s) and its four shifts of each scale.
+    let rows = 4 * hidden;
+    let per_unit = layer.w_x.0[..rows * rx]
+        .chunks_exact(4 * rx)
+        .zip(layer.w_h.0[..rows * rh].chunks_exact(4 * rh))
+        .zip(layer.bias.0[..4 * rows].as_chunks::<16>().0)
+        .zip(layer.scale_x.multipliers.0[..4 * rows].as_chunks::<16>().0)
+        .zip(layer.scale_h.multipliers.0[..4 * rows].as_chunks::<16>().0)
+        .zip(layer.scale_x.shifts.0[..rows].as_chunks::<4>().0)
+        .zip(layer.scale_h.shifts.0[..rows].as_chunks::<4>().0)
+        .zip(h[..hidden].iter_mut().zip(c[..hidden].iter_mut()));
+    for (((((((wx, wh), bias), mx), mh), sx), sh), (h, c)) in per_unit {
+        let (ax, ah) = (K::dot4(wx, x), K::dot4(wh, h_old));
+        // Gate pre-activations i, f, g, o of the unit, Q3.12.
+        macro_rules! pre {
+            ($g:literal) => {
+                gate_pre(ax[$g], ah[$g], word(bias, $g), word(mx, $g), word(mh, $g), sx[$g], sh[$g])
+            };
         }
-        // Gates, Q0.15.
-        let i = i32::from(sigmoid_q15(pre[0]));
-        let f = i32::from(sigmoid_q15(pre[1]));
-        let g = i32::from(tanh_q15(pre[2]));
-        let o = i32::from(sigmoid_q15(pre[3]));
-        // c = f*c + i*g: Q0.15 x Q.f >> 15 is Q.f; Q0.15 x Q0.15 is Q0.30, >> (30-f) is Q.f.
-        let fc = round_shift(f * i32::from(c[j]), 15);
-        let ig = round_shift(i * g, 30 - cf);
-        let c_new = sat16(fc + ig);
-        c[j] = c_new;
-        // tanh takes Q3.12.
-        let c12 =
-            if cf >= 12 { round_shift(i32::from(c_new), cf - 12) as i16 } else { sat16(i32::from(c_new) << (12 - cf)) };
-        // h = o * tanh(c), Q0.15.
-        h[j] = round_shift(o * i32::from(tanh_q15(c12)), 15) as i16;
+        let pre = [pre!(0), pre!(1), pre!(2), pre!(3)];
+        (*h, *c) = cell(pre, *c, cf);
     }
+}
+
+/// Word `g` of four little-endian i32s.
+#[inline(always)]
+fn word(b: &[u8; 16], g: usize) -> i32 {
+    // One (unaligned) word load, not four byte loads.
+    let (words, _) = b.as_chunks::<4>();
+    i32::from_le_bytes(words[g])
+}
+
+/// A unit's new `h` (Q0.15) and `c` (Q(15-f).f) from its gates'
+/// pre-activations and its old `c`.
+#[inline(always)]
+fn cell(pre: [i16; 4], c: i16, cf: u32) -> (i16, i16) {
+    // Gates, Q0.15.
+    let i = i32::from(sigmoid_q15(pre[0]));
+    let f = i32::from(sigmoid_q15(pre[1]));
+    let g = i32::from(tanh_q15(pre[2]));
+    let o = i32::from(sigmoid_q15(pre[3]));
+    // c = f*c + i*g: Q0.15 x Q.f >> 15 is Q.f; Q0.15 x Q0.15 is Q0.30, >> (30-f) is Q.f.
+    let fc = round_shift(f * i32::from(c), 15);
+    let ig = round_shift(i * g, 30 - cf);
+    let c_new = sat16(fc + ig);
+    // tanh takes Q3.12.
+    let c12 =
+        if cf >= 12 { round_shift(i32::from(c_new), cf - 12) as i16 } else { sat16(i32::from(c_new) << (12 - cf)) };
+    // h = o * tanh(c), Q0.15.
+    (round_shift(o * i32::from(tanh_q15(c12)), 15) as i16, c_new)
+}
+
+/// A gate's pre-activation, Q3.12: the input part (with the bias) and the
+/// recurrent part, each requantized by its row's scale, summed, saturated.
+#[inline(always)]
+fn gate_pre(ax: i32, ah: i32, bias: i32, mx: i32, mh: i32, sx: u8, sh: u8) -> i16 {
+    let zx = match ax.checked_add(bias) {
+        Some(acc) => requantize_sat32(acc, mx, sx as i8, 1 << 20),
+        None => requantize_sat(i64::from(ax) + i64::from(bias), mx, sx as i8, 1 << 20),
+    };
+    let zh = requantize_sat32(ah, mh, sh as i8, 1 << 20);
+    sat16(zx + zh)
 }
 
 /// An LSTM reading a validated model in place, compiled for at most `L`
