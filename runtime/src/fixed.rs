@@ -102,13 +102,17 @@ pub fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
 /// [`requantize_sat`] of an accumulator that fits in 32 bits.
 #[inline(always)]
 pub fn requantize_sat32(acc: i32, multiplier: i32, shift: i8, limit: i32) -> i32 {
-    if shift >= 2 {
-        let lim = 2 * limit;
-        let high = ((i64::from(acc) * i64::from(multiplier)) >> 32) as i32;
-        ((high >> (shift - 2) as u32).clamp(-lim, lim - 1) + 1) >> 1
+    let lim = 2 * limit;
+    let p = i64::from(acc) * i64::from(multiplier);
+    let q = if shift >= 2 {
+        ((p >> 32) as i32 >> (shift - 2) as u32).clamp(-lim, lim - 1)
     } else {
-        requantize_sat_wide(i64::from(acc), multiplier, shift, limit)
-    }
+        // A shift n = 30 + shift below 32 (the factor is 1/4 or more):
+        // the 64-bit product's funnel shift, then a 64-bit clamp.
+        let n = (30 + shift as i32) as u32 & 31;
+        (p >> n).clamp(-i64::from(lim), i64::from(lim - 1)) as i32
+    };
+    (q + 1) >> 1
 }
 
 /// [`requantize_sat`] through the 64-bit shift (kept out of line: the

@@ -250,8 +250,10 @@ pub fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     {
         let n4 = n & !3;
         let mut acc = if n4 > 0 { dsp::dot4_groups_of_4(w, x, n4) } else { [0; 4] };
-        for (r, a) in acc.iter_mut().enumerate() {
-            *a += dot_plain(&w[r * n + n4..(r + 1) * n], &x.0[n4..]);
+        if n4 < n {
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a += dot_plain(&w[r * n + n4..(r + 1) * n], &x.0[n4..]);
+            }
         }
         acc
     }
@@ -429,7 +431,7 @@ pub trait RowKind {
     fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2];
     /// Dot products of four consecutive rows (exactly four rows' bytes in
     /// `w`) with `x`.
-    #[inline(never)]
+    #[inline(always)]
     fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
         let (a, b) = w.split_at(w.len() / 2);
         let (p, q) = (Self::dot2(a, x), Self::dot2(b, x));
