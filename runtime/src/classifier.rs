@@ -364,10 +364,20 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
             Pooling::MeanMax => {
                 if steps > 0 {
                     let n = steps.min(i64::MAX as u64) as i64;
+                    // Below 2^30 (a review shorter than 32,768 tokens) the
+                    // sum and the count divide in 32 bits, one SDIV on a
+                    // Cortex-M4 instead of a 64-bit division routine: the
+                    // same quotient.
+                    let n32 = i32::try_from(n).ok().filter(|&n| n < 1 << 30);
                     for k in 0..hd {
                         // Mean rounded half away from zero; |mean| <= 32767.
                         let s = state.sum[k];
-                        mean[k] = (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16;
+                        mean[k] = match (i32::try_from(s), n32) {
+                            (Ok(s), Some(n)) if s.unsigned_abs() < 1 << 30 => {
+                                (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16
+                            }
+                            _ => (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16,
+                        };
                         max[k] = state.max[k];
                     }
                 }
