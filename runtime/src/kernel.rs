@@ -259,6 +259,10 @@ pub fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     }
     #[cfg(not(lstm_dsp))]
     {
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+        if x86::has_avx2() {
+            return x86::dot4_i8(w, x.0);
+        }
         let (a, b) = (dot2(w, x), dot2(&w[2 * n..], x));
         [a[0], a[1], b[0], b[1]]
     }
@@ -275,6 +279,10 @@ pub fn dot4_q4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     #[cfg(lstm_dsp)]
     if n.is_multiple_of(16) && n > 0 {
         return dsp_q4::dot4_q4_whole(w, x);
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(miri), not(lstm_dsp)))]
+    if x86::has_avx2() {
+        return x86::dot4_q4(w, x.0);
     }
     let (a, b) = (dot2_q4(w, x), dot2_q4(&w[2 * rb..], x));
     [a[0], a[1], b[0], b[1]]
@@ -418,6 +426,97 @@ mod x86 {
         }
         // Every product is sixteen times the weight's: the shift is exact.
         [(hsum(a0) >> 4) + super::dot_q4_plain(r0, x, n32), (hsum(a1) >> 4) + super::dot_q4_plain(r1, x, n32)]
+    }
+
+    /// The sums of the eight lanes of each of four accumulators, in one
+    /// reduction (three `vphaddd` and one add of the halves).
+    #[target_feature(enable = "avx2")]
+    fn hsum4(a: [__m256i; 4]) -> __m128i {
+        let s = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+        _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s))
+    }
+
+    /// Four int8 rows (`4 * x.len()` bytes, row `r` at `r * x.len()`)
+    /// times `x`, each vector load serving the four rows.
+    pub fn dot4_i8(w: &[u8], x: &[i16]) -> [i32; 4] {
+        assert!(w.len() >= 4 * x.len());
+        // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+        unsafe { dot4_i8_avx2(&w[..4 * x.len()], x) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn dot4_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
+        let n = x.len();
+        let n16 = n & !15;
+        let mut acc = [_mm256_setzero_si256(); 4];
+        let mut k = 0;
+        while k < n16 {
+            // SAFETY: k + 16 <= n16 <= n, the length of x and of each of
+            // the four rows of w (4 n bytes).
+            unsafe {
+                let xv = _mm256_loadu_si256(x.as_ptr().add(k).cast());
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wr = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(r * n + k).cast()));
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wr, xv));
+                }
+            }
+            k += 16;
+        }
+        let mut out = [0i32; 4];
+        // SAFETY: an unaligned store of four i32s into `out`.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), hsum4(acc)) };
+        if n16 < n {
+            for (r, o) in out.iter_mut().enumerate() {
+                *o += super::dot_plain(&w[r * n + n16..(r + 1) * n], &x[n16..]);
+            }
+        }
+        out
+    }
+
+    /// Four 4-bit rows (`row_bytes(4, x.len())` bytes each, one after the
+    /// other) times `x`.
+    pub fn dot4_q4(w: &[u8], x: &[i16]) -> [i32; 4] {
+        let rb = crate::format::row_bytes(4, x.len());
+        assert!(w.len() >= 4 * rb);
+        // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+        unsafe { dot4_q4_avx2(&w[..4 * rb], rb, x) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
+        let n = x.len();
+        let n32 = n & !31;
+        let mask = _mm_set1_epi8(0xf0_u8 as i8);
+        let widen = |v: __m128i| -> (__m256i, __m256i) {
+            let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
+            let hi = _mm_and_si128(v, mask);
+            (_mm256_cvtepi8_epi16(_mm_unpacklo_epi32(lo, hi)), _mm256_cvtepi8_epi16(_mm_unpackhi_epi32(lo, hi)))
+        };
+        let mut acc = [_mm256_setzero_si256(); 4];
+        let mut k = 0;
+        while k < n32 {
+            // SAFETY: k + 32 <= n32 <= n (x's length); each row has
+            // rb = row_bytes(4, n) >= n32 / 2 bytes, and these 16 start at
+            // k / 2 of row r (r * rb).
+            unsafe {
+                let (xa, xb) =
+                    (_mm256_loadu_si256(x.as_ptr().add(k).cast()), _mm256_loadu_si256(x.as_ptr().add(k + 16).cast()));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let (u, v) = widen(_mm_loadu_si128(w.as_ptr().add(r * rb + k / 2).cast()));
+                    *a = _mm256_add_epi32(*a, _mm256_add_epi32(_mm256_madd_epi16(u, xa), _mm256_madd_epi16(v, xb)));
+                }
+            }
+            k += 32;
+        }
+        let mut out = [0i32; 4];
+        // SAFETY: an unaligned store of four i32s into `out`.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), _mm_srai_epi32::<4>(hsum4(acc))) };
+        if n32 < n {
+            for (r, o) in out.iter_mut().enumerate() {
+                *o += super::dot_q4_plain(&w[r * rb..(r + 1) * rb], x, n32);
+            }
+        }
+        out
     }
 }
 
