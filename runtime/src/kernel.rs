@@ -438,6 +438,7 @@ mod x86 {
 
     /// Four int8 rows (`4 * x.len()` bytes, row `r` at `r * x.len()`)
     /// times `x`, each vector load serving the four rows.
+    #[inline(always)]
     pub fn dot4_i8(w: &[u8], x: &[i16]) -> [i32; 4] {
         assert!(w.len() >= 4 * x.len());
         // SAFETY: AVX2 is present (the caller asked `has_avx2`).
@@ -475,6 +476,7 @@ mod x86 {
 
     /// Four 4-bit rows (`row_bytes(4, x.len())` bytes each, one after the
     /// other) times `x`.
+    #[inline(always)]
     pub fn dot4_q4(w: &[u8], x: &[i16]) -> [i32; 4] {
         let rb = crate::format::row_bytes(4, x.len());
         assert!(w.len() >= 4 * rb);

@@ -51,6 +51,19 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
 /// matrix is read once, front to back, two rows a kernel call, at the
 /// layer's weight bits.
 pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
+    // On an x86-64 host with AVX2 the whole step is compiled for AVX2, so
+    // that the kernel inlines into the loop over the units.
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+    if crate::kernel::simd() {
+        // SAFETY: the CPU has AVX2 (`simd`).
+        #[allow(unsafe_code)]
+        return unsafe { layer_step_avx2(layer, x, h_old, h, c) };
+    }
+    layer_step_any(layer, x, h_old, h, c)
+}
+
+#[inline(always)]
+fn layer_step_any(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
     if layer.bits == 4 {
         layer_step_rows::<Int4Rows>(layer, x, h_old, h, c)
     } else {
@@ -58,6 +71,14 @@ pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h
     }
 }
 
+/// [`layer_step`] compiled for AVX2.
+#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+#[target_feature(enable = "avx2")]
+fn layer_step_avx2(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
+    layer_step_any(layer, x, h_old, h, c)
+}
+
+#[inline(always)]
 fn layer_step_rows<K: RowKind>(
     layer: &LstmLayer<'_>,
     x: Prepared<'_>,
