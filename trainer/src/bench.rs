@@ -126,3 +126,60 @@ pub fn charlm_workload(iters: usize, threads: usize) -> Result<BenchResult> {
         threads,
     })
 }
+
+/// One workload's median from the PyTorch twin of `trainer bench`
+/// (`bench_torch.py`), run as a child process.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reference {
+    /// The workload, `sentiment` or `charlm`.
+    pub name: String,
+    /// Its median milliseconds per batch.
+    pub median_ms: f64,
+    /// Its fastest batch.
+    pub min_ms: f64,
+    /// What printed it (`torch=<version>` as the script reports it).
+    pub version: String,
+}
+
+/// Run `python script <sent|char> iters threads` and read its `RESULT torch
+/// <kind> threads=T median_ms=M min_ms=N ... torch=V` line.
+pub fn reference(
+    python: &str,
+    script: &std::path::Path,
+    name: &str,
+    iters: usize,
+    threads: usize,
+) -> Result<Reference> {
+    let kind = if name == "sentiment" { "sent" } else { "char" };
+    let fail = |reason: String| crate::error::Error::Reference { script: script.to_path_buf(), reason };
+    if !script.is_file() {
+        return Err(fail("no such file (the PyTorch twin of the bench: ../shared/bench/bench_torch.py)".into()));
+    }
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args([kind, &iters.to_string(), &threads.to_string()])
+        .output()
+        .map_err(|e| fail(format!("cannot run `{python}`: {e} (--python names the interpreter with torch)")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("RESULT torch "));
+    let (Some(line), true) = (line, out.status.success()) else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(3).collect();
+        return Err(fail(format!(
+            "`{python} {} {kind} {iters} {threads}` gave no result ({}){}",
+            script.display(),
+            out.status,
+            tail.iter().rev().map(|l| format!("\n  {l}")).collect::<String>()
+        )));
+    };
+    let field = |key: &str| line.split_whitespace().find_map(|f| f.strip_prefix(key)).map(str::to_string);
+    let number = |key: &str| -> Result<f64> {
+        field(key).and_then(|v| v.parse().ok()).ok_or_else(|| fail(format!("no {key} in {line:?}")))
+    };
+    Ok(Reference {
+        name: name.into(),
+        median_ms: number("median_ms=")?,
+        min_ms: number("min_ms=")?,
+        version: field("torch=").map_or_else(|| "torch".into(), |v| format!("torch {v}")),
+    })
+}

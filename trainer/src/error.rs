@@ -73,6 +73,15 @@ pub enum Error {
     /// A hyper-parameter is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The reference script `bench --compare` runs failed or printed no
+    /// result line.
+    #[error("{script}: {reason}")]
+    Reference {
+        /// The script.
+        script: PathBuf,
+        /// What went wrong (the command, its exit status, its last error lines).
+        reason: String,
+    },
     /// A model file could not be decoded or used by the runtime.
     #[error("{path}: {source}")]
     BadModel {

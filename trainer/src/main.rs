@@ -54,6 +54,14 @@ enum Command {
         /// Which workloads to run.
         #[arg(long, value_enum, default_value_t = Workload::All)]
         workload: Workload,
+        /// Also run the PyTorch twin of the workloads (`bench_torch.py`,
+        /// for example `../shared/bench/bench_torch.py`) right after each,
+        /// with the same batches and threads, and print trainer/PyTorch.
+        #[arg(long, value_name = "SCRIPT")]
+        compare: Option<PathBuf>,
+        /// The Python that has torch, for `--compare`.
+        #[arg(long, default_value = "python3", requires = "compare")]
+        python: String,
     },
 }
 
@@ -457,23 +465,58 @@ fn run() -> anyhow::Result<()> {
             out.write_all(b"\n")?;
         }
         Command::Charlm { action: CharLmAction::Train { cfg, run, export } } => charlm_train(&cfg, &run, &export)?,
-        Command::Bench { iters, json, workload } => {
+        Command::Bench { iters, json, workload, compare, python } => {
             let iters = iters.max(1);
             let mut results = Vec::new();
+            let mut references = Vec::new();
+            let mut run = |r: trainer::bench::BenchResult| -> anyhow::Result<()> {
+                if let Some(script) = &compare {
+                    references.push(trainer::bench::reference(&python, script, &r.name, iters, cli.threads)?);
+                }
+                results.push(r);
+                Ok(())
+            };
             if workload != Workload::Charlm {
-                results.push(trainer::bench::sentiment_workload(iters, cli.threads)?);
+                run(trainer::bench::sentiment_workload(iters, cli.threads)?)?;
             }
             if workload != Workload::Sentiment {
-                results.push(trainer::bench::charlm_workload(iters, cli.threads)?);
+                run(trainer::bench::charlm_workload(iters, cli.threads)?)?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                #[derive(serde::Serialize)]
+                struct Compared<'a> {
+                    #[serde(flatten)]
+                    ours: &'a trainer::bench::BenchResult,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    reference: Option<&'a trainer::bench::Reference>,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    ratio: Option<f64>,
+                }
+                let rows: Vec<Compared<'_>> = results
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| {
+                        let reference = references.get(k);
+                        Compared { ours: r, reference, ratio: reference.map(|t| r.median_ms / t.median_ms) }
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                for r in &results {
+                for (k, r) in results.iter().enumerate() {
                     println!(
                         "{:<10} {:>8.1} ms/batch median ({:.1} min, {} batches, {} thread(s)): {}",
                         r.name, r.median_ms, r.min_ms, r.iterations, r.threads, r.description
                     );
+                    if let Some(t) = references.get(k) {
+                        println!(
+                            "{:<10} {:>8.1} ms/batch median ({:.1} min), {}: trainer/PyTorch {:.2}",
+                            "",
+                            t.median_ms,
+                            t.min_ms,
+                            t.version,
+                            r.median_ms / t.median_ms
+                        );
+                    }
                 }
             }
         }

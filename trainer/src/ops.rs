@@ -11,7 +11,7 @@
 
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rayon::prelude::*;
 
 use host::float::{cell, Pooler};
@@ -107,6 +107,14 @@ pub fn embed<T: Tape<f32, Cpu>>(table: &T2, ids: &[usize], mut tape: T, fake_qua
     out.put_tape(tape)
 }
 
+/// The integer form of `rng.gen::<f32>() < p`: rand draws that float as
+/// `(next_u32() >> 8) * 2^-24`, exactly, so it is below `p` exactly when
+/// the 24-bit integer is below `ceil(p * 2^24)`. The same mask from the
+/// same draws, without the conversion.
+fn drop_below(p: f32) -> u32 {
+    (f64::from(p) * f64::from(1u32 << 24)).ceil().clamp(0.0, f64::from(1u32 << 24)) as u32
+}
+
 /// Inverted dropout: each element is zeroed with probability `p`, the others
 /// scaled by `1 / (1 - p)`. The mask comes from `rng`, so a seeded run is
 /// reproducible.
@@ -117,7 +125,8 @@ pub fn dropout<T: Tape<f32, Cpu>>(x: T2<T>, p: f32, rng: &mut StdRng) -> T2<T> {
     let (x, mut tape) = x.split_tape();
     let (rows, cols) = *x.shape();
     let scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..rows * cols).map(|_| if rng.gen::<f32>() < p { 0.0 } else { scale }).collect();
+    let drop = drop_below(p);
+    let mask: Vec<f32> = (0..rows * cols).map(|_| if rng.next_u32() >> 8 < drop { 0.0 } else { scale }).collect();
     let mut data = host(&x);
     for (d, m) in data.iter_mut().zip(&mask) {
         *d *= m;
@@ -667,6 +676,22 @@ mod tests {
 
     /// The recurrence split into blocks of rows gives the outputs and
     /// gradients of one block, on padded rows with a carried state.
+    #[test]
+    fn the_integer_dropout_draw_is_rands_float_draw() {
+        use rand::{Rng, RngCore, SeedableRng};
+        for p in [0.0f32, 0.1, 0.2, 0.25, 1.0 / 3.0, 0.5, 0.9, 1.0] {
+            let (mut a, mut b) = (StdRng::seed_from_u64(3), StdRng::seed_from_u64(3));
+            let t = super::drop_below(p);
+            let mut dropped = 0;
+            for _ in 0..200_000 {
+                let float = a.gen::<f32>() < p;
+                assert_eq!(b.next_u32() >> 8 < t, float, "p {p}");
+                dropped += usize::from(float);
+            }
+            assert!((dropped as f32 / 200_000.0 - p).abs() < 0.01, "p {p}: {dropped}");
+        }
+    }
+
     #[test]
     fn split_batch_gives_the_same_outputs_and_gradients() {
         let dev = Cpu::seed_from_u64(1);
