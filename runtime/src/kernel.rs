@@ -445,6 +445,7 @@ mod x86 {
         unsafe { dot4_i8_avx2(&w[..4 * x.len()], x) }
     }
 
+    #[inline]
     #[target_feature(enable = "avx2")]
     fn dot4_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
         let n = x.len();
@@ -463,12 +464,31 @@ mod x86 {
             }
             k += 16;
         }
+        // The last columns but at most three, a multiple of 4 (up to 12),
+        // through masked loads: the weights 32 bits a lane (four a lane),
+        // the values 32 bits a lane (two a lane); masked-off lanes read
+        // nothing and are zero.
+        let n4 = n & !3;
+        if n16 < n4 {
+            let words = ((n4 - n16) / 4) as i32;
+            let wmask = _mm_cmpgt_epi32(_mm_set1_epi32(words), _mm_setr_epi32(0, 1, 2, 3));
+            let xmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * words), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            // SAFETY: the masks enable only the lanes of columns
+            // n16..n4 (< n), inside x and inside each row of w.
+            unsafe {
+                let xv = _mm256_maskload_epi32(x.as_ptr().add(n16).cast(), xmask);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wr = _mm256_cvtepi8_epi16(_mm_maskload_epi32(w.as_ptr().add(r * n + n16).cast(), wmask));
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wr, xv));
+                }
+            }
+        }
         let mut out = [0i32; 4];
         // SAFETY: an unaligned store of four i32s into `out`.
         unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), hsum4(acc)) };
-        if n16 < n {
+        if n4 < n {
             for (r, o) in out.iter_mut().enumerate() {
-                *o += super::dot_plain(&w[r * n + n16..(r + 1) * n], &x[n16..]);
+                *o += super::dot_plain(&w[r * n + n4..(r + 1) * n], &x[n4..]);
             }
         }
         out
@@ -484,6 +504,7 @@ mod x86 {
         unsafe { dot4_q4_avx2(&w[..4 * rb], rb, x) }
     }
 
+    #[inline]
     #[target_feature(enable = "avx2")]
     fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
         let n = x.len();
