@@ -398,6 +398,17 @@ fn for_each_part<J: Send>(jobs: Vec<J>, job: impl Fn(J) + Send + Sync) {
     }
 }
 
+/// The transpose of a row-major `(rows, cols)` matrix.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; rows * cols];
+    for (r, row) in m.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
 /// The input's contribution to the pre-activations, `x W_x^T + b`
 /// `(N, 4H)`, and what the backward pass needs of the input.
 fn input_preactivations<T: Tape<f32, Cpu>>(
@@ -419,11 +430,12 @@ fn input_preactivations<T: Tape<f32, Cpu>>(
         }
         LstmInput::OneHot { ids, tape } => {
             assert_eq!(ids.len(), n, "lstm: one id per row");
+            // Row `id` of W_x's transpose is column `id` of W_x: copied
+            // whole rather than read with a stride of `inp` for each row.
+            let wxt = transpose(wx, h4, inp);
             for (row, &id) in gates.chunks_exact_mut(h4).zip(&ids) {
                 assert!(id < inp, "lstm: one-hot index {id} >= {inp}");
-                for (j, g) in row.iter_mut().enumerate() {
-                    *g = wx[j * inp + id];
-                }
+                row.copy_from_slice(&wxt[id * h4..(id + 1) * h4]);
             }
             (InputSaved::OneHot(ids), tape)
         }
@@ -591,11 +603,16 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
                     matmul(gx, Mat::new(&da, n, h4), Mat::new(&wx, h4, inp), true);
                 }
                 InputSaved::OneHot(ids) => {
+                    // The column scatter into W_x's gradient, done on its
+                    // transpose (contiguous rows) and transposed back: each
+                    // element sees the same additions in the same order.
+                    let mut gt = transpose(gwx, h4, inp);
                     for (row, &id) in da.chunks_exact(h4).zip(ids) {
-                        for (j, d) in row.iter().enumerate() {
-                            gwx[j * inp + id] += d;
+                        for (g, d) in gt[id * h4..(id + 1) * h4].iter_mut().zip(row) {
+                            *g += d;
                         }
                     }
+                    gwx.copy_from_slice(&transpose(&gt, inp, h4));
                 }
             }
             Ok(())
