@@ -146,7 +146,11 @@ fn cell(pre: [i16; 4], c: i16, cf: u32) -> (i16, i16) {
 
 /// A gate's pre-activation, Q3.12: the input part (with the bias) and the
 /// recurrent part, each requantized by its row's scale, summed, saturated.
-#[inline(always)]
+// Inlined into the Cortex-M4's step (speed); one shared copy elsewhere,
+// where flash is the tighter budget (a Cortex-M3 holding the shipped
+// language model has about 130 KiB of its 256 KiB left).
+#[cfg_attr(lstm_dsp, inline(always))]
+#[cfg_attr(not(lstm_dsp), inline(never))]
 fn gate_pre(ax: i32, ah: i32, bias: i32, mx: i32, mh: i32, sx: u8, sh: u8) -> i16 {
     let zx = match ax.checked_add(bias) {
         Some(acc) => requantize_sat32(acc, mx, sx as i8, 1 << 20),
