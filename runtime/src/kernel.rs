@@ -288,6 +288,27 @@ pub fn dot4_q4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     [a[0], a[1], b[0], b[1]]
 }
 
+/// Host only: [`x86::gate_pre4`], the four gate pre-activations of a unit
+/// in one AVX2 vector, or `None` where the scalar path must compute them.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`simd`]).
+#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+#[allow(unsafe_code)]
+#[inline(always)]
+pub(crate) unsafe fn gate_pre4_avx2(
+    ax: [i32; 4],
+    ah: [i32; 4],
+    bias: &[u8; 16],
+    mx: &[u8; 16],
+    mh: &[u8; 16],
+    sx: &[u8; 4],
+    sh: &[u8; 4],
+) -> Option<[i16; 4]> {
+    // SAFETY: the caller guarantees AVX2.
+    unsafe { x86::gate_pre4(ax, ah, bias, mx, mh, sx, sh) }
+}
+
 /// Host only (x86-64, the `std` feature): whether the AVX2 kernel runs
 /// (the CPU has it and [`set_simd`] did not turn it off).
 #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
@@ -426,6 +447,66 @@ mod x86 {
         }
         // Every product is sixteen times the weight's: the shift is exact.
         [(hsum(a0) >> 4) + super::dot_q4_plain(r0, x, n32), (hsum(a1) >> 4) + super::dot_q4_plain(r1, x, n32)]
+    }
+
+    /// A unit's four gate pre-activations (Q3.12), as
+    /// `lstm::gate_pre` gives them, eight requantizations in one vector:
+    /// lanes 0..4 the input rows (accumulator plus bias), lanes 4..8 the
+    /// recurrent ones. Each 32x32-bit product comes whole from `vpmuldq`
+    /// (even lanes, then odd), its high word is shifted by `shift - 2`
+    /// (`vpsravd`), clamped to `[-2^21, 2^21 - 1]`, halved with rounding,
+    /// and the two halves summed and saturated to i16 (`vpackssdw`): the
+    /// arithmetic of `fixed::requantize_sat32`'s fast path, lane by lane.
+    /// `None` (the caller computes it in scalar code) where a shift is
+    /// below 2 or an accumulator plus its bias leaves i32.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn gate_pre4(
+        ax: [i32; 4],
+        ah: [i32; 4],
+        bias: &[u8; 16],
+        mx: &[u8; 16],
+        mh: &[u8; 16],
+        sx: &[u8; 4],
+        sh: &[u8; 4],
+    ) -> Option<[i16; 4]> {
+        // SAFETY: unaligned loads of 16 bytes from 16-byte arrays and of
+        // two i32 arrays of four.
+        let (a, b, m_x, m_h) = unsafe {
+            (
+                _mm_loadu_si128(ax.as_ptr().cast()),
+                _mm_loadu_si128(bias.as_ptr().cast()),
+                _mm_loadu_si128(mx.as_ptr().cast()),
+                _mm_loadu_si128(mh.as_ptr().cast()),
+            )
+        };
+        let sum = _mm_add_epi32(a, b);
+        // Signed overflow: the sum's sign differs from both operands'.
+        let overflow = _mm_and_si128(_mm_xor_si128(a, sum), _mm_xor_si128(b, sum));
+        let shifts = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(
+            i64::from(u32::from_le_bytes(*sx)) | (i64::from(u32::from_le_bytes(*sh)) << 32),
+        ));
+        let small = _mm256_cmpgt_epi32(_mm256_set1_epi32(2), shifts);
+        if _mm_movemask_ps(_mm_castsi128_ps(overflow)) != 0 || _mm256_movemask_ps(_mm256_castsi256_ps(small)) != 0 {
+            return None;
+        }
+        // SAFETY: an unaligned load of an i32 array of four.
+        let h = unsafe { _mm_loadu_si128(ah.as_ptr().cast()) };
+        let acc = _mm256_set_m128i(h, sum);
+        let m = _mm256_set_m128i(m_h, m_x);
+        let even = _mm256_mul_epi32(acc, m);
+        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), _mm256_srli_epi64::<32>(m));
+        let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+        let q = _mm256_srav_epi32(high, _mm256_sub_epi32(shifts, _mm256_set1_epi32(2)));
+        let lim = 1 << 21;
+        let q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-lim)), _mm256_set1_epi32(lim - 1));
+        let z = _mm256_srai_epi32::<1>(_mm256_add_epi32(q, _mm256_set1_epi32(1)));
+        let z = _mm_add_epi32(_mm256_castsi256_si128(z), _mm256_extracti128_si256::<1>(z));
+        let pre = _mm_packs_epi32(z, z);
+        let mut out = [0i16; 8];
+        // SAFETY: an unaligned store of eight i16s into `out`.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), pre) };
+        Some([out[0], out[1], out[2], out[3]])
     }
 
     /// The sums of the eight lanes of each of four accumulators, in one

@@ -59,27 +59,35 @@ pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h
         #[allow(unsafe_code)]
         return unsafe { layer_step_avx2(layer, x, h_old, h, c) };
     }
-    layer_step_any(layer, x, h_old, h, c)
+    layer_step_any::<false>(layer, x, h_old, h, c)
 }
 
 #[inline(always)]
-fn layer_step_any(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
+fn layer_step_any<const AVX2: bool>(
+    layer: &LstmLayer<'_>,
+    x: Prepared<'_>,
+    h_old: Prepared<'_>,
+    h: &mut [i16],
+    c: &mut [i16],
+) {
     if layer.bits == 4 {
-        layer_step_rows::<Int4Rows>(layer, x, h_old, h, c)
+        layer_step_rows::<Int4Rows, AVX2>(layer, x, h_old, h, c)
     } else {
-        layer_step_rows::<Int8Rows>(layer, x, h_old, h, c)
+        layer_step_rows::<Int8Rows, AVX2>(layer, x, h_old, h, c)
     }
 }
 
-/// [`layer_step`] compiled for AVX2.
+/// [`layer_step`] compiled for AVX2, with the gates' requantizations in
+/// AVX2 too.
 #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
 #[target_feature(enable = "avx2")]
 fn layer_step_avx2(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
-    layer_step_any(layer, x, h_old, h, c)
+    layer_step_any::<true>(layer, x, h_old, h, c)
 }
 
+/// `AVX2`: only [`layer_step_avx2`] sets it (the CPU has AVX2).
 #[inline(always)]
-fn layer_step_rows<K: RowKind>(
+fn layer_step_rows<K: RowKind, const AVX2: bool>(
     layer: &LstmLayer<'_>,
     x: Prepared<'_>,
     h_old: Prepared<'_>,
@@ -110,6 +118,16 @@ fn layer_step_rows<K: RowKind>(
             ($g:literal) => {
                 gate_pre(ax[$g], ah[$g], word(bias, $g), word(mx, $g), word(mh, $g), sx[$g], sh[$g])
             };
+        }
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+        if AVX2 {
+            // SAFETY: AVX2 is set only by `layer_step_avx2`, called where
+            // the CPU has AVX2.
+            #[allow(unsafe_code)]
+            if let Some(pre) = unsafe { crate::kernel::gate_pre4_avx2(ax, ah, bias, mx, mh, sx, sh) } {
+                (*h, *c) = cell(pre, *c, cf);
+                continue;
+            }
         }
         let pre = [pre!(0), pre!(1), pre!(2), pre!(3)];
         (*h, *c) = cell(pre, *c, cf);
