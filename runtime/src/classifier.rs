@@ -372,11 +372,14 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
                     for k in 0..hd {
                         // Mean rounded half away from zero; |mean| <= 32767.
                         let s = state.sum[k];
+                        macro_rules! rounded_mean {
+                            ($s:expr, $n:expr) => {
+                                (if $s >= 0 { ($s + $n / 2) / $n } else { ($s - $n / 2) / $n }) as i16
+                            };
+                        }
                         mean[k] = match (i32::try_from(s), n32) {
-                            (Ok(s), Some(n)) if s.unsigned_abs() < 1 << 30 => {
-                                (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16
-                            }
-                            _ => (if s >= 0 { (s + n / 2) / n } else { (s - n / 2) / n }) as i16,
+                            (Ok(s), Some(n)) if s.unsigned_abs() < 1 << 30 => rounded_mean!(s, n),
+                            _ => rounded_mean!(s, n),
                         };
                         max[k] = state.max[k];
                     }

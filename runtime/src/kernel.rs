@@ -419,18 +419,23 @@ mod x86 {
         unsafe { dot2_q4_avx2(&r0[..rb], &r1[..rb], x) }
     }
 
+    /// Sixteen times the 32 weights of 16 bytes of 4-bit rows (four groups
+    /// of eight columns), as int16 in column order: the low nibbles shifted
+    /// up and masked, the high ones masked, interleaved back by group.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn widen(v: __m128i) -> (__m256i, __m256i) {
+        let mask = _mm_set1_epi8(0xf0_u8 as i8);
+        let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
+        let hi = _mm_and_si128(v, mask);
+        (_mm256_cvtepi8_epi16(_mm_unpacklo_epi32(lo, hi)), _mm256_cvtepi8_epi16(_mm_unpackhi_epi32(lo, hi)))
+    }
+
     #[target_feature(enable = "avx2")]
     fn dot2_q4_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
         let n = x.len();
         let n32 = n & !31;
-        let mask = _mm_set1_epi8(0xf0_u8 as i8);
         let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        // Sixteen times the 32 weights of 16 bytes, in column order.
-        let widen = |v: __m128i| -> (__m256i, __m256i) {
-            let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
-            let hi = _mm_and_si128(v, mask);
-            (_mm256_cvtepi8_epi16(_mm_unpacklo_epi32(lo, hi)), _mm256_cvtepi8_epi16(_mm_unpackhi_epi32(lo, hi)))
-        };
         let mut k = 0;
         while k < n32 {
             // SAFETY: k + 32 <= n32 <= n (x's length); the rows have
@@ -590,12 +595,6 @@ mod x86 {
     fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
         let n = x.len();
         let n32 = n & !31;
-        let mask = _mm_set1_epi8(0xf0_u8 as i8);
-        let widen = |v: __m128i| -> (__m256i, __m256i) {
-            let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
-            let hi = _mm_and_si128(v, mask);
-            (_mm256_cvtepi8_epi16(_mm_unpacklo_epi32(lo, hi)), _mm256_cvtepi8_epi16(_mm_unpackhi_epi32(lo, hi)))
-        };
         let mut acc = [_mm256_setzero_si256(); 4];
         let mut k = 0;
         while k < n32 {
@@ -938,6 +937,27 @@ mod dsp {
 mod dsp_q4 {
     use super::Prepared;
 
+    // Eight columns of one 4-bit row: one LDR of eight weights, two LDRD of
+    // the eight values, four ANDs and four SMLALD, 11 instructions for 8
+    // MACs (the operands as both functions below name them).
+    macro_rules! group {
+        () => {
+            concat!(
+                "ldr {w}, [{pw}], #4\n",
+                "ldrd {xa}, {xb}, [{px}], #8\n",
+                "and {t}, {m}, {w}, lsl #12\n",
+                "smlald {lo}, {hi}, {t}, {xa}\n",
+                "and {t}, {m}, {w}, lsl #4\n",
+                "smlald {lo}, {hi}, {t}, {xb}\n",
+                "ldrd {xa}, {xb}, [{px}], #8\n",
+                "and {t}, {m}, {w}, lsl #8\n",
+                "smlald {lo}, {hi}, {t}, {xa}\n",
+                "and {t}, {w}, {m}\n",
+                "smlald {lo}, {hi}, {t}, {xb}\n",
+            )
+        };
+    }
+
     /// One 4-bit row over its first `n8` columns (a multiple of 8, at
     /// least 8): `n8 / 2` bytes of `row`. Same layout rules as
     /// `dsp::dot2_groups_of_4`.
@@ -957,25 +977,6 @@ mod dsp_q4 {
         let (mut lo, mut hi) = (0u32, 0u32);
         let mut px = x.as_ptr();
         let mut pw = row.as_ptr();
-        // Eight columns: one LDR of eight weights, two LDRD of the eight
-        // values, four ANDs and four SMLALD: 11 instructions for 8 MACs.
-        macro_rules! group {
-            () => {
-                concat!(
-                    "ldr {w}, [{pw}], #4\n",
-                    "ldrd {xa}, {xb}, [{px}], #8\n",
-                    "and {t}, {m}, {w}, lsl #12\n",
-                    "smlald {lo}, {hi}, {t}, {xa}\n",
-                    "and {t}, {m}, {w}, lsl #4\n",
-                    "smlald {lo}, {hi}, {t}, {xb}\n",
-                    "ldrd {xa}, {xb}, [{px}], #8\n",
-                    "and {t}, {m}, {w}, lsl #8\n",
-                    "smlald {lo}, {hi}, {t}, {xa}\n",
-                    "and {t}, {w}, {m}\n",
-                    "smlald {lo}, {hi}, {t}, {xb}\n",
-                )
-            };
-        }
         // SAFETY (both blocks): they read `row[..n8 / 2]` and `x[..n8]`, in
         // bounds by the assert, through pointers taken from those slices;
         // `x` is word-aligned (a `PrepBuf`), the weight loads may be
@@ -1025,23 +1026,6 @@ mod dsp_q4 {
         assert!(n.is_multiple_of(16) && n >= 16 && rows.len() == 2 * n);
         debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
         let mut out = [0i32; 4];
-        macro_rules! group {
-            () => {
-                concat!(
-                    "ldr {w}, [{pw}], #4\n",
-                    "ldrd {xa}, {xb}, [{px}], #8\n",
-                    "and {t}, {m}, {w}, lsl #12\n",
-                    "smlald {lo}, {hi}, {t}, {xa}\n",
-                    "and {t}, {m}, {w}, lsl #4\n",
-                    "smlald {lo}, {hi}, {t}, {xb}\n",
-                    "ldrd {xa}, {xb}, [{px}], #8\n",
-                    "and {t}, {m}, {w}, lsl #8\n",
-                    "smlald {lo}, {hi}, {t}, {xa}\n",
-                    "and {t}, {w}, {m}\n",
-                    "smlald {lo}, {hi}, {t}, {xb}\n",
-                )
-            };
-        }
         // One row: sixteen columns an iteration (24 instructions for 16
         // MACs), then the 64-bit sum shifted back by 12 (exact: every
         // product is a multiple of 4096) and stored.

@@ -48,7 +48,7 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
 /// - `c`: `[H]` cell state, Q(15-f).f, updated in place.
 ///
 /// The four gate rows of unit `j` are adjacent (`4j + g`), so each weight
-/// matrix is read once, front to back, two rows a kernel call, at the
+/// matrix is read once, front to back, four rows (a unit) a kernel call, at the
 /// layer's weight bits.
 pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
     // On an x86-64 host with AVX2 the whole step is compiled for AVX2, so

@@ -419,21 +419,24 @@ fn is_single_memory(mnemonic: &str) -> bool {
         && !mnemonic.starts_with("strd")
 }
 
+/// The plugin's per-block lines, `ADDR N COUNT` (hex start address,
+/// instructions, executions); lines that do not parse are skipped.
+fn block_counts(blocks: &str) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    blocks.lines().filter_map(|l| {
+        let mut f = l.split_whitespace();
+        let a = u64::from_str_radix(f.next()?.trim_start_matches("0x"), 16).ok()?;
+        Some((a, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
 /// Estimated Cortex-M4 cycles of a region from the plugin's per-block
 /// counts (`ADDR N COUNT` lines) and the disassembly.
 fn region_cycles(disassembly: &BTreeMap<u64, (String, String)>, blocks: &str) -> u64 {
     let mut total = 0;
-    for l in blocks.lines() {
-        let mut f = l.split_whitespace();
-        let (Some(a), Some(n), Some(c)) = (f.next(), f.next(), f.next()) else { continue };
-        let (Ok(a), Ok(n), Ok(c)) =
-            (u64::from_str_radix(a.trim_start_matches("0x"), 16), n.parse::<usize>(), c.parse::<u64>())
-        else {
-            continue;
-        };
+    for (a, n, c) in block_counts(blocks) {
         let mut after_memory = false;
         let mut cycles = 0;
-        for (m, ops) in disassembly.range(a..).take(n).map(|(_, v)| v) {
+        for (m, ops) in disassembly.range(a..).take(n as usize).map(|(_, v)| v) {
             cycles += m4_cycles(m, ops, after_memory);
             after_memory = is_single_memory(m);
         }
@@ -446,14 +449,7 @@ fn region_cycles(disassembly: &BTreeMap<u64, (String, String)>, blocks: &str) ->
 /// indented report lines.
 fn profile_lines(functions: &[(u64, String)], blocks: &str, total: u64, tokens: u64) -> String {
     let mut per = std::collections::BTreeMap::<&str, u64>::new();
-    for l in blocks.lines() {
-        let mut f = l.split_whitespace();
-        let (Some(a), Some(n), Some(c)) = (f.next(), f.next(), f.next()) else { continue };
-        let (Ok(a), Ok(n), Ok(c)) =
-            (u64::from_str_radix(a.trim_start_matches("0x"), 16), n.parse::<u64>(), c.parse::<u64>())
-        else {
-            continue;
-        };
+    for (a, n, c) in block_counts(blocks) {
         let i = functions.partition_point(|(s, _)| *s <= a);
         let name = if i == 0 { "?" } else { functions[i - 1].1.as_str() };
         *per.entry(name).or_default() += n * c;
