@@ -1,5 +1,6 @@
-//! Safe wrappers around the `gemm` crate's single-precision matrix product,
-//! the only `unsafe` code of the trainer.
+//! Safe wrappers around the `gemm` crate's single-precision matrix product
+//! and the trainer's own kernels for the LSTM's per-step products: the only
+//! `unsafe` code of the trainer.
 //!
 //! Matrices are strided views over slices; every view is bounds-checked
 //! before the raw-pointer call, so a shape mistake panics instead of reading
@@ -115,6 +116,325 @@ fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallel
     }
 }
 
+/// A right-hand matrix `B` (`k x n`) packed once for many products
+/// `dst (+)= A B` with the same `B`: the LSTM's recurrent weights, used
+/// once per time step forward and backward.
+///
+/// On x86-64 CPUs with AVX-512F (or AVX2 and FMA) the products run on this
+/// module's own kernels: `B` is stored as panels of `NR` columns (32 or 16),
+/// each `k` rows of `NR` contiguous floats, zero-padded past `n`, so no
+/// step packs `B` again. Every output is the fused multiply-add chain over
+/// `k` in order from zero, then added to `dst` once: the same operations in
+/// the same order as `gemm`'s FMA kernels, so the results are the same bits
+/// as [`matmul`]'s (tested) and seeded training runs keep their results.
+/// Elsewhere `B` is kept row-major and the products go to `gemm`.
+pub struct PackedRhs {
+    k: usize,
+    n: usize,
+    kernel: Kernel,
+    data: Vec<f32>,
+}
+
+/// Which kernel a [`PackedRhs`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// `gemm` on the row-major matrix.
+    Gemm,
+    /// 12 x 32 tiles in AVX-512F registers.
+    Avx512,
+    /// 6 x 16 tiles in AVX2 registers, with FMA.
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Gemm
+    }
+
+    /// Whether this CPU runs `self`.
+    pub fn available(self) -> bool {
+        match self {
+            Kernel::Gemm => true,
+            Kernel::Avx512 => Kernel::detect() == Kernel::Avx512,
+            Kernel::Avx2 => Kernel::detect() != Kernel::Gemm,
+        }
+    }
+
+    /// Columns per panel.
+    fn width(self, n: usize) -> usize {
+        match self {
+            Kernel::Gemm => n.max(1),
+            Kernel::Avx512 => 32,
+            Kernel::Avx2 => 16,
+        }
+    }
+}
+
+impl PackedRhs {
+    /// Packs `b` for this CPU's fastest kernel.
+    pub fn new(b: Mat<'_>) -> Self {
+        Self::with_kernel(b, Kernel::detect())
+    }
+
+    /// Packs `b` for `kernel` (which this CPU must run).
+    pub fn with_kernel(b: Mat<'_>, kernel: Kernel) -> Self {
+        assert!(kernel.available(), "the {kernel:?} kernel needs a CPU feature this one lacks");
+        b.check();
+        let (k, n) = (b.rows, b.cols);
+        let nr = kernel.width(n);
+        let panels = n.div_ceil(nr);
+        let mut data = vec![0.0f32; panels * k * nr];
+        for (p, panel) in data.chunks_exact_mut((k * nr).max(1)).enumerate().take(panels) {
+            for (r, row) in panel.chunks_exact_mut(nr).enumerate() {
+                for (c, v) in row.iter_mut().enumerate().take(n - p * nr) {
+                    *v = b.data[r * b.rs + (p * nr + c) * b.cs];
+                }
+            }
+        }
+        Self { k, n, kernel, data }
+    }
+
+    /// The kernel it runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+}
+
+/// `dst = a * b` (or `dst += a * b` when `accumulate`) on the calling
+/// thread, with `a` row-major (`a.rows x k`, any row stride) and `dst`
+/// row-major `a.rows x n`.
+pub fn matmul_packed(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool) {
+    assert_eq!(a.cols, b.k, "inner dimensions differ");
+    assert!(a.cs == 1 || a.cols <= 1, "the left matrix must be row-major");
+    let (m, n, k) = (a.rows, b.n, b.k);
+    assert!(dst.len() >= m * n, "destination too small");
+    a.check();
+    if b.kernel == Kernel::Gemm || m == 0 || n == 0 || k == 0 {
+        return matmul_serial(dst, a, Mat::new(&b.data, k, n), accumulate);
+    }
+    let lda = if m > 1 { a.rs } else { k };
+    // SAFETY: `a` was bounds-checked (its last element `(m-1) lda + k-1` is
+    // in its slice), `dst` holds `m n` floats, the panels hold
+    // `ceil(n / NR) k NR`, and the kernel's CPU features were detected when
+    // `b` was packed.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        let args =
+            x86::Args { a: a.data.as_ptr(), lda, m, k, n, panels: b.data.as_ptr(), dst: dst.as_mut_ptr(), accumulate };
+        match b.kernel {
+            Kernel::Avx512 => x86::product_avx512(&args),
+            Kernel::Avx2 => x86::product_avx2(&args),
+            Kernel::Gemm => unreachable!(),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = lda;
+        unreachable!("only x86-64 packs for its own kernels");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// One product's operands (see [`super::matmul_packed`]).
+    pub struct Args {
+        pub a: *const f32,
+        pub lda: usize,
+        pub m: usize,
+        pub k: usize,
+        pub n: usize,
+        pub panels: *const f32,
+        pub dst: *mut f32,
+        pub accumulate: bool,
+    }
+
+    /// A SIMD register of `LANES` floats; a tile is `MR` rows of two.
+    trait Lanes: Copy {
+        const LANES: usize;
+        const MR: usize;
+        unsafe fn zero() -> Self;
+        unsafe fn load(p: *const f32) -> Self;
+        unsafe fn splat(p: *const f32) -> Self;
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+        unsafe fn add(a: Self, b: Self) -> Self;
+        /// Loads the first `n` floats at `p` (the rest zero).
+        unsafe fn load_first(p: *const f32, n: usize) -> Self;
+        /// Stores the first `n` lanes at `p`.
+        unsafe fn store_first(self, p: *mut f32, n: usize);
+    }
+
+    impl Lanes for __m512 {
+        const LANES: usize = 16;
+        const MR: usize = 12;
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn splat(p: *const f32) -> Self {
+            _mm512_set1_ps(*p)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> Self {
+            _mm512_maskz_loadu_ps(mask16(n), p)
+        }
+        #[inline(always)]
+        unsafe fn store_first(self, p: *mut f32, n: usize) {
+            _mm512_mask_storeu_ps(p, mask16(n), self)
+        }
+    }
+
+    #[inline(always)]
+    fn mask16(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    impl Lanes for __m256 {
+        const LANES: usize = 8;
+        const MR: usize = 6;
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn splat(p: *const f32) -> Self {
+            _mm256_broadcast_ss(&*p)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> Self {
+            _mm256_maskload_ps(p, mask8(n))
+        }
+        #[inline(always)]
+        unsafe fn store_first(self, p: *mut f32, n: usize) {
+            _mm256_maskstore_ps(p, mask8(n), self)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn mask8(n: usize) -> __m256i {
+        let n = n.min(8) as i32;
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    }
+
+    /// Rows `row..row + R` of one panel: `R x 2 LANES` accumulators, the
+    /// FMA chain over `k` in order, then one addition to `dst`.
+    #[inline(always)]
+    unsafe fn tile<V: Lanes, const R: usize>(g: &Args, row: usize, panel: *const f32, col: usize) {
+        let nr = 2 * V::LANES;
+        let mut acc = [[V::zero(); 2]; R];
+        let a = g.a.add(row * g.lda);
+        for kk in 0..g.k {
+            let b0 = V::load(panel.add(kk * nr));
+            let b1 = V::load(panel.add(kk * nr + V::LANES));
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let ai = V::splat(a.add(i * g.lda + kk));
+                acc[0] = V::fma(ai, b0, acc[0]);
+                acc[1] = V::fma(ai, b1, acc[1]);
+            }
+        }
+        let cols = (g.n - col).min(nr);
+        for (i, acc) in acc.iter().enumerate() {
+            let d = g.dst.add((row + i) * g.n + col);
+            for (h, &v) in acc.iter().enumerate() {
+                let lo = h * V::LANES;
+                if cols <= lo {
+                    break;
+                }
+                let w = cols - lo;
+                let v = if g.accumulate { V::add(V::load_first(d.add(lo), w), v) } else { v };
+                v.store_first(d.add(lo), w);
+            }
+        }
+    }
+
+    /// Every panel, whole tiles of `V::MR` rows then one tile of the rest.
+    #[inline(always)]
+    unsafe fn product<V: Lanes>(g: &Args) {
+        let nr = 2 * V::LANES;
+        for p in 0..g.n.div_ceil(nr) {
+            let panel = g.panels.add(p * g.k * nr);
+            let mut row = 0;
+            while row + V::MR <= g.m {
+                full::<V>(g, row, panel, p * nr);
+                row += V::MR;
+            }
+            rest::<V>(g, row, panel, p * nr);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn full<V: Lanes>(g: &Args, row: usize, panel: *const f32, col: usize) {
+        if V::MR == 12 {
+            tile::<V, 12>(g, row, panel, col)
+        } else {
+            tile::<V, 6>(g, row, panel, col)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn rest<V: Lanes>(g: &Args, row: usize, panel: *const f32, col: usize) {
+        macro_rules! rows {
+            ($($r:literal)*) => {
+                match g.m - row {
+                    $($r => tile::<V, $r>(g, row, panel, col),)*
+                    _ => {}
+                }
+            };
+        }
+        rows!(1 2 3 4 5 6 7 8 9 10 11);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn product_avx512(g: &Args) {
+        product::<__m512>(g)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn product_avx2(g: &Args) {
+        product::<__m256>(g)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +467,42 @@ mod tests {
         for (o, w) in out.iter().zip(&want) {
             assert!((o - 2.0 * w).abs() < 1e-4);
         }
+    }
+
+    /// The packed kernels give `gemm`'s bits (its FMA kernels: the same
+    /// chain over `k`, then one addition), on every shape of tile and
+    /// panel remainder, with a strided left matrix, on each kernel this
+    /// CPU runs.
+    #[test]
+    fn packed_products_are_gemms_bits() {
+        let kernels: Vec<Kernel> =
+            [Kernel::Avx512, Kernel::Avx2, Kernel::Gemm].into_iter().filter(|k| k.available()).collect();
+        let mut checked = 0;
+        for &kernel in &kernels {
+            for (m, k, n) in
+                [(1, 5, 7), (2, 3, 33), (13, 17, 40), (25, 128, 96), (7, 64, 16), (12, 33, 64), (30, 9, 31)]
+            {
+                let lda = k + 3;
+                let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7919) % 113) as f32 / 37.0 - 1.5).collect();
+                let b: Vec<f32> = (0..n * k).map(|i| ((i * 104_729) % 97) as f32 / 41.0 - 1.1).collect();
+                let am = Mat { data: &a, rows: m, cols: k, rs: lda, cs: 1 };
+                for bm in [Mat::new(&b, k, n), Mat::new(&b, n, k).t()] {
+                    let packed = PackedRhs::with_kernel(bm, kernel);
+                    assert_eq!(packed.kernel(), kernel);
+                    for accumulate in [false, true] {
+                        let start: Vec<f32> = (0..m * n).map(|i| (i % 11) as f32 * 0.3 - 1.0).collect();
+                        let (mut want, mut got) = (start.clone(), start);
+                        matmul_serial(&mut want, am, bm, accumulate);
+                        matmul_packed(&mut got, am, &packed, accumulate);
+                        let same = want.iter().zip(&got).all(|(w, g)| w.to_bits() == g.to_bits());
+                        let close = want.iter().zip(&got).all(|(w, g)| (w - g).abs() <= 1e-4 * (1.0 + w.abs()));
+                        // One row is `gemm`'s vector-times-matrix path, with its own order.
+                        assert!(if m == 1 { close } else { same }, "{kernel:?} {m}x{k}x{n} accumulate {accumulate}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 28);
     }
 }

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use host::float::{cell, Pooler};
 use runtime::format::Pooling;
 
-use crate::linalg::{matmul, Mat};
+use crate::linalg::{matmul, matmul_packed, Mat, PackedRhs};
 
 /// A 2-D f32 tensor on the CPU.
 pub type T2<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -277,26 +277,18 @@ struct Blocks<'a> {
 
 /// The recurrence for batch rows `rows` over every step: adds `h_{t-1} W_h^T`
 /// to the pre-activations (which hold `x W_x^T + b`), applies the gates and
-/// writes h, c and tanh(c). `serial`: the products stay on this thread.
-fn forward_rows(
-    rows: std::ops::Range<usize>,
-    seq: &Seq,
-    wh: &[f32],
-    init: (&[f32], &[f32]),
-    mut o: Blocks<'_>,
-    serial: bool,
-) {
+/// writes h, c and tanh(c). `wh_t` is `W_h^T` `(H, 4H)`, packed.
+fn forward_rows(rows: std::ops::Range<usize>, seq: &Seq, wh_t: &PackedRhs, init: (&[f32], &[f32]), mut o: Blocks<'_>) {
     let hid = init.0.len() / seq.batch.max(1);
     let h4 = 4 * hid;
     let nb = rows.len();
-    let mm = if serial { crate::linalg::matmul_serial } else { matmul };
     let h0 = &init.0[rows.start * hid..rows.end * hid];
     let c0 = &init.1[rows.start * hid..rows.end * hid];
     for t in 0..seq.steps {
         let (h_done, h_rest) = o.h.split_at_mut(t);
         let h_prev: &[f32] = if t == 0 { h0 } else { h_done[t - 1] };
         let g_t = &mut *o.g[t];
-        mm(g_t, Mat::new(h_prev, nb, hid), Mat::new(wh, h4, hid).t(), true);
+        matmul_packed(g_t, Mat::new(h_prev, nb, hid), wh_t, true);
         let (c_done, c_rest) = o.c.split_at_mut(t);
         let c_prev: &[f32] = if t == 0 { c0 } else { c_done[t - 1] };
         let (h_t, c_t, tc_t) = (&mut *h_rest[0], &mut *c_rest[0], &mut *o.tc[t]);
@@ -322,20 +314,13 @@ struct Saved<'a> {
 }
 
 /// Backpropagation through time for batch rows `rows`: writes their
-/// pre-activation gradients, one block per step in `da`.
-fn backward_rows(
-    rows: std::ops::Range<usize>,
-    seq: &Seq,
-    wh: &[f32],
-    s: &Saved<'_>,
-    mut da: Vec<&mut [f32]>,
-    serial: bool,
-) {
+/// pre-activation gradients, one block per step in `da`. `wh` is `W_h`
+/// `(4H, H)`, packed.
+fn backward_rows(rows: std::ops::Range<usize>, seq: &Seq, wh: &PackedRhs, s: &Saved<'_>, mut da: Vec<&mut [f32]>) {
     let bsz = seq.batch;
     let hid = s.c0.len() / bsz.max(1);
     let h4 = 4 * hid;
     let nb = rows.len();
-    let mm = if serial { crate::linalg::matmul_serial } else { matmul };
     let mut dh_next = vec![0.0f32; nb * hid];
     let mut dc_next = vec![0.0f32; nb * hid];
     for t in (0..seq.steps).rev() {
@@ -367,7 +352,7 @@ fn backward_rows(
                 d[3 * hid + j] = do_ * o * (1.0 - o);
             }
         }
-        mm(&mut dh_next, Mat::new(d_t, nb, h4), Mat::new(wh, h4, hid), false);
+        matmul_packed(&mut dh_next, Mat::new(d_t, nb, h4), wh, false);
     }
 }
 
@@ -490,8 +475,8 @@ impl Forward {
                 .zip(g_parts.into_iter().zip(h_parts).zip(c_parts.into_iter().zip(tc_parts)))
                 .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
                 .collect();
-            let serial = parts.len() > 1;
-            for_each_part(jobs, |((lo, hi), blocks)| forward_rows(lo..hi, seq, wh, (&h0, &c0), blocks, serial));
+            let wh_t = PackedRhs::new(Mat::new(wh, 4 * hid, hid).t());
+            for_each_part(jobs, |((lo, hi), blocks)| forward_rows(lo..hi, seq, &wh_t, (&h0, &c0), blocks));
         }
         Self { gates, hs, cs, tcs, h0, c0 }
     }
@@ -517,8 +502,8 @@ impl Forward {
             let da_parts = split_steps(&mut da, seq.batch, h4, parts);
             let saved = Saved { gates: &self.gates, cs: &self.cs, tcs: &self.tcs, c0: &self.c0, dh_out };
             let jobs: Vec<_> = parts.iter().copied().zip(da_parts).collect();
-            let serial = parts.len() > 1;
-            for_each_part(jobs, |((lo, hi), da)| backward_rows(lo..hi, seq, wh, &saved, da, serial));
+            let wh = PackedRhs::new(Mat::new(wh, h4, h4 / 4));
+            for_each_part(jobs, |((lo, hi), da)| backward_rows(lo..hi, seq, &wh, &saved, da));
         }
         da
     }
