@@ -8,6 +8,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
+
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
 /// Sets the number of threads the trainer's matrix products (and dfdx's,
@@ -79,6 +81,20 @@ fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallel
     assert!(dst.len() >= m * n, "destination too small");
     a.check();
     b.check();
+    let kernel = Kernel::detect();
+    if kernel != Kernel::Gemm && m >= 2 && n >= 2 && k >= 3 && (a.cs == 1 || a.rs == 1) {
+        let threads = match parallelism {
+            gemm::Parallelism::Rayon(t) => t,
+            _ => 1,
+        };
+        return own_product(&mut dst[..m * n], a, &PackedRhs::with_kernel(b, kernel), accumulate, threads);
+    }
+    gemm_product(dst, a, b, accumulate, parallelism);
+}
+
+/// The product on `gemm`.
+fn gemm_product(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallelism: gemm::Parallelism) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
     if m == 0 || n == 0 {
         return;
     }
@@ -211,36 +227,101 @@ impl PackedRhs {
 }
 
 /// `dst = a * b` (or `dst += a * b` when `accumulate`) on the calling
-/// thread, with `a` row-major (`a.rows x k`, any row stride) and `dst`
-/// row-major `a.rows x n`.
+/// thread, with `dst` row-major `a.rows x n`.
 pub fn matmul_packed(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool) {
     assert_eq!(a.cols, b.k, "inner dimensions differ");
-    assert!(a.cs == 1 || a.cols <= 1, "the left matrix must be row-major");
     let (m, n, k) = (a.rows, b.n, b.k);
     assert!(dst.len() >= m * n, "destination too small");
     a.check();
-    if b.kernel == Kernel::Gemm || m == 0 || n == 0 || k == 0 {
-        return matmul_serial(dst, a, Mat::new(&b.data, k, n), accumulate);
+    if !b.runs(a) {
+        return matmul_serial(
+            dst,
+            a,
+            b.row_major().as_ref().map_or(Mat::new(&b.data, k, n), |v| Mat::new(v, k, n)),
+            accumulate,
+        );
     }
-    let lda = if m > 1 { a.rs } else { k };
-    // SAFETY: `a` was bounds-checked (its last element `(m-1) lda + k-1` is
-    // in its slice), `dst` holds `m n` floats, the panels hold
-    // `ceil(n / NR) k NR`, and the kernel's CPU features were detected when
-    // `b` was packed.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        let args =
-            x86::Args { a: a.data.as_ptr(), lda, m, k, n, panels: b.data.as_ptr(), dst: dst.as_mut_ptr(), accumulate };
-        match b.kernel {
-            Kernel::Avx512 => x86::product_avx512(&args),
-            Kernel::Avx2 => x86::product_avx2(&args),
-            Kernel::Gemm => unreachable!(),
+    own_product(&mut dst[..m * n], a, b, accumulate, 1);
+}
+
+impl PackedRhs {
+    /// Whether the packed kernel computes `a * self` with `gemm`'s bits:
+    /// `gemm` takes other paths (other orders) for one row, one column or a
+    /// depth of two, and `a` must be row- or column-major.
+    fn runs(&self, a: Mat<'_>) -> bool {
+        self.kernel != Kernel::Gemm && a.rows >= 2 && self.n >= 2 && self.k >= 3 && (a.cs == 1 || a.rs == 1)
+    }
+
+    /// `B` row-major when its panels are not (for the `gemm` fallback).
+    fn row_major(&self) -> Option<Vec<f32>> {
+        let nr = self.kernel.width(self.n);
+        (nr != self.n).then(|| {
+            let mut out = vec![0.0; self.k * self.n];
+            for (r, row) in out.chunks_exact_mut(self.n.max(1)).enumerate() {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = self.data[(c / nr) * self.k * nr + r * nr + c % nr];
+                }
+            }
+            out
+        })
+    }
+}
+
+/// The depth block `gemm` 0.15 sums in one chain (then adds to `dst`): its
+/// `kc`, which depends on the L1 cache and on `k`, for its f32 FMA kernel's
+/// 24 x 4 tiles.
+fn gemm_depth_block(m: usize, n: usize, k: usize) -> usize {
+    if m <= 64 && n <= 64 {
+        k.min(512)
+    } else {
+        gemm_common::cache::kernel_params(m, n, k, 24, 4, std::mem::size_of::<f32>()).kc.max(1)
+    }
+}
+
+/// The packed product on `threads` threads, each a block of `dst`'s rows.
+fn own_product(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool, threads: usize) {
+    let (m, n, k) = (a.rows, b.n, b.k);
+    let kc = gemm_depth_block(m, n, k);
+    let tile = if b.kernel == Kernel::Avx512 { 12 } else { 6 };
+    let parts = threads.min(m / tile).max(1);
+    let per = m.div_ceil(parts).div_ceil(tile) * tile;
+    let job = |(p, dst): (usize, &mut [f32])| {
+        let r0 = p * per;
+        let rows = dst.len() / n;
+        // SAFETY: rows `r0..r0 + rows` of `a` were bounds-checked with the
+        // whole view; `dst` holds `rows n` floats; the panels hold
+        // `ceil(n / NR) k NR`; the kernel's CPU features were detected when
+        // `b` was packed.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            let transposed = a.cs != 1;
+            let lda = if transposed { a.cs } else { a.rs };
+            let args = x86::Args {
+                a: a.data.as_ptr().add(r0 * if transposed { 1 } else { lda }),
+                lda,
+                m: rows,
+                k,
+                kc,
+                n,
+                panels: b.data.as_ptr(),
+                dst: dst.as_mut_ptr(),
+                accumulate,
+            };
+            match (b.kernel, transposed) {
+                (Kernel::Avx512, false) => x86::product_avx512::<false>(&args),
+                (Kernel::Avx512, true) => x86::product_avx512::<true>(&args),
+                (Kernel::Avx2, false) => x86::product_avx2::<false>(&args),
+                (Kernel::Avx2, true) => x86::product_avx2::<true>(&args),
+                (Kernel::Gemm, _) => unreachable!(),
+            }
         }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = lda;
-        unreachable!("only x86-64 packs for its own kernels");
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (r0, rows, kc, accumulate);
+    };
+    if parts > 1 {
+        dst.par_chunks_mut(per * n).enumerate().for_each(job);
+    } else {
+        job((0, dst));
     }
 }
 
@@ -248,12 +329,16 @@ pub fn matmul_packed(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: boo
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// One product's operands (see [`super::matmul_packed`]).
+    /// One product's operands (see [`super::own_product`]): element
+    /// `(i, kk)` of `a` is at `a + i lda + kk` (or `a + i + kk lda` when
+    /// transposed), `dst` is `m x n` row-major, and each output is summed
+    /// in chains of `kc` depths, each added to `dst` as `gemm` does.
     pub struct Args {
         pub a: *const f32,
         pub lda: usize,
         pub m: usize,
         pub k: usize,
+        pub kc: usize,
         pub n: usize,
         pub panels: *const f32,
         pub dst: *mut f32,
@@ -356,67 +441,99 @@ mod x86 {
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
     }
 
-    /// Rows `row..row + R` of one panel: `R x 2 LANES` accumulators, the
-    /// FMA chain over `k` in order, then one addition to `dst`.
+    /// One depth block: where it starts, how deep, and whether it adds to
+    /// `dst` (every block but a first one that overwrites).
+    #[derive(Clone, Copy)]
+    struct Depth {
+        k0: usize,
+        len: usize,
+        add: bool,
+    }
+
+    /// Rows `row..row + R`, columns `col..` of one panel, over one depth
+    /// block: `R x 2 LANES` accumulators, the FMA chain over the depths in
+    /// order from zero, then one addition to `dst`.
     #[inline(always)]
-    unsafe fn tile<V: Lanes, const R: usize>(g: &Args, row: usize, panel: *const f32, col: usize) {
+    unsafe fn tile<V: Lanes, const T: bool, const R: usize>(
+        g: &Args,
+        row: usize,
+        panel: *const f32,
+        col: usize,
+        d: Depth,
+    ) {
         let nr = 2 * V::LANES;
         let mut acc = [[V::zero(); 2]; R];
-        let a = g.a.add(row * g.lda);
-        for kk in 0..g.k {
+        let (rs, ks) = if T { (1, g.lda) } else { (g.lda, 1) };
+        let a = g.a.add(row * rs + d.k0 * ks);
+        let panel = panel.add(d.k0 * nr);
+        for kk in 0..d.len {
             let b0 = V::load(panel.add(kk * nr));
             let b1 = V::load(panel.add(kk * nr + V::LANES));
             for (i, acc) in acc.iter_mut().enumerate() {
-                let ai = V::splat(a.add(i * g.lda + kk));
+                let ai = V::splat(a.add(i * rs + kk * ks));
                 acc[0] = V::fma(ai, b0, acc[0]);
                 acc[1] = V::fma(ai, b1, acc[1]);
             }
         }
         let cols = (g.n - col).min(nr);
         for (i, acc) in acc.iter().enumerate() {
-            let d = g.dst.add((row + i) * g.n + col);
+            let out = g.dst.add((row + i) * g.n + col);
             for (h, &v) in acc.iter().enumerate() {
                 let lo = h * V::LANES;
                 if cols <= lo {
                     break;
                 }
                 let w = cols - lo;
-                let v = if g.accumulate { V::add(V::load_first(d.add(lo), w), v) } else { v };
-                v.store_first(d.add(lo), w);
+                let v = if d.add { V::add(V::load_first(out.add(lo), w), v) } else { v };
+                v.store_first(out.add(lo), w);
             }
         }
     }
 
-    /// Every panel, whole tiles of `V::MR` rows then one tile of the rest.
+    /// Rows per block: a block of `a` stays in L2 while every panel passes.
+    const BLOCK_TILES: usize = 8;
+
+    /// Depth blocks in order; in each, blocks of rows, every panel, whole
+    /// tiles of `V::MR` rows then one tile of the rest.
     #[inline(always)]
-    unsafe fn product<V: Lanes>(g: &Args) {
+    unsafe fn product<V: Lanes, const T: bool>(g: &Args) {
         let nr = 2 * V::LANES;
-        for p in 0..g.n.div_ceil(nr) {
-            let panel = g.panels.add(p * g.k * nr);
-            let mut row = 0;
-            while row + V::MR <= g.m {
-                full::<V>(g, row, panel, p * nr);
-                row += V::MR;
+        let mut k0 = 0;
+        while k0 < g.k {
+            let d = Depth { k0, len: g.kc.min(g.k - k0), add: g.accumulate || k0 > 0 };
+            let mut r0 = 0;
+            while r0 < g.m {
+                let r1 = (r0 + BLOCK_TILES * V::MR).min(g.m);
+                for p in 0..g.n.div_ceil(nr) {
+                    let panel = g.panels.add(p * g.k * nr);
+                    let mut row = r0;
+                    while row + V::MR <= r1 {
+                        full::<V, T>(g, row, panel, p * nr, d);
+                        row += V::MR;
+                    }
+                    rest::<V, T>(g, row, r1, panel, p * nr, d);
+                }
+                r0 = r1;
             }
-            rest::<V>(g, row, panel, p * nr);
+            k0 += d.len;
         }
     }
 
     #[inline(always)]
-    unsafe fn full<V: Lanes>(g: &Args, row: usize, panel: *const f32, col: usize) {
+    unsafe fn full<V: Lanes, const T: bool>(g: &Args, row: usize, panel: *const f32, col: usize, d: Depth) {
         if V::MR == 12 {
-            tile::<V, 12>(g, row, panel, col)
+            tile::<V, T, 12>(g, row, panel, col, d)
         } else {
-            tile::<V, 6>(g, row, panel, col)
+            tile::<V, T, 6>(g, row, panel, col, d)
         }
     }
 
     #[inline(always)]
-    unsafe fn rest<V: Lanes>(g: &Args, row: usize, panel: *const f32, col: usize) {
+    unsafe fn rest<V: Lanes, const T: bool>(g: &Args, row: usize, end: usize, panel: *const f32, col: usize, d: Depth) {
         macro_rules! rows {
             ($($r:literal)*) => {
-                match g.m - row {
-                    $($r => tile::<V, $r>(g, row, panel, col),)*
+                match end - row {
+                    $($r if $r < V::MR => tile::<V, T, $r>(g, row, panel, col, d),)*
                     _ => {}
                 }
             };
@@ -425,13 +542,13 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn product_avx512(g: &Args) {
-        product::<__m512>(g)
+    pub unsafe fn product_avx512<const T: bool>(g: &Args) {
+        product::<__m512, T>(g)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn product_avx2(g: &Args) {
-        product::<__m256>(g)
+    pub unsafe fn product_avx2<const T: bool>(g: &Args) {
+        product::<__m256, T>(g)
     }
 }
 
@@ -469,40 +586,67 @@ mod tests {
         }
     }
 
-    /// The packed kernels give `gemm`'s bits (its FMA kernels: the same
-    /// chain over `k`, then one addition), on every shape of tile and
-    /// panel remainder, with a strided left matrix, on each kernel this
+    /// The own kernels give `gemm`'s bits (its FMA kernels: the same
+    /// chain over each depth block, then one addition), on every shape of
+    /// tile and panel remainder, with a strided or transposed left matrix,
+    /// depths of several blocks, one and two threads, on each kernel this
     /// CPU runs.
     #[test]
-    fn packed_products_are_gemms_bits() {
+    fn own_products_are_gemms_bits() {
         let kernels: Vec<Kernel> =
             [Kernel::Avx512, Kernel::Avx2, Kernel::Gemm].into_iter().filter(|k| k.available()).collect();
         let mut checked = 0;
         for &kernel in &kernels {
-            for (m, k, n) in
-                [(1, 5, 7), (2, 3, 33), (13, 17, 40), (25, 128, 96), (7, 64, 16), (12, 33, 64), (30, 9, 31)]
-            {
+            let shapes = [
+                (1, 5, 7),
+                (2, 3, 33),
+                (13, 17, 40),
+                (25, 128, 96),
+                (7, 64, 16),
+                (30, 9, 31),
+                (70, 1300, 66),
+                (40, 700, 20),
+            ];
+            for (m, k, n) in shapes {
                 let lda = k + 3;
                 let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7919) % 113) as f32 / 37.0 - 1.5).collect();
+                let at: Vec<f32> = (0..k * (m + 2)).map(|i| ((i * 7919) % 113) as f32 / 37.0 - 1.5).collect();
                 let b: Vec<f32> = (0..n * k).map(|i| ((i * 104_729) % 97) as f32 / 41.0 - 1.1).collect();
-                let am = Mat { data: &a, rows: m, cols: k, rs: lda, cs: 1 };
-                for bm in [Mat::new(&b, k, n), Mat::new(&b, n, k).t()] {
+                let lefts = [
+                    Mat { data: &a, rows: m, cols: k, rs: lda, cs: 1 },
+                    Mat { data: &at, rows: m, cols: k, rs: 1, cs: m + 2 },
+                ];
+                for (am, bm) in
+                    lefts.into_iter().flat_map(|am| [(am, Mat::new(&b, k, n)), (am, Mat::new(&b, n, k).t())])
+                {
                     let packed = PackedRhs::with_kernel(bm, kernel);
                     assert_eq!(packed.kernel(), kernel);
                     for accumulate in [false, true] {
                         let start: Vec<f32> = (0..m * n).map(|i| (i % 11) as f32 * 0.3 - 1.0).collect();
-                        let (mut want, mut got) = (start.clone(), start);
-                        matmul_serial(&mut want, am, bm, accumulate);
-                        matmul_packed(&mut got, am, &packed, accumulate);
-                        let same = want.iter().zip(&got).all(|(w, g)| w.to_bits() == g.to_bits());
-                        let close = want.iter().zip(&got).all(|(w, g)| (w - g).abs() <= 1e-4 * (1.0 + w.abs()));
-                        // One row is `gemm`'s vector-times-matrix path, with its own order.
-                        assert!(if m == 1 { close } else { same }, "{kernel:?} {m}x{k}x{n} accumulate {accumulate}");
+                        let mut want = start.clone();
+                        gemm_product(&mut want, am, bm, accumulate, gemm::Parallelism::None);
+                        let mut got = vec![start.clone(), start.clone(), start];
+                        matmul_packed(&mut got[0], am, &packed, accumulate);
+                        if packed.runs(am) {
+                            own_product(&mut got[1], am, &packed, accumulate, 2);
+                        } else {
+                            got[1].clone_from(&want);
+                        }
+                        matmul_serial(&mut got[2], am, bm, accumulate);
+                        for got in &got {
+                            let same = want.iter().zip(got).all(|(w, g)| w.to_bits() == g.to_bits());
+                            let close = want.iter().zip(got).all(|(w, g)| (w - g).abs() <= 1e-3 * (1.0 + w.abs()));
+                            // One row is `gemm`'s vector-times-matrix path, with its own order.
+                            assert!(
+                                if m == 1 { close } else { same },
+                                "{kernel:?} {m}x{k}x{n} accumulate {accumulate}"
+                            );
+                        }
                         checked += 1;
                     }
                 }
             }
         }
-        assert!(checked >= 28);
+        assert!(checked >= 64);
     }
 }

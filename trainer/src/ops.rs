@@ -11,7 +11,7 @@
 
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use rayon::prelude::*;
 
 use host::float::{cell, Pooler};
@@ -126,7 +126,10 @@ pub fn dropout<T: Tape<f32, Cpu>>(x: T2<T>, p: f32, rng: &mut StdRng) -> T2<T> {
     let (rows, cols) = *x.shape();
     let scale = 1.0 / (1.0 - p);
     let drop = drop_below(p);
-    let mask: Vec<f32> = (0..rows * cols).map(|_| if rng.next_u32() >> 8 < drop { 0.0 } else { scale }).collect();
+    // One bulk fill: ChaCha's words in the order `next_u32` gives them.
+    let mut draws = vec![0u32; rows * cols];
+    rng.fill(&mut draws[..]);
+    let mask: Vec<f32> = draws.iter().map(|&u| if u >> 8 < drop { 0.0 } else { scale }).collect();
     let mut data = host(&x);
     for (d, m) in data.iter_mut().zip(&mask) {
         *d *= m;
@@ -691,6 +694,19 @@ mod tests {
                 dropped += usize::from(float);
             }
             assert!((dropped as f32 / 200_000.0 - p).abs() < 0.01, "p {p}: {dropped}");
+        }
+        // The bulk fill the mask is drawn with gives `next_u32`'s words, in
+        // order, for any length and after any number of words drawn.
+        for (skip, len) in [(0, 1), (3, 17), (5, 64), (1, 1000)] {
+            let (mut a, mut b) = (StdRng::seed_from_u64(9), StdRng::seed_from_u64(9));
+            for _ in 0..skip {
+                let _ = (a.next_u32(), b.next_u32());
+            }
+            let mut bulk = vec![0u32; len];
+            a.fill(&mut bulk[..]);
+            let one_by_one: Vec<u32> = (0..len).map(|_| b.next_u32()).collect();
+            assert_eq!(bulk, one_by_one, "skip {skip} len {len}");
+            assert_eq!(a.next_u32(), b.next_u32());
         }
     }
 
