@@ -176,7 +176,7 @@ pub fn tanh(x: f32) -> f32 {
 /// (gates i, f, g, o, gate-major) and is overwritten with the gate
 /// activations; then `c = f c_prev + i g`, `tanh_c = tanh(c)` and
 /// `h = o tanh(c)`.
-#[inline]
+#[inline(always)]
 pub fn cell(z: &mut [f32], c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], h: &mut [f32]) {
     let hid = c.len();
     let (gi, rest) = z.split_at_mut(hid);

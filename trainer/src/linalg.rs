@@ -267,6 +267,25 @@ impl PackedRhs {
     }
 }
 
+/// Runs `f` compiled for the widest vectors this CPU has (AVX-512F, else
+/// AVX2), for the element-wise loops around the products: `f` and what it
+/// inlines are vectorized 16 or 8 floats wide instead of SSE's 4. The
+/// operations and their order are the same (Rust never contracts a
+/// multiply and an add), so the results are the same bits.
+#[inline(always)]
+pub fn widest<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the features each wrapper enables were detected.
+    unsafe {
+        match Kernel::detect() {
+            Kernel::Avx512 => return x86::run_avx512(f),
+            Kernel::Avx2 => return x86::run_avx2(f),
+            Kernel::Gemm => {}
+        }
+    }
+    f()
+}
+
 /// The depth block `gemm` 0.15 sums in one chain (then adds to `dst`): its
 /// `kc`, which depends on the L1 cache and on `k`, for its f32 FMA kernel's
 /// 24 x 4 tiles.
@@ -539,6 +558,16 @@ mod x86 {
             };
         }
         rows!(1 2 3 4 5 6 7 8 9 10 11);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn run_avx512<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
+        f()
     }
 
     #[target_feature(enable = "avx512f")]

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use host::float::{cell, Pooler};
 use runtime::format::Pooling;
 
-use crate::linalg::{matmul, matmul_packed, Mat, PackedRhs};
+use crate::linalg::{matmul, matmul_packed, widest, Mat, PackedRhs};
 
 /// A 2-D f32 tensor on the CPU.
 pub type T2<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -281,6 +281,7 @@ struct Blocks<'a> {
 /// The recurrence for batch rows `rows` over every step: adds `h_{t-1} W_h^T`
 /// to the pre-activations (which hold `x W_x^T + b`), applies the gates and
 /// writes h, c and tanh(c). `wh_t` is `W_h^T` `(H, 4H)`, packed.
+#[inline(always)]
 fn forward_rows(rows: std::ops::Range<usize>, seq: &Seq, wh_t: &PackedRhs, init: (&[f32], &[f32]), mut o: Blocks<'_>) {
     let hid = init.0.len() / seq.batch.max(1);
     let h4 = 4 * hid;
@@ -319,6 +320,7 @@ struct Saved<'a> {
 /// Backpropagation through time for batch rows `rows`: writes their
 /// pre-activation gradients, one block per step in `da`. `wh` is `W_h`
 /// `(4H, H)`, packed.
+#[inline(always)]
 fn backward_rows(rows: std::ops::Range<usize>, seq: &Seq, wh: &PackedRhs, s: &Saved<'_>, mut da: Vec<&mut [f32]>) {
     let bsz = seq.batch;
     let hid = s.c0.len() / bsz.max(1);
@@ -479,7 +481,7 @@ impl Forward {
                 .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
                 .collect();
             let wh_t = PackedRhs::new(Mat::new(wh, 4 * hid, hid).t());
-            for_each_part(jobs, |((lo, hi), blocks)| forward_rows(lo..hi, seq, &wh_t, (&h0, &c0), blocks));
+            for_each_part(jobs, |((lo, hi), blocks)| widest(#[inline(always)] || forward_rows(lo..hi, seq, &wh_t, (&h0, &c0), blocks)));
         }
         Self { gates, hs, cs, tcs, h0, c0 }
     }
@@ -506,7 +508,7 @@ impl Forward {
             let saved = Saved { gates: &self.gates, cs: &self.cs, tcs: &self.tcs, c0: &self.c0, dh_out };
             let jobs: Vec<_> = parts.iter().copied().zip(da_parts).collect();
             let wh = PackedRhs::new(Mat::new(wh, h4, h4 / 4));
-            for_each_part(jobs, |((lo, hi), da)| backward_rows(lo..hi, seq, &wh, &saved, da));
+            for_each_part(jobs, |((lo, hi), da)| widest(#[inline(always)] || backward_rows(lo..hi, seq, &wh, &saved, da)));
         }
         da
     }
