@@ -469,27 +469,38 @@ mod x86 {
         add: bool,
     }
 
-    /// Rows `row..row + R`, columns `col..` of one panel, over one depth
+    /// Rows `row..row + R` (their packed block at `ap`: `R` of each
+    /// depth's `MR` floats), columns `col..` of one panel, over one depth
     /// block: `R x 2 LANES` accumulators, the FMA chain over the depths in
     /// order from zero, then one addition to `dst`.
+    ///
+    /// With `P` the rows are packed (element `(i, kk)` at `ap + kk MR +
+    /// i`); without, `ap` is row `row` of a row-major `a` at depth `k0`.
     #[inline(always)]
-    unsafe fn tile<V: Lanes, const T: bool, const R: usize>(
+    unsafe fn tile<V: Lanes, const P: bool, const R: usize>(
         g: &Args,
         row: usize,
+        ap: *const f32,
         panel: *const f32,
         col: usize,
         d: Depth,
     ) {
         let nr = 2 * V::LANES;
+        let (ks, is) = if P { (V::MR, 1) } else { (1, g.lda) };
+        // The outputs are read (or first written) after the depth loop:
+        // ask for their lines now, so that a miss overlaps the arithmetic.
+        for i in 0..R {
+            let out = g.dst.add((row + i) * g.n + col) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(out);
+            _mm_prefetch::<_MM_HINT_T0>(out.add(4 * nr - 4));
+        }
         let mut acc = [[V::zero(); 2]; R];
-        let (rs, ks) = if T { (1, g.lda) } else { (g.lda, 1) };
-        let a = g.a.add(row * rs + d.k0 * ks);
         let panel = panel.add(d.k0 * nr);
         for kk in 0..d.len {
             let b0 = V::load(panel.add(kk * nr));
             let b1 = V::load(panel.add(kk * nr + V::LANES));
             for (i, acc) in acc.iter_mut().enumerate() {
-                let ai = V::splat(a.add(i * rs + kk * ks));
+                let ai = V::splat(ap.add(kk * ks + i * is));
                 acc[0] = V::fma(ai, b0, acc[0]);
                 acc[1] = V::fma(ai, b1, acc[1]);
             }
@@ -512,47 +523,101 @@ mod x86 {
     /// Rows per block: a block of `a` stays in L2 while every panel passes.
     const BLOCK_TILES: usize = 8;
 
-    /// Depth blocks in order; in each, blocks of rows, every panel, whole
-    /// tiles of `V::MR` rows then one tile of the rest.
+    thread_local! {
+        /// Each thread's packed block of `a`, reused from product to product.
+        static PACKED_A: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+
+    /// Copies rows `r0..r1`, depths `d` of a transposed `a` into `out`: for
+    /// each tile of `mr` rows, each depth's `mr` floats in a row (depths
+    /// `lda` apart would crowd a few L1 sets).
+    #[inline(always)]
+    unsafe fn pack_a(g: &Args, r0: usize, r1: usize, d: Depth, mr: usize, out: &mut [f32]) {
+        for (t, block) in out.chunks_exact_mut(mr * d.len).enumerate() {
+            let row = r0 + t * mr;
+            if row >= r1 {
+                break;
+            }
+            let rows = (r1 - row).min(mr);
+            for (kk, dst) in block.chunks_exact_mut(mr).enumerate() {
+                let src = g.a.add(row + (d.k0 + kk) * g.lda);
+                for (i, v) in dst[..rows].iter_mut().enumerate() {
+                    *v = *src.add(i);
+                }
+            }
+        }
+    }
+
+    /// Depth blocks in order; in each, blocks of rows (packed), every
+    /// panel, whole tiles of `V::MR` rows then one tile of the rest.
     #[inline(always)]
     unsafe fn product<V: Lanes, const T: bool>(g: &Args) {
         let nr = 2 * V::LANES;
+        // Not a closure: the kernel must inline into its target-feature caller.
+        let mut buf = PACKED_A.take();
+        let need = if T { BLOCK_TILES * V::MR * g.kc.min(g.k) } else { 0 };
+        if buf.len() < need {
+            buf.resize(need, 0.0);
+        }
         let mut k0 = 0;
         while k0 < g.k {
             let d = Depth { k0, len: g.kc.min(g.k - k0), add: g.accumulate || k0 > 0 };
             let mut r0 = 0;
             while r0 < g.m {
                 let r1 = (r0 + BLOCK_TILES * V::MR).min(g.m);
+                // A transposed `a` is packed; a row-major one is read in place.
+                if T {
+                    pack_a(g, r0, r1, d, V::MR, &mut buf[..BLOCK_TILES * V::MR * d.len]);
+                }
                 for p in 0..g.n.div_ceil(nr) {
                     let panel = g.panels.add(p * g.k * nr);
                     let mut row = r0;
-                    while row + V::MR <= r1 {
-                        full::<V, T>(g, row, panel, p * nr, d);
+                    while row < r1 {
+                        let ap = if T { buf.as_ptr().add((row - r0) * d.len) } else { g.a.add(row * g.lda + d.k0) };
+                        match r1 - row {
+                            r if r >= V::MR => full::<V, T>(g, row, ap, panel, p * nr, d),
+                            r => rest::<V, T>(g, row, r, ap, panel, p * nr, d),
+                        }
                         row += V::MR;
                     }
-                    rest::<V, T>(g, row, r1, panel, p * nr, d);
                 }
                 r0 = r1;
             }
             k0 += d.len;
         }
+        PACKED_A.set(buf);
     }
 
     #[inline(always)]
-    unsafe fn full<V: Lanes, const T: bool>(g: &Args, row: usize, panel: *const f32, col: usize, d: Depth) {
+    unsafe fn full<V: Lanes, const P: bool>(
+        g: &Args,
+        row: usize,
+        ap: *const f32,
+        panel: *const f32,
+        col: usize,
+        d: Depth,
+    ) {
         if V::MR == 12 {
-            tile::<V, T, 12>(g, row, panel, col, d)
+            tile::<V, P, 12>(g, row, ap, panel, col, d)
         } else {
-            tile::<V, T, 6>(g, row, panel, col, d)
+            tile::<V, P, 6>(g, row, ap, panel, col, d)
         }
     }
 
     #[inline(always)]
-    unsafe fn rest<V: Lanes, const T: bool>(g: &Args, row: usize, end: usize, panel: *const f32, col: usize, d: Depth) {
+    unsafe fn rest<V: Lanes, const P: bool>(
+        g: &Args,
+        row: usize,
+        rows: usize,
+        ap: *const f32,
+        panel: *const f32,
+        col: usize,
+        d: Depth,
+    ) {
         macro_rules! rows {
             ($($r:literal)*) => {
-                match end - row {
-                    $($r if $r < V::MR => tile::<V, T, $r>(g, row, panel, col, d),)*
+                match rows {
+                    $($r if $r < V::MR => tile::<V, P, $r>(g, row, ap, panel, col, d),)*
                     _ => {}
                 }
             };

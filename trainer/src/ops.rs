@@ -481,7 +481,12 @@ impl Forward {
                 .map(|(&p, ((g, h), (c, tc)))| (p, Blocks { g, h, c, tc }))
                 .collect();
             let wh_t = PackedRhs::new(Mat::new(wh, 4 * hid, hid).t());
-            for_each_part(jobs, |((lo, hi), blocks)| widest(#[inline(always)] || forward_rows(lo..hi, seq, &wh_t, (&h0, &c0), blocks)));
+            for_each_part(jobs, |((lo, hi), blocks)| {
+                widest(
+                    #[inline(always)]
+                    || forward_rows(lo..hi, seq, &wh_t, (&h0, &c0), blocks),
+                )
+            });
         }
         Self { gates, hs, cs, tcs, h0, c0 }
     }
@@ -508,7 +513,12 @@ impl Forward {
             let saved = Saved { gates: &self.gates, cs: &self.cs, tcs: &self.tcs, c0: &self.c0, dh_out };
             let jobs: Vec<_> = parts.iter().copied().zip(da_parts).collect();
             let wh = PackedRhs::new(Mat::new(wh, h4, h4 / 4));
-            for_each_part(jobs, |((lo, hi), da)| widest(#[inline(always)] || backward_rows(lo..hi, seq, &wh, &saved, da)));
+            for_each_part(jobs, |((lo, hi), da)| {
+                widest(
+                    #[inline(always)]
+                    || backward_rows(lo..hi, seq, &wh, &saved, da),
+                )
+            });
         }
         da
     }
