@@ -62,8 +62,12 @@ impl Seq {
     }
 }
 
+/// A copy of a tensor's data (one `memcpy`; dfdx's `as_vec` walks an
+/// element iterator). Every tensor here is contiguous.
 fn host<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    t.as_vec()
+    let mut v = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
 }
 
 fn new_tensor(dev: &Cpu, data: Vec<f32>, rows: usize, cols: usize) -> T2 {
@@ -566,8 +570,7 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
         let seq = seq.clone();
         let has_init = init.is_some();
         tape.add_backward_op(move |grads| {
-            let dh_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let da = fwd.backward(&dh_out, &seq, &wh, &parts);
+            let da = fwd.backward(grads.get_or_alloc_mut(&out_g)?, &seq, &wh, &parts);
             // dW_h = sum_t dA_t^T h_{t-1} (of the masked weights, then
             // masked: DropConnect's chain rule).
             let mut masked = drop_h.as_ref().map(|_| vec![0.0f32; h4 * hid]);
