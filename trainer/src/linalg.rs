@@ -209,12 +209,17 @@ impl PackedRhs {
         let (k, n) = (b.rows, b.cols);
         let nr = kernel.width(n);
         let panels = n.div_ceil(nr);
-        let mut data = vec![0.0f32; panels * k * nr];
-        for (p, panel) in data.chunks_exact_mut((k * nr).max(1)).enumerate().take(panels) {
-            for (r, row) in panel.chunks_exact_mut(nr).enumerate() {
-                for (c, v) in row.iter_mut().enumerate().take(n - p * nr) {
-                    *v = b.data[r * b.rs + (p * nr + c) * b.cs];
+        let mut data = Vec::with_capacity(panels * k * nr);
+        for p in 0..panels {
+            let cols = (n - p * nr).min(nr);
+            for r in 0..k {
+                let at = r * b.rs + p * nr * b.cs;
+                if b.cs == 1 {
+                    data.extend_from_slice(&b.data[at..at + cols]);
+                } else {
+                    data.extend((0..cols).map(|c| b.data[at + c * b.cs]));
                 }
+                data.resize(data.len() + nr - cols, 0.0);
             }
         }
         Self { k, n, kernel, data }

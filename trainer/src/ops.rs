@@ -413,33 +413,35 @@ fn input_preactivations<T: Tape<f32, Cpu>>(
     inp: usize,
 ) -> (Vec<f32>, InputSaved, T) {
     let h4 = bias.len();
-    let mut gates = vec![0.0f32; n * h4];
-    let (saved, tape) = match input {
+    match input {
         LstmInput::Dense(x) => {
             assert_eq!(*x.shape(), (n, inp), "lstm: input shape");
             let (x, tape) = x.split_tape();
             let xd = host(&x);
+            let mut gates = vec![0.0f32; n * h4];
             matmul(&mut gates, Mat::new(&xd, n, inp), Mat::new(wx, h4, inp).t(), false);
-            (InputSaved::Dense(x), tape)
+            for row in gates.chunks_exact_mut(h4) {
+                for (g, b) in row.iter_mut().zip(bias) {
+                    *g += b;
+                }
+            }
+            (gates, InputSaved::Dense(x), tape)
         }
         LstmInput::OneHot { ids, tape } => {
             assert_eq!(ids.len(), n, "lstm: one id per row");
-            // Row `id` of W_x's transpose is column `id` of W_x: copied
-            // whole rather than read with a stride of `inp` for each row.
+            // Row `id` of W_x's transpose (column `id` of W_x) plus the
+            // bias, once for each id; then each row is one copy.
             let wxt = transpose(wx, h4, inp);
-            for (row, &id) in gates.chunks_exact_mut(h4).zip(&ids) {
+            let rows: Vec<f32> =
+                wxt.chunks_exact(h4.max(1)).flat_map(|row| row.iter().zip(bias).map(|(w, b)| w + b)).collect();
+            let mut gates = Vec::with_capacity(n * h4);
+            for &id in &ids {
                 assert!(id < inp, "lstm: one-hot index {id} >= {inp}");
-                row.copy_from_slice(&wxt[id * h4..(id + 1) * h4]);
+                gates.extend_from_slice(&rows[id * h4..(id + 1) * h4]);
             }
-            (InputSaved::OneHot(ids), tape)
-        }
-    };
-    for row in gates.chunks_exact_mut(h4) {
-        for (g, b) in row.iter_mut().zip(bias) {
-            *g += b;
+            (gates, InputSaved::OneHot(ids), tape)
         }
     }
-    (gates, saved, tape)
 }
 
 /// The input as the backward pass sees it.
