@@ -92,6 +92,16 @@ fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallel
     gemm_product(dst, a, b, accumulate, parallelism);
 }
 
+/// [`matmul`] on `gemm` itself on the calling thread, whatever the CPU: the
+/// reference the own kernels are measured and tested against.
+pub fn gemm_reference(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    assert_eq!(a.cols, b.rows, "inner dimensions differ");
+    assert!(dst.len() >= a.rows * b.cols, "destination too small");
+    a.check();
+    b.check();
+    gemm_product(dst, a, b, accumulate, gemm::Parallelism::None);
+}
+
 /// The product on `gemm`.
 fn gemm_product(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallelism: gemm::Parallelism) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
