@@ -503,11 +503,12 @@ mod x86 {
         let nr = 2 * V::LANES;
         let (ks, is) = if P { (V::MR, 1) } else { (1, g.lda) };
         // The outputs are read (or first written) after the depth loop:
-        // ask for their lines now, so that a miss overlaps the arithmetic.
+        // ask for their lines now, so that a miss overlaps the arithmetic
+        // (a hint past the end of `dst` is harmless: nothing is dereferenced).
         for i in 0..R {
-            let out = g.dst.add((row + i) * g.n + col) as *const i8;
+            let out = g.dst.wrapping_add((row + i) * g.n + col) as *const i8;
             _mm_prefetch::<_MM_HINT_T0>(out);
-            _mm_prefetch::<_MM_HINT_T0>(out.add(4 * nr - 4));
+            _mm_prefetch::<_MM_HINT_T0>(out.wrapping_add(4 * nr - 4));
         }
         let mut acc = [[V::zero(); 2]; R];
         let panel = panel.add(d.k0 * nr);
