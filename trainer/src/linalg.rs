@@ -77,12 +77,12 @@ pub fn matmul_serial(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) 
 
 fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallelism: gemm::Parallelism) {
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
-    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let (m, n) = (a.rows, b.cols);
     assert!(dst.len() >= m * n, "destination too small");
     a.check();
     b.check();
     let kernel = Kernel::detect();
-    if kernel != Kernel::Gemm && m >= 2 && n >= 2 && k >= 3 && (a.cs == 1 || a.rs == 1) {
+    if own_kernel_runs(kernel, a, n) {
         let threads = match parallelism {
             gemm::Parallelism::Rayon(t) => t,
             _ => 1,
@@ -260,11 +260,9 @@ pub fn matmul_packed(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: boo
 }
 
 impl PackedRhs {
-    /// Whether the packed kernel computes `a * self` with `gemm`'s bits:
-    /// `gemm` takes other paths (other orders) for one row, one column or a
-    /// depth of two, and `a` must be row- or column-major.
+    /// Whether the packed kernel computes `a * self` ([`own_kernel_runs`]).
     fn runs(&self, a: Mat<'_>) -> bool {
-        self.kernel != Kernel::Gemm && a.rows >= 2 && self.n >= 2 && self.k >= 3 && (a.cs == 1 || a.rs == 1)
+        own_kernel_runs(self.kernel, a, self.n)
     }
 
     /// `B` row-major when its panels are not (for the `gemm` fallback).
@@ -299,6 +297,13 @@ pub fn widest<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+/// Whether an own kernel computes `a * B` (`B` `n` columns wide) with
+/// `gemm`'s bits: `gemm` takes other paths (other orders) for one row, one
+/// column or a depth of two, and `a` must be row- or column-major.
+fn own_kernel_runs(kernel: Kernel, a: Mat<'_>, n: usize) -> bool {
+    kernel != Kernel::Gemm && a.rows >= 2 && n >= 2 && a.cols >= 3 && (a.cs == 1 || a.rs == 1)
 }
 
 /// The depth block `gemm` 0.15 sums in one chain (then adds to `dst`): its
@@ -394,38 +399,54 @@ mod x86 {
         unsafe fn store_first(self, p: *mut f32, n: usize);
     }
 
-    impl Lanes for __m512 {
-        const LANES: usize = 16;
-        const MR: usize = 12;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm512_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            _mm512_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn splat(p: *const f32) -> Self {
-            _mm512_set1_ps(*p)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: Self, b: Self) -> Self {
-            _mm512_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn load_first(p: *const f32, n: usize) -> Self {
-            _mm512_maskz_loadu_ps(mask16(n), p)
-        }
-        #[inline(always)]
-        unsafe fn store_first(self, p: *mut f32, n: usize) {
-            _mm512_mask_storeu_ps(p, mask16(n), self)
-        }
+    /// One `Lanes` impl: the register type, its widths, and the intrinsic
+    /// (or expression) for each operation.
+    macro_rules! lanes {
+        ($t:ty, $lanes:literal, $mr:literal, $zero:ident, $load:ident, $fma:ident, $add:ident,
+         splat: |$p:ident| $splat:expr, first: |$q:ident, $n:ident| $load_first:expr, |$v:ident| $store_first:expr) => {
+            impl Lanes for $t {
+                const LANES: usize = $lanes;
+                const MR: usize = $mr;
+                #[inline(always)]
+                unsafe fn zero() -> Self {
+                    $zero()
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const f32) -> Self {
+                    $load(p)
+                }
+                #[inline(always)]
+                unsafe fn splat($p: *const f32) -> Self {
+                    $splat
+                }
+                #[inline(always)]
+                unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+                    $fma(a, b, c)
+                }
+                #[inline(always)]
+                unsafe fn add(a: Self, b: Self) -> Self {
+                    $add(a, b)
+                }
+                #[inline(always)]
+                unsafe fn load_first($q: *const f32, $n: usize) -> Self {
+                    $load_first
+                }
+                #[inline(always)]
+                unsafe fn store_first(self, $q: *mut f32, $n: usize) {
+                    let $v = self;
+                    $store_first
+                }
+            }
+        };
     }
+
+    lanes!(__m512, 16, 12, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps,
+        splat: |p| _mm512_set1_ps(*p),
+        first: |p, n| _mm512_maskz_loadu_ps(mask16(n), p), |v| _mm512_mask_storeu_ps(p, mask16(n), v));
+
+    lanes!(__m256, 8, 6, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_add_ps,
+        splat: |p| _mm256_broadcast_ss(&*p),
+        first: |p, n| _mm256_maskload_ps(p, mask8(n)), |v| _mm256_maskstore_ps(p, mask8(n), v));
 
     #[inline(always)]
     fn mask16(n: usize) -> __mmask16 {
@@ -433,39 +454,6 @@ mod x86 {
             0xffff
         } else {
             ((1u32 << n) - 1) as __mmask16
-        }
-    }
-
-    impl Lanes for __m256 {
-        const LANES: usize = 8;
-        const MR: usize = 6;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> Self {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn splat(p: *const f32) -> Self {
-            _mm256_broadcast_ss(&*p)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: Self, b: Self) -> Self {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn load_first(p: *const f32, n: usize) -> Self {
-            _mm256_maskload_ps(p, mask8(n))
-        }
-        #[inline(always)]
-        unsafe fn store_first(self, p: *mut f32, n: usize) {
-            _mm256_maskstore_ps(p, mask8(n), self)
         }
     }
 
