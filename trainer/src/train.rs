@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use dfdx::losses::{binary_cross_entropy_with_logits_loss, cross_entropy_with_logits_loss};
+use dfdx::losses::binary_cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::labelled::{self, InputArgs, InputFormat};
 use crate::metrics::{Classes, Nats};
 use crate::model::{NetConfig, Network, Readout, State};
-use crate::ops::Seq;
+use crate::ops::{self, Seq};
 use crate::optim::{Adam, AdamConfig};
 
 /// The latest checkpoint (weights and optimiser state) in an output dir.
@@ -952,8 +952,7 @@ impl Objective for ClassifierObjective<'_> {
         for (r, &c) in classes.iter().enumerate() {
             onehot[r * self.outputs + c] = 1.0;
         }
-        let targets = logits.device().tensor_from_vec(onehot, (n, self.outputs));
-        (cross_entropy_with_logits_loss(logits, targets), n)
+        (ops::cross_entropy(logits, &onehot), n)
     }
 
     fn prepare(&mut self, net: &mut Network, k: usize) {
@@ -1155,8 +1154,7 @@ impl Objective for CharLmObjective<'_> {
         for (r, &t) in y.iter().enumerate() {
             onehot[r * v + t] = 1.0;
         }
-        let targets = logits.device().tensor_from_vec(onehot, (y.len(), v));
-        (cross_entropy_with_logits_loss(logits, targets), y.len())
+        (ops::cross_entropy(logits, &onehot), y.len())
     }
 
     fn validate(&self, net: &Network) -> (f64, Option<f64>) {
