@@ -639,6 +639,12 @@ pub fn cross_entropy<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32]) -> Tenso
     cross_entropy_on(logits, targets, crate::linalg::threads() > 1)
 }
 
+/// One row of the cross-entropy's forward: logits (then `exp`), products,
+/// the row's sum, targets.
+type CeForwardRow<'a> = ((&'a mut [f32], &'a mut [f32]), (&'a mut f32, &'a [f32]));
+/// One row of its backward: the logits' gradient, `exp`, the sum, targets.
+type CeBackwardRow<'a> = ((&'a mut [f32], &'a [f32]), (&'a f32, &'a [f32]));
+
 /// [`cross_entropy`], its rows on rayon's threads when `parallel`.
 fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32], parallel: bool) -> Tensor<Rank0, f32, Cpu, T> {
     let (x, mut tape) = logits.split_tape();
@@ -649,7 +655,7 @@ fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32], parallel:
     let mut e = host(&x);
     let mut q = vec![0.0f32; n * v];
     let mut sums = vec![0.0f32; n];
-    let row = |((e, q), (s, y)): ((&mut [f32], &mut [f32]), (&mut f32, &[f32]))| {
+    let row = |((e, q), (s, y)): CeForwardRow<'_>| {
         let m = e.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
         for (t, q) in e.iter_mut().zip(q.iter_mut()) {
@@ -691,7 +697,7 @@ fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32], parallel:
             let g_sum = 0.0 + inv_n * g_mean;
             let gq = 0.0 + g_sum;
             let gx = grads.get_or_alloc_mut(&x_g)?;
-            let row = |((gx, e), (s, y)): ((&mut [f32], &[f32]), (&f32, &[f32]))| {
+            let row = |((gx, e), (s, y)): CeBackwardRow<'_>| {
                 let mut g_lse = 0.0f32;
                 for (g, y) in gx.iter_mut().zip(y) {
                     let g_p = 0.0 + y * gq;
