@@ -109,7 +109,7 @@ pub fn charlm_workload(iters: usize, threads: usize) -> Result<BenchResult> {
         let t0 = Instant::now();
         let (logits, s) = net.forward(&ids, &seq, OwnedTape::<f32, Cpu>::default(), Some(&mut rng), state.as_ref());
         state = Some(s);
-        let loss = crate::ops::cross_entropy(logits, &onehot);
+        let loss = crate::ops::cross_entropy(logits, onehot.clone());
         let mut grads = loss.backward();
         adam.step(&mut net, &mut grads, Some(5.0));
         if i > 0 {

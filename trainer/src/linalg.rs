@@ -87,7 +87,7 @@ fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallel
             gemm::Parallelism::Rayon(t) => t,
             _ => 1,
         };
-        return own_product(&mut dst[..m * n], a, &PackedRhs::with_kernel(b, kernel), accumulate, threads);
+        return own_product(&mut dst[..m * n], a, &PackedRhs::pack(b, kernel, false), accumulate, threads);
     }
     gemm_product(dst, a, b, accumulate, parallelism);
 }
@@ -220,11 +220,20 @@ impl PackedRhs {
 
     /// Packs `b` for `kernel` (which this CPU must run).
     pub fn with_kernel(b: Mat<'_>, kernel: Kernel) -> Self {
+        Self::pack(b, kernel, true)
+    }
+
+    /// Packs `b`; keeps it unpacked too when `plain` (for the products an
+    /// own kernel does not run: a product that has checked
+    /// [`own_kernel_runs`] needs none).
+    fn pack(b: Mat<'_>, kernel: Kernel, plain: bool) -> Self {
         assert!(kernel.available(), "the {kernel:?} kernel needs a CPU feature this one lacks");
         b.check();
         let (k, n) = (b.rows, b.cols);
         let transposed = b.cs != 1;
-        let plain: Vec<f32> = if transposed {
+        let plain: Vec<f32> = if !(plain || kernel == Kernel::Gemm) {
+            Vec::new()
+        } else if transposed {
             (0..n).flat_map(|c| (0..k).map(move |r| (r, c))).map(|(r, c)| b.data[r * b.rs + c * b.cs]).collect()
         } else {
             (0..k).flat_map(|r| b.data[r * b.rs..r * b.rs + n].iter().copied()).collect()

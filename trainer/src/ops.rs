@@ -635,7 +635,7 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
 /// sequential sum of all products, each backward step added to a zeroed
 /// gradient in the tape's reverse order), so loss and gradients are its
 /// bits (tested); the rows run on the threads set by `linalg::set_threads`.
-pub fn cross_entropy<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32]) -> Tensor<Rank0, f32, Cpu, T> {
+pub fn cross_entropy<T: Tape<f32, Cpu>>(logits: T2<T>, targets: Vec<f32>) -> Tensor<Rank0, f32, Cpu, T> {
     cross_entropy_on(logits, targets, crate::linalg::threads() > 1)
 }
 
@@ -646,7 +646,7 @@ type CeForwardRow<'a> = ((&'a mut [f32], &'a mut [f32]), (&'a mut f32, &'a [f32]
 type CeBackwardRow<'a> = ((&'a mut [f32], &'a [f32]), (&'a f32, &'a [f32]));
 
 /// [`cross_entropy`], its rows on rayon's threads when `parallel`.
-fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32], parallel: bool) -> Tensor<Rank0, f32, Cpu, T> {
+fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: Vec<f32>, parallel: bool) -> Tensor<Rank0, f32, Cpu, T> {
     let (x, mut tape) = logits.split_tape();
     let (n, v) = *x.shape();
     assert_eq!(targets.len(), n * v, "cross_entropy: one target per logit");
@@ -687,7 +687,6 @@ fn cross_entropy_on<T: Tape<f32, Cpu>>(logits: T2<T>, targets: &[f32], parallel:
     let out = x.device().tensor(loss);
     if T::OWNS_TAPE {
         let (x_g, out_g) = (x.ghost(), out.ghost());
-        let targets = targets.to_vec();
         tape.add_backward_op(move |grads| {
             let gl = grads.get_or_alloc_mut(&out_g)?[0];
             // Division by 1/V, negation, the mean's scale, the sum: one
@@ -847,7 +846,7 @@ mod tests {
             let want_loss = want.array();
             let want_g = want.backward().get(&xt).as_vec();
             for parallel in [false, true] {
-                let got = cross_entropy_on(xt.clone().traced(Gradients::leaky()), &y, parallel);
+                let got = cross_entropy_on(xt.clone().traced(Gradients::leaky()), y.clone(), parallel);
                 let got_loss = got.array();
                 let got_g = got.backward().get(&xt).as_vec();
                 assert_eq!(got_loss.to_bits(), want_loss.to_bits(), "loss {n}x{v}: {got_loss} vs {want_loss}");

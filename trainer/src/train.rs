@@ -952,7 +952,7 @@ impl Objective for ClassifierObjective<'_> {
         for (r, &c) in classes.iter().enumerate() {
             onehot[r * self.outputs + c] = 1.0;
         }
-        (ops::cross_entropy(logits, &onehot), n)
+        (ops::cross_entropy(logits, onehot), n)
     }
 
     fn prepare(&mut self, net: &mut Network, k: usize) {
@@ -1154,7 +1154,7 @@ impl Objective for CharLmObjective<'_> {
         for (r, &t) in y.iter().enumerate() {
             onehot[r * v + t] = 1.0;
         }
-        (ops::cross_entropy(logits, &onehot), y.len())
+        (ops::cross_entropy(logits, onehot), y.len())
     }
 
     fn validate(&self, net: &Network) -> (f64, Option<f64>) {
