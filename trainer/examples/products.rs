@@ -25,6 +25,9 @@ fn main() {
         ("dW_h (b)", 512, 6336, 128, true),
         ("dense head (b)", 6400, 128, 65, false),
         ("input product (a)", 20000, 64, 512, false),
+        ("dW_x (a)", 512, 20000, 64, true),
+        ("dW_h (a)", 512, 19900, 128, true),
+        ("dx (a)", 20000, 512, 64, false),
     ];
     for (name, m, k, n, transposed) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1).collect();

@@ -541,21 +541,31 @@ mod x86 {
 
     /// Copies rows `r0..r1`, depths `d` of a transposed `a` into `out`: for
     /// each tile of `mr` rows, each depth's `mr` floats in a row (depths
-    /// `lda` apart would crowd a few L1 sets).
+    /// `lda` apart would crowd a few L1 sets). Read depth by depth, each a
+    /// contiguous run of the block's rows.
     #[inline(always)]
     unsafe fn pack_a(g: &Args, r0: usize, r1: usize, d: Depth, mr: usize, out: &mut [f32]) {
-        for (t, block) in out.chunks_exact_mut(mr * d.len).enumerate() {
-            let row = r0 + t * mr;
-            if row >= r1 {
-                break;
+        let tiles = (r1 - r0).div_ceil(mr);
+        for kk in 0..d.len {
+            let src = g.a.add(r0 + (d.k0 + kk) * g.lda);
+            for t in 0..tiles {
+                let rows = (r1 - r0 - t * mr).min(mr);
+                let dst = out.as_mut_ptr().add(t * mr * d.len + kk * mr);
+                std::ptr::copy_nonoverlapping(src.add(t * mr), dst, rows);
             }
-            let rows = (r1 - row).min(mr);
-            for (kk, dst) in block.chunks_exact_mut(mr).enumerate() {
-                let src = g.a.add(row + (d.k0 + kk) * g.lda);
-                for (i, v) in dst[..rows].iter_mut().enumerate() {
-                    *v = *src.add(i);
-                }
-            }
+        }
+    }
+
+    /// Rows of a block: for a transposed `a`, as many as keep its packed
+    /// block within about 1 MiB of L2 (each depth then one contiguous read,
+    /// and `B`'s panels read once a depth block); otherwise `BLOCK_TILES`
+    /// tiles.
+    #[inline(always)]
+    fn block_rows<const T: bool>(mr: usize, kc: usize) -> usize {
+        if T {
+            ((1 << 18) / kc.max(1)).max(mr) / mr * mr
+        } else {
+            BLOCK_TILES * mr
         }
     }
 
@@ -566,7 +576,8 @@ mod x86 {
         let nr = 2 * V::LANES;
         // Not a closure: the kernel must inline into its target-feature caller.
         let mut buf = PACKED_A.take();
-        let need = if T { BLOCK_TILES * V::MR * g.kc.min(g.k) } else { 0 };
+        let block = block_rows::<T>(V::MR, g.kc.min(g.k));
+        let need = if T { block.min(g.m.div_ceil(V::MR) * V::MR) * g.kc.min(g.k) } else { 0 };
         if buf.len() < need {
             buf.resize(need, 0.0);
         }
@@ -575,10 +586,10 @@ mod x86 {
             let d = Depth { k0, len: g.kc.min(g.k - k0), add: g.accumulate || k0 > 0 };
             let mut r0 = 0;
             while r0 < g.m {
-                let r1 = (r0 + BLOCK_TILES * V::MR).min(g.m);
+                let r1 = (r0 + block).min(g.m);
                 // A transposed `a` is packed; a row-major one is read in place.
                 if T {
-                    pack_a(g, r0, r1, d, V::MR, &mut buf[..BLOCK_TILES * V::MR * d.len]);
+                    pack_a(g, r0, r1, d, V::MR, &mut buf);
                 }
                 for p in 0..g.n.div_ceil(nr) {
                     let panel = g.panels.add(p * g.k * nr);
@@ -711,6 +722,7 @@ mod tests {
                 (30, 9, 31),
                 (70, 1300, 66),
                 (40, 700, 20),
+                (600, 1100, 20),
             ];
             for (m, k, n) in shapes {
                 let lda = k + 3;
