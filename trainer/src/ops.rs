@@ -100,15 +100,42 @@ pub fn embed<T: Tape<f32, Cpu>>(table: &T2, ids: &[usize], mut tape: T, fake_qua
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
             let g_tab = grads.get_or_alloc_mut(&table_g)?;
-            for (row, &id) in g_out.chunks_exact(width).zip(&ids) {
-                for (g, r) in g_tab[id * width..(id + 1) * width].iter_mut().zip(row) {
-                    *g += r;
-                }
-            }
+            scatter_rows(g_tab, width, &g_out, &ids);
             Ok(())
         });
     }
     out.put_tape(tape)
+}
+
+/// Adds each `acc.len()`-wide row of `rows` to `acc`, in order (a bias's
+/// gradient), in the widest vectors.
+fn add_rows(acc: &mut [f32], rows: &[f32]) {
+    let width = acc.len().max(1);
+    widest(
+        #[inline(always)]
+        || {
+            for row in rows.chunks_exact(width) {
+                for (g, r) in acc.iter_mut().zip(row) {
+                    *g += r;
+                }
+            }
+        },
+    )
+}
+
+/// Adds row `k` of `rows` to row `ids[k]` of `table` (`width` wide), in
+/// order (a lookup's gradient), in the widest vectors.
+fn scatter_rows(table: &mut [f32], width: usize, rows: &[f32], ids: &[usize]) {
+    widest(
+        #[inline(always)]
+        || {
+            for (row, &id) in rows.chunks_exact(width.max(1)).zip(ids) {
+                for (g, r) in table[id * width..(id + 1) * width].iter_mut().zip(row) {
+                    *g += r;
+                }
+            }
+        },
+    )
 }
 
 /// The integer form of `rng.gen::<f32>() < p`: rand draws that float as
@@ -176,12 +203,7 @@ pub fn linear<T: Tape<f32, Cpu>>(x: T2<T>, w: &T2, b: &T2) -> T2<T> {
             let gy = grads.get_or_alloc_mut(&out_g)?.to_vec();
             let gw = grads.get_or_alloc_mut(&w_g)?;
             matmul(gw, Mat::new(&xd, rows, inp).t(), Mat::new(&gy, rows, outp), true);
-            let gb = grads.get_or_alloc_mut(&b_g)?;
-            for row in gy.chunks_exact(outp) {
-                for (g, r) in gb.iter_mut().zip(row) {
-                    *g += r;
-                }
-            }
+            add_rows(grads.get_or_alloc_mut(&b_g)?, &gy);
             let gx = grads.get_or_alloc_mut(&x_g)?;
             matmul(gx, Mat::new(&gy, rows, outp), Mat::new(&wd, inp, outp).t(), true);
             Ok(())
@@ -594,12 +616,7 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
                     *g += d * m;
                 }
             }
-            let gb = grads.get_or_alloc_mut(&b_g)?;
-            for row in da.chunks_exact(h4) {
-                for (g, d) in gb.iter_mut().zip(row) {
-                    *g += d;
-                }
-            }
+            add_rows(grads.get_or_alloc_mut(&b_g)?, &da);
             let gwx = grads.get_or_alloc_mut(&wx_g)?;
             match &input {
                 InputSaved::Dense(x) => {
@@ -612,11 +629,7 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
                     // transpose (contiguous rows) and transposed back: each
                     // element sees the same additions in the same order.
                     let mut gt = transpose(gwx, h4, inp);
-                    for (row, &id) in da.chunks_exact(h4).zip(ids) {
-                        for (g, d) in gt[id * h4..(id + 1) * h4].iter_mut().zip(row) {
-                            *g += d;
-                        }
-                    }
+                    scatter_rows(&mut gt, h4, &da, ids);
                     gwx.copy_from_slice(&transpose(&gt, inp, h4));
                 }
             }

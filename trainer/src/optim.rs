@@ -86,16 +86,22 @@ impl Adam {
         let bc1 = 1.0 - beta1.powi(t);
         let bc2 = 1.0 - beta2.powi(t);
         for (i, p) in net.params_mut().into_iter().enumerate() {
-            let mut data = p.as_vec();
+            let mut data = vec![0.0; p.shape().num_elements()];
+            p.copy_into(&mut data);
             let (m, v) = (&mut self.state.m[i], &mut self.state.v[i]);
-            for (((w, g), m), v) in data.iter_mut().zip(&gs[i]).zip(m).zip(v) {
-                let g = g * scale;
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let mh = *m / bc1;
-                let vh = *v / bc2;
-                *w -= lr * mh / (vh.sqrt() + eps);
-            }
+            crate::linalg::widest(
+                #[inline(always)]
+                || {
+                    for (((w, g), m), v) in data.iter_mut().zip(&gs[i]).zip(m).zip(v) {
+                        let g = g * scale;
+                        *m = beta1 * *m + (1.0 - beta1) * g;
+                        *v = beta2 * *v + (1.0 - beta2) * g * g;
+                        let mh = *m / bc1;
+                        let vh = *v / bc2;
+                        *w -= lr * mh / (vh.sqrt() + eps);
+                    }
+                },
+            );
             p.copy_from(&data);
         }
         norm
