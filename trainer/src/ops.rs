@@ -447,7 +447,7 @@ fn input_preactivations<T: Tape<f32, Cpu>>(
                     *g += b;
                 }
             }
-            (gates, InputSaved::Dense(x), tape)
+            (gates, InputSaved::Dense(x, xd), tape)
         }
         LstmInput::OneHot { ids, tape } => {
             assert_eq!(ids.len(), n, "lstm: one id per row");
@@ -468,8 +468,8 @@ fn input_preactivations<T: Tape<f32, Cpu>>(
 
 /// The input as the backward pass sees it.
 enum InputSaved {
-    /// The input tensor (its gradient is wanted).
-    Dense(T2),
+    /// The input tensor (its gradient is wanted) and its data.
+    Dense(T2, Vec<f32>),
     /// One-hot indices: `W_x`'s gradient is a column scatter.
     OneHot(Vec<usize>),
 }
@@ -619,8 +619,8 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
             add_rows(grads.get_or_alloc_mut(&b_g)?, &da);
             let gwx = grads.get_or_alloc_mut(&wx_g)?;
             match &input {
-                InputSaved::Dense(x) => {
-                    matmul(gwx, Mat::new(&da, n, h4).t(), Mat::new(&host(x), n, inp), true);
+                InputSaved::Dense(x, xd) => {
+                    matmul(gwx, Mat::new(&da, n, h4).t(), Mat::new(xd, n, inp), true);
                     let gx = grads.get_or_alloc_mut(&x.ghost())?;
                     matmul(gx, Mat::new(&da, n, h4), Mat::new(&wx, h4, inp), true);
                 }
