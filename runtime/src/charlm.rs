@@ -17,6 +17,9 @@ use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::CharTokenizer;
 use crate::{Error, Model};
 
+/// SplitMix64's increment: 2^64 divided by the golden ratio.
+pub const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// SplitMix64: a small, seedable PRNG with the same output on every target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rng(u64);
@@ -29,10 +32,15 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = self.0.wrapping_add(GOLDEN_GAMMA);
+        Self::mix(self.0)
+    }
+
+    /// SplitMix64's output function: a bijective mix of 64 bits (the
+    /// trainer derives its seeds with it too).
+    pub const fn mix(z: u64) -> u64 {
+        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
 

@@ -11,9 +11,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::model::{NetConfig, Network, Readout};
+use crate::net::{Adam, AdamConfig, NetConfig, Network, Readout};
 use crate::ops::Seq;
-use crate::optim::{Adam, AdamConfig};
 
 /// One workload's timing.
 #[derive(Clone, Debug, Serialize)]

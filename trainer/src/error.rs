@@ -36,7 +36,7 @@ pub enum Error {
     #[error("{}", bad_rows(rows))]
     BadRows {
         /// The bad rows, in file order.
-        rows: Vec<crate::labelled::RowError>,
+        rows: Vec<RowError>,
     },
     /// A data set or a split of it has no examples.
     #[error("{path}: {what} is empty")]
@@ -110,7 +110,7 @@ pub enum Error {
 
 /// The first 20 bad rows, one a line; the last line says that nothing
 /// was written (and how many more bad rows there are).
-fn bad_rows(rows: &[crate::labelled::RowError]) -> String {
+fn bad_rows(rows: &[RowError]) -> String {
     let shown: Vec<String> = rows.iter().take(20).map(|r| r.to_string()).collect();
     let mut s = shown.join("\n");
     if rows.len() > 20 {
@@ -123,6 +123,26 @@ fn bad_rows(rows: &[crate::labelled::RowError]) -> String {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+}
+
+/// One bad row: where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// The file.
+    pub path: PathBuf,
+    /// Line, from 1 (where the row starts).
+    pub line: usize,
+    /// Column, from 1: the field number in CSV and TSV, the byte in the
+    /// line otherwise.
+    pub column: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.reason)
     }
 }
 

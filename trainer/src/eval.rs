@@ -7,24 +7,14 @@ use std::path::Path;
 
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::FloatModel;
-use runtime::Model;
 
-use crate::checkpoint::{Checkpoint, Task};
+use crate::data::labelled::{self, InputArgs};
 use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
+use crate::files::read;
 use crate::float::{float_charlm_loss, to_float_model};
-use crate::labelled::{self, InputArgs};
 use crate::metrics::{Classes, Nats};
+use crate::net::{Checkpoint, Task};
 use crate::Error;
-
-/// A file's bytes, or an error naming it.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
-}
-
-/// A model file decoded in place, or an error naming it.
-pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-    Model::from_bytes(bytes).map_err(|source| Error::BadModel { path: path.to_path_buf(), source })
-}
 
 /// Figures of an integer model on held-out data, and of its float
 /// checkpoint when one is given.
@@ -168,7 +158,7 @@ pub fn classifier_on(
     let float_accuracy = match float.map(|c| (c, &c.meta.task)) {
         Some((ck, Task::Classifier { words, max_tokens, .. })) => {
             let net = ck.network(&dfdx::prelude::Cpu::default())?;
-            Some(crate::train::evaluate_classifier(&net, &data::examples(reviews, words, *max_tokens), 100).1)
+            Some(crate::tasks::classify::evaluate_classifier(&net, &data::examples(reviews, words, *max_tokens), 100).1)
         }
         _ => None,
     };

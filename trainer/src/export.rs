@@ -6,11 +6,11 @@ use std::path::Path;
 use host::{Bits, Calibration};
 use runtime::format::ModelKind;
 
-use crate::checkpoint::{write_atomic, Checkpoint, Task};
+use crate::data::labelled::{self, InputArgs};
 use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
-use crate::eval::decode;
+use crate::files::{decode, write_atomic};
 use crate::float::to_float_model;
-use crate::labelled::{self, InputArgs};
+use crate::net::{Checkpoint, Task};
 use crate::Error;
 
 /// Calibration input of a classifier: a fixed spread of about 400

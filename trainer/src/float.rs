@@ -5,10 +5,9 @@
 use host::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatTokenizer};
 use runtime::format::{ModelKind, Pooling};
 
-use crate::checkpoint::{Checkpoint, Task};
 use crate::data::Example;
 use crate::metrics::{Classes, Nats};
-use crate::model::Readout;
+use crate::net::{Checkpoint, Readout, Role, Task};
 
 /// Turns a trained checkpoint into the f32 network the exporter takes.
 ///
@@ -16,9 +15,13 @@ use crate::model::Readout;
 /// `vocab x vocab`. The dense weights are transposed to `[outputs][features]`.
 pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
     let cfg = &ckpt.meta.net;
-    let mut params = ckpt.params.iter();
+    // The checkpoint's tensors are its configuration's (checked on load).
+    let tensor = |role: Role| -> &Vec<f32> {
+        let i = cfg.tensors().iter().position(|t| t.role == role).expect("a tensor of the configuration");
+        &ckpt.params[i]
+    };
     let (embedding, embed_dim) = if cfg.embed_dim > 0 {
-        (params.next().expect("embedding").clone(), cfg.embed_dim)
+        (tensor(Role::Embedding).clone(), cfg.embed_dim)
     } else {
         let v = cfg.vocab;
         let mut e = vec![0.0; v * v];
@@ -27,19 +30,16 @@ pub fn to_float_model(ckpt: &Checkpoint) -> FloatModel {
         }
         (e, v)
     };
-    let mut layers = Vec::new();
-    for l in 0..cfg.layers {
-        let input = if l == 0 { embed_dim } else { cfg.hidden };
-        layers.push(FloatLstmLayer {
-            input,
+    let layers = (0..cfg.layers)
+        .map(|l| FloatLstmLayer {
+            input: if l == 0 { embed_dim } else { cfg.hidden },
             hidden: cfg.hidden,
-            w_x: params.next().expect("w_x").clone(),
-            w_h: params.next().expect("w_h").clone(),
-            bias: params.next().expect("bias").clone(),
-        });
-    }
-    let w = params.next().expect("head.w");
-    let b = params.next().expect("head.b").clone();
+            w_x: tensor(Role::InputWeights(l)).clone(),
+            w_h: tensor(Role::RecurrentWeights(l)).clone(),
+            bias: tensor(Role::Bias(l)).clone(),
+        })
+        .collect();
+    let (w, b) = (tensor(Role::HeadWeights), tensor(Role::HeadBias).clone());
     let (f, o) = (cfg.features(), cfg.outputs);
     let mut wt = vec![0.0; f * o];
     for i in 0..f {

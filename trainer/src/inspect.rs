@@ -5,7 +5,7 @@ use std::path::Path;
 
 use runtime::format::Tokenizer;
 
-use crate::eval::{decode, read};
+use crate::files::{decode, read};
 use crate::Error;
 
 /// `trainer inspect FILE`: kind, version, dimensions, sizes by part, CRC.

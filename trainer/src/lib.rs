@@ -2,33 +2,44 @@
 //! [`host::FloatModel`]s for quantization, and evaluates the model files
 //! through the integer runtime.
 //!
-//! Data flow: [`data`] reads IMDb or Hamlet and tokenizes with the shared
-//! tokenizer of `runtime`; [`model`] holds the network as dfdx tensors; its
-//! LSTM, embedding, pooling, dropout and dense layers are custom operations
-//! on dfdx's gradient tape ([`ops`]); [`train`] runs the one training loop
-//! with [`optim`]'s Adam and global-norm clipping and writes
-//! [`checkpoint`]s; [`float`] turns a checkpoint into a `FloatModel`;
-//! [`export`] quantizes it into a model file; [`eval`], [`predict`] and
-//! [`inspect`] read model files through the runtime.
+//! The modules are layers, declared here in their order: each uses only
+//! those above it (`tests/tests/layers.rs` checks it).
+//!
+//! - leaves: [`error`], [`rng`] (seeds), [`files`] (atomic writes, model
+//!   files), [`progress`] (bars), [`metrics`] (losses, accuracy, an
+//!   epoch's record), [`plot`] (curves), [`linalg`] (matrix products, the
+//!   trainer's only `unsafe` code);
+//! - [`data`]: IMDb, labelled files, corpora, splits, vocabulary, token
+//!   ids, all tokenized with the shared tokenizer of `runtime`;
+//! - [`ops`]: the LSTM, embedding, pooling, dropout, dense and loss layers
+//!   as custom operations on dfdx's gradient tape;
+//! - [`net`]: the network's configuration and tensors, the network, Adam,
+//!   checkpoints;
+//! - [`fit`]: the options both tasks share and the one training loop;
+//! - [`tasks`]: the classifier and the language model, each an objective,
+//!   batches and evaluation on that loop;
+//! - [`float`] (a checkpoint to a `FloatModel`), [`export`] (calibration
+//!   and quantization), [`eval`], [`predict`], [`inspect`] (model files
+//!   through the runtime), [`bench`].
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod checkpoint;
-pub mod data;
 pub mod error;
-pub mod eval;
-pub mod export;
-pub mod float;
-pub mod inspect;
-pub mod labelled;
-pub mod linalg;
-pub mod metrics;
-pub mod model;
-pub mod ops;
-pub mod optim;
-pub mod plot;
-pub mod predict;
+pub mod rng;
+pub mod files;
 pub mod progress;
-pub mod train;
+pub mod metrics;
+pub mod plot;
+pub mod linalg;
+pub mod data;
+pub mod ops;
+pub mod net;
+pub mod fit;
+pub mod tasks;
+pub mod float;
+pub mod export;
+pub mod eval;
+pub mod predict;
+pub mod inspect;
+pub mod bench;
 
 pub use error::{Error, Result};

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use trainer::checkpoint::Checkpoint;
 use trainer::data::CorpusArgs;
+use trainer::data::InputArgs;
 use trainer::export::Calibrate;
-use trainer::labelled::InputArgs;
-use trainer::train::{self, CharLmConfig, ClassifierConfig, RunOptions};
+use trainer::fit::{RunOptions, Summary};
+use trainer::net::Checkpoint;
+use trainer::tasks::charlm::{self, CharLmConfig};
+use trainer::tasks::classify::{self, ClassifierConfig};
 use trainer::{eval, export, float};
 
 /// Trains the project's LSTMs on the host.
@@ -264,7 +266,7 @@ impl RunArgs {
     }
 }
 
-fn report(summary: &train::Summary, out: &std::path::Path) {
+fn report(summary: &Summary, out: &std::path::Path) {
     println!(
         "stopped ({}) after {} epochs; best epoch {}: val loss {:.4}{}",
         summary.stopped,
@@ -293,15 +295,15 @@ fn export(a: &ExportArgs, how: Calibrate<'_>) -> anyhow::Result<()> {
 /// Writes an evaluation beside the training run's metrics.
 fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> {
     let path = out.join("eval.json");
-    trainer::checkpoint::write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(e)?).as_bytes())?;
+    trainer::files::write_atomic(&path, format!("{}\n", serde_json::to_string_pretty(e)?).as_bytes())?;
     Ok(())
 }
 
 /// `classify train`: the data is read once (an archive in one pass, for
 /// both splits when the test split is needed).
 fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
-    let d = train::classifier_data(cfg, eval_test || after.export.is_some())?;
-    let (words, train, valid) = train::classifier_examples(cfg, &d)?;
+    let d = classify::classifier_data(cfg, eval_test || after.export.is_some())?;
+    let (words, train, valid) = classify::classifier_examples(cfg, &d)?;
     if !run.quiet {
         eprintln!(
             "{} classes ({}): {} training, {} validation, {} test texts; {} token ids",
@@ -313,12 +315,12 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
             words.vocab_size()
         );
     }
-    let summary = train::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
+    let summary = classify::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
         .context("classifier training failed")?;
     let test_reviews = &d.test;
     report(&summary, &cfg.out);
     if eval_test {
-        let (loss, acc) = train::evaluate_classifier_test(&summary.best, test_reviews)?;
+        let (loss, acc) = classify::evaluate_classifier_test(&summary.best, test_reviews)?;
         println!("test part, best float weights: loss {loss:.4}, accuracy {acc:.4}");
     }
     if let Some(file) = &after.export {
@@ -346,8 +348,8 @@ fn write_test_texts(out: &std::path::Path, texts: &[trainer::data::Text], classe
         labels.push_str(&classes[t.class]);
         labels.push('\n');
     }
-    trainer::checkpoint::write_atomic(&out.join("test-texts.txt"), lines.as_bytes())?;
-    trainer::checkpoint::write_atomic(&out.join("test-labels.txt"), labels.as_bytes())?;
+    trainer::files::write_atomic(&out.join("test-texts.txt"), lines.as_bytes())?;
+    trainer::files::write_atomic(&out.join("test-labels.txt"), labels.as_bytes())?;
     Ok(())
 }
 
@@ -364,7 +366,7 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
             corpus.charset.len()
         );
     }
-    let summary = train::train_charlm_on(cfg, &run.options(), &corpus).context("charlm training failed")?;
+    let summary = charlm::train_charlm_on(cfg, &run.options(), &corpus).context("charlm training failed")?;
     report(&summary, &cfg.out);
     let ckpt = Checkpoint::load(&summary.best)?;
     let calib = export::charlm_calibration(&corpus);
@@ -379,7 +381,8 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
         }
         None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, after.bits())?,
     };
-    let sampler = runtime::Sampler::new(cfg.seed, 256, 5);
+    let seed = cfg.training().seed;
+    let sampler = runtime::Sampler::new(seed, 256, 5);
     let text = host::run::generate_text(&bytes, b"The ", 300, sampler)
         .map_err(|source| trainer::Error::BadModel { path: summary.best.clone(), source })?;
     println!(
@@ -387,7 +390,7 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
          --seed {} --top-k 5` prints the same):\n{}",
         after.embed_bits,
         after.lstm_bits,
-        cfg.seed,
+        seed,
         String::from_utf8_lossy(&text)
     );
     Ok(())

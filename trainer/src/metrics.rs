@@ -1,5 +1,23 @@
 //! The loss and accuracy figures, one definition each, used on the
-//! training network, the f32 model and the integer model alike.
+//! training network, the f32 model and the integer model alike; an
+//! epoch's record of them.
+
+use serde::{Deserialize, Serialize};
+
+/// One epoch's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Validation loss (BCE, or nats/char).
+    pub val_loss: f64,
+    /// Validation accuracy (sentiment only).
+    pub val_accuracy: Option<f64>,
+    /// Wall time of the epoch, seconds.
+    pub seconds: f64,
+}
 
 /// Binary cross-entropy of a logit `z` against a label `y` in `[0, 1]`,
 /// stable for any `z`.

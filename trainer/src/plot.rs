@@ -6,8 +6,9 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::checkpoint::EpochRecord;
 use crate::error::{Error, Result};
+use crate::files::{commit_temp, temp_path};
+use crate::metrics::EpochRecord;
 
 static FONT: Once = Once::new();
 
@@ -24,7 +25,7 @@ pub fn learning_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
     register_font();
     let err = |e: &dyn std::fmt::Display| Error::Plot { path: path.to_owned(), reason: e.to_string() };
     let (w, h) = (900u32, 500u32);
-    let tmp = crate::checkpoint::temp_path(path);
+    let tmp = temp_path(path);
     {
         let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -78,5 +79,5 @@ pub fn learning_curves(path: &Path, title: &str, history: &[EpochRecord]) -> Res
         }
         root.present().map_err(|e| err(&e))?;
     }
-    crate::checkpoint::commit_temp(&tmp, path)
+    commit_temp(&tmp, path)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use runtime::Sampler;
 
-use crate::eval::read;
+use crate::files::read;
 use crate::Error;
 
 /// `trainer classify predict`: one line per text (line) of `texts`; with

@@ -7,9 +7,10 @@
 
 mod common;
 
-use trainer::checkpoint::Checkpoint;
 use trainer::data::{CharCorpus, CorpusArgs};
-use trainer::train::{self, CharLmConfig, LrSchedule, RunOptions};
+use trainer::fit::{LrSchedule, RunOptions, TrainOptions};
+use trainer::net::Checkpoint;
+use trainer::tasks::charlm::{self as train, CharLmConfig};
 
 const TEXT: &str = "to be or not to be that is the question whether tis nobler in the mind\n";
 
@@ -32,21 +33,25 @@ fn cfg(out: &std::path::Path, epochs: usize) -> CharLmConfig {
         hidden: 8,
         layers: 1,
         dropout: 0.1,
-        lr: 1e-2,
-        schedule: LrSchedule::Cosine,
-        warmup: 5,
-        lr_floor: 1e-3,
+        opts: TrainOptions {
+            lr: Some(1e-2),
+            schedule: Some(LrSchedule::Cosine),
+            warmup: Some(5),
+            lr_floor: Some(1e-3),
+            ema: Some(0.9),
+            epochs: Some(epochs),
+            patience: Some(100),
+            seed: Some(3),
+            ..TrainOptions::default()
+        },
         random_offsets: true,
-        ema: 0.9,
-        weight_drop: 0.0,
-        qat_lstm_bits: 0,
-        init: None,
-        clip: 5.0,
-        epochs,
-        minutes: 0.0,
-        patience: 100,
-        seed: 3,
     }
+}
+
+/// `c` with its options changed by `f`.
+fn with(mut c: CharLmConfig, f: impl FnOnce(&mut TrainOptions)) -> CharLmConfig {
+    f(&mut c.opts);
+    c
 }
 
 fn quiet() -> RunOptions {
@@ -59,7 +64,7 @@ fn the_average_is_validated_kept_and_resumed() {
     let straight = common::temp_dir("ema-straight");
     let s = train::train_charlm_on(&cfg(&straight, 3), &quiet(), &c).unwrap();
     let best = Checkpoint::load(&straight.join("best.ckpt")).unwrap();
-    let ema = Checkpoint::load(&straight.join(train::EMA)).unwrap();
+    let ema = Checkpoint::load(&straight.join(trainer::fit::EMA)).unwrap();
     let raw = Checkpoint::load(&straight.join("checkpoint.ckpt")).unwrap();
     // The kept weights are the average, not the last step's.
     assert!(ema.params != raw.params, "the average equals the raw weights");
@@ -73,14 +78,14 @@ fn the_average_is_validated_kept_and_resumed() {
 
     // Two epochs, then a resumed third, equal the same three in one go
     // (at a constant rate: a cosine spans the epochs asked for).
-    let constant = |out: &std::path::Path, epochs| CharLmConfig { schedule: LrSchedule::Constant, ..cfg(out, epochs) };
+    let constant = |out: &std::path::Path, epochs| with(cfg(out, epochs), |o| o.schedule = Some(LrSchedule::Constant));
     let one_go = common::temp_dir("ema-one-go");
     train::train_charlm_on(&constant(&one_go, 3), &quiet(), &c).unwrap();
     let resumed = common::temp_dir("ema-resumed");
     train::train_charlm_on(&constant(&resumed, 2), &quiet(), &c).unwrap();
     let opts = RunOptions { resume: true, quiet: true };
     train::train_charlm_on(&constant(&resumed, 3), &opts, &c).unwrap();
-    for f in [train::EMA, "checkpoint.ckpt", "best.ckpt"] {
+    for f in [trainer::fit::EMA, "checkpoint.ckpt", "best.ckpt"] {
         let a = Checkpoint::load(&resumed.join(f)).unwrap();
         let b = Checkpoint::load(&one_go.join(f)).unwrap();
         assert!(a.params == b.params, "{f} differs after resume");
@@ -115,7 +120,7 @@ fn dropconnect_changes_the_run_and_is_seeded() {
     let plain = common::temp_dir("wd-off");
     let dropped = common::temp_dir("wd-on");
     let again = common::temp_dir("wd-again");
-    let wd = |out: &std::path::Path| CharLmConfig { weight_drop: 0.3, ..cfg(out, 2) };
+    let wd = |out: &std::path::Path| with(cfg(out, 2), |o| o.weight_drop = Some(0.3));
     train::train_charlm_on(&cfg(&plain, 2), &quiet(), &c).unwrap();
     train::train_charlm_on(&wd(&dropped), &quiet(), &c).unwrap();
     train::train_charlm_on(&wd(&again), &quiet(), &c).unwrap();
@@ -123,7 +128,7 @@ fn dropconnect_changes_the_run_and_is_seeded() {
     assert!(params(&plain) != params(&dropped), "DropConnect changed nothing");
     assert!(params(&dropped) == params(&again), "DropConnect is not seeded");
     let bad = common::temp_dir("wd-bad");
-    let err = train::train_charlm_on(&CharLmConfig { weight_drop: 1.0, ..cfg(&bad, 1) }, &quiet(), &c).unwrap_err();
+    let err = train::train_charlm_on(&with(cfg(&bad, 1), |o| o.weight_drop = Some(1.0)), &quiet(), &c).unwrap_err();
     assert!(err.to_string().contains("--weight-drop 1 is not in [0, 1)"), "{err}");
     for d in [plain, dropped, again, bad] {
         let _ = std::fs::remove_dir_all(d);
@@ -132,23 +137,22 @@ fn dropconnect_changes_the_run_and_is_seeded() {
 
 #[test]
 fn init_and_qat_fine_tune_on_the_export_grid() {
-    use trainer::train::LrSchedule::Constant;
+    use trainer::fit::LrSchedule::Constant;
     let c = corpus();
     let base = common::temp_dir("qat-base");
-    train::train_charlm_on(&CharLmConfig { ema: 0.0, ..cfg(&base, 3) }, &quiet(), &c).unwrap();
+    train::train_charlm_on(&with(cfg(&base, 3), |o| o.ema = None), &quiet(), &c).unwrap();
     let best = base.join("best.ckpt");
     // A quantization-aware run from those weights at a negligible rate:
     // its validation is the initial weights read on the 4-bit grid.
     let qat = common::temp_dir("qat-run");
-    let fine = CharLmConfig {
-        init: Some(best.clone()),
-        qat_lstm_bits: 4,
-        lr: 1e-12,
-        schedule: Constant,
-        warmup: 0,
-        ema: 0.0,
-        ..cfg(&qat, 1)
-    };
+    let fine = with(cfg(&qat, 1), |o| {
+        o.init = Some(best.clone());
+        o.qat_lstm_bits = Some(4);
+        o.lr = Some(1e-12);
+        o.schedule = Some(Constant);
+        o.warmup = None;
+        o.ema = None;
+    });
     let s = train::train_charlm_on(&fine, &quiet(), &c).unwrap();
     let ckpt = Checkpoint::load(&best).unwrap();
     let net = ckpt.network(&dfdx::prelude::Cpu::default()).unwrap();
@@ -166,8 +170,12 @@ fn init_and_qat_fine_tune_on_the_export_grid() {
     assert!((int - fake).abs() < 0.02, "integer {int} vs fake-quantized {fake}");
     // --init needs the same shape.
     let other = common::temp_dir("qat-other");
-    let err = train::train_charlm_on(&CharLmConfig { init: Some(best), hidden: 9, ..cfg(&other, 1) }, &quiet(), &c)
-        .unwrap_err();
+    let err = train::train_charlm_on(
+        &CharLmConfig { hidden: 9, ..with(cfg(&other, 1), |o| o.init = Some(best)) },
+        &quiet(),
+        &c,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("--init needs the same network"), "{err}");
     for d in [base, qat, other] {
         let _ = std::fs::remove_dir_all(d);

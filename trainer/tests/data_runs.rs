@@ -9,11 +9,13 @@ mod common;
 
 use dfdx::prelude::*;
 use runtime::format::Pooling;
-use trainer::checkpoint::Checkpoint;
 use trainer::data;
+use trainer::data::InputArgs;
 use trainer::export::Calibrate;
-use trainer::labelled::InputArgs;
-use trainer::train::{self, CharLmConfig, ClassifierConfig, RunOptions};
+use trainer::fit::{LrSchedule, RunOptions, TrainOptions};
+use trainer::net::Checkpoint;
+use trainer::tasks::charlm::{self, CharLmConfig};
+use trainer::tasks::classify::{self as train, ClassifierConfig};
 use trainer::{eval, export, float, inspect, predict};
 
 fn quiet() -> RunOptions {
@@ -43,20 +45,21 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         layers: 1,
         dropout: 0.0,
         word_dropout: 0.0,
-        qat_bits: 0,
-        average_last: 2,
         pooling: Pooling::MeanMax,
-        lr: 2e-3,
-        schedule: train::LrSchedule::Cosine,
-        warmup: 20,
-        clip: 5.0,
         batch: 50,
-        epochs: 3,
-        min_steps: 0,
-        patience: 2,
+        opts: TrainOptions {
+            average_last: Some(2),
+            lr: Some(2e-3),
+            schedule: Some(LrSchedule::Cosine),
+            warmup: Some(20),
+            epochs: Some(3),
+            min_steps: Some(0),
+            patience: Some(2),
+            seed: Some(1),
+            ..TrainOptions::default()
+        },
         val_fraction: 0.04,
         train_limit: 5000,
-        seed: 1,
     };
     let d = train::classifier_data(&cfg, false).unwrap();
     assert_eq!(d.classes, ["negative", "positive"]);
@@ -111,20 +114,8 @@ fn charlm_cfg(dir: &std::path::Path, out: &std::path::Path) -> CharLmConfig {
         hidden: 128,
         layers: 1,
         dropout: 0.5,
-        lr: 1e-3,
-        schedule: train::LrSchedule::Constant,
-        warmup: 0,
-        lr_floor: 0.0,
+        opts: TrainOptions { epochs: Some(12), patience: Some(3), ..TrainOptions::default() },
         random_offsets: false,
-        ema: 0.0,
-        weight_drop: 0.0,
-        qat_lstm_bits: 0,
-        init: None,
-        clip: 5.0,
-        epochs: 12,
-        minutes: 0.0,
-        patience: 3,
-        seed: 1,
     }
 }
 
@@ -137,7 +128,7 @@ fn short_hamlet_run_gets_below_2_5_nats() {
     let cfg = charlm_cfg(&dir, &out);
     let corpus = data::read_corpus(&cfg.data, &cfg.corpus).unwrap();
     assert_eq!(corpus.charset.len(), 65, "the README counts 65 distinct characters");
-    let summary = train::train_charlm_on(&cfg, &quiet(), &corpus).unwrap();
+    let summary = charlm::train_charlm_on(&cfg, &quiet(), &corpus).unwrap();
     eprintln!("charlm: best validation loss {:.4} nats/char at epoch {}", summary.best_val_loss, summary.best_epoch);
     assert!(summary.best_val_loss < 2.5, "validation loss {}", summary.best_val_loss);
 
@@ -180,18 +171,17 @@ fn interrupted_and_resumed_run_equals_uninterrupted() {
     let small = |out: &std::path::Path, epochs| CharLmConfig {
         hidden: 32,
         window: 50,
-        epochs,
-        patience: 100,
+        opts: TrainOptions { epochs: Some(epochs), patience: Some(100), ..TrainOptions::default() },
         ..charlm_cfg(&dir, out)
     };
     let corpus = data::read_corpus(&dir.join("pg2265.txt"), &data::CorpusArgs::hamlet()).unwrap();
     let straight = common::temp_dir("straight");
-    train::train_charlm_on(&small(&straight, 3), &quiet(), &corpus).unwrap();
+    charlm::train_charlm_on(&small(&straight, 3), &quiet(), &corpus).unwrap();
 
     let resumed = common::temp_dir("resumed");
-    train::train_charlm_on(&small(&resumed, 2), &quiet(), &corpus).unwrap();
+    charlm::train_charlm_on(&small(&resumed, 2), &quiet(), &corpus).unwrap();
     let opts = RunOptions { resume: true, quiet: true };
-    train::train_charlm_on(&small(&resumed, 3), &opts, &corpus).unwrap();
+    charlm::train_charlm_on(&small(&resumed, 3), &opts, &corpus).unwrap();
 
     let a = Checkpoint::load(&straight.join("checkpoint.ckpt")).unwrap();
     let b = Checkpoint::load(&resumed.join("checkpoint.ckpt")).unwrap();

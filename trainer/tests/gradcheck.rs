@@ -10,7 +10,7 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use runtime::format::Pooling;
-use trainer::model::{NetConfig, Network, Readout, State};
+use trainer::net::{NetConfig, Network, Readout, Role, State};
 use trainer::ops::Seq;
 
 struct Case {
@@ -21,7 +21,7 @@ struct Case {
 }
 
 fn loss_and_grads(net: &Network, case: &Case, want_grads: bool) -> (f64, Vec<Vec<f32>>) {
-    let dev = net.head_w.device().clone();
+    let dev = net.tensor(Role::HeadWeights).device().clone();
     let mut rng = StdRng::seed_from_u64(99);
     let (logits, _) =
         net.forward(&case.ids, &case.seq, OwnedTape::<f32, Cpu>::default(), Some(&mut rng), case.state.as_ref());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use trainer::checkpoint::Checkpoint;
+use trainer::net::Checkpoint;
 
 mod common;
 

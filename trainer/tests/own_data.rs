@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use trainer::data::labelled::{self, InputArgs, InputFormat};
 use trainer::data::Split;
-use trainer::labelled::{self, InputArgs, InputFormat};
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("trainer-own-{}-{name}", std::process::id()));

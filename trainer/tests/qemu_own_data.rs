@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use tools::firmware::{self, Board, Models};
-use trainer::{checkpoint, export, train};
+use trainer::fit::RunOptions;
+use trainer::tasks::classify::{self as train, ClassifierConfig};
+use trainer::{export, net};
 
 /// A four-class classifier trained here, through the trainer's library,
 /// on the worked example's data (`examples/voice-commands.csv`, seconds):
@@ -21,7 +23,7 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     std::fs::create_dir_all(&scratch).unwrap();
     let out = scratch.join("run");
     let model = scratch.join("voice-commands.lstm");
-    let cfg = train::ClassifierConfig::from_flags(&[
+    let cfg = ClassifierConfig::from_flags(&[
         "--data",
         data.to_str().unwrap(),
         "--out",
@@ -35,9 +37,9 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     let d = train::classifier_data(&cfg, true).expect("data");
     assert_eq!(d.classes, ["lights", "music", "timer", "weather"]);
     let (words, train, valid) = train::classifier_examples(&cfg, &d).expect("examples");
-    let quiet = train::RunOptions { quiet: true, ..Default::default() };
+    let quiet = RunOptions { quiet: true, ..Default::default() };
     let summary = train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
-    let ckpt = checkpoint::Checkpoint::load(&summary.best).expect("checkpoint");
+    let ckpt = net::Checkpoint::load(&summary.best).expect("checkpoint");
     let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
     let bytes = export::write_model(&ckpt, &summary.best, &calib, host::Bits::INT8, &model).expect("exports");
     assert_eq!(runtime::Model::from_bytes(&bytes).expect("model").header.outputs, 4);

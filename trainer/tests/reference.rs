@@ -7,11 +7,10 @@
 use dfdx::prelude::*;
 use runtime::format::Pooling;
 use runtime::tokenizer::WordHashing;
-use trainer::checkpoint::{Checkpoint, Progress, Task};
 use trainer::float::to_float_model;
-use trainer::model::{NetConfig, Network, Readout};
+use trainer::net::{Checkpoint, NetConfig, Network, Progress, Readout, Task};
 use trainer::ops::Seq;
-use trainer::train::classifier_batch;
+use trainer::tasks::classify::classifier_batch;
 
 fn close(a: f32, b: f32) -> bool {
     (a - b).abs() <= 2e-5 * (1.0 + a.abs())
@@ -23,7 +22,7 @@ fn sentiment_reference_equals_the_training_forward_pass() {
     for (pooling, layers, classes) in
         [(Pooling::MeanMax, 2, 2), (Pooling::Last, 1, 2), (Pooling::MeanMax, 1, 2), (Pooling::MeanMax, 1, 4)]
     {
-        let outputs = trainer::train::class_outputs(classes);
+        let outputs = trainer::tasks::classify::class_outputs(classes);
         let cfg = NetConfig {
             vocab: 41,
             embed_dim: 6,

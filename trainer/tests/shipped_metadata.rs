@@ -39,7 +39,7 @@ fn shipped_metadata_names_data_by_file_and_hash() {
         assert_eq!(data["file"], data_file, "{name}: {data}");
         assert!(v["config"].get("out").is_none(), "{name}: the output folder is recorded");
         if let Some(dir) = &dir {
-            let actual = trainer::data::file_identity(&dir.join(data_file)).unwrap();
+            let actual = trainer::files::file_identity(&dir.join(data_file)).unwrap();
             assert_eq!(data, &actual, "{name} was not trained on this {data_file}");
         }
     }

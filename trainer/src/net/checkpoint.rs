@@ -1,90 +1,24 @@
-//! Checkpoints (weights, optimiser state, progress) and atomic file writes.
+//! Checkpoints: weights, optimiser state and progress.
 //!
 //! File layout: the magic `LSTMCKP1`, a little-endian `u32` length and that
 //! many bytes of JSON metadata ([`Meta`]), then every tensor as
 //! little-endian `f32` in the metadata's order (parameters, then Adam's first
 //! and second moments when present), then the CRC-32 of everything before it.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dfdx::prelude::*;
 use host::Words;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{LstmParams, NetConfig, Network};
-use crate::optim::{Adam, AdamConfig, AdamState};
+use crate::files::write_atomic;
+use crate::metrics::EpochRecord;
+use crate::net::config::NetConfig;
+use crate::net::network::Network;
+use crate::net::optim::{Adam, AdamConfig, AdamState};
 
 const MAGIC: &[u8; 8] = b"LSTMCKP1";
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename over `path`, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    commit_temp(&tmp, path)
-}
-
-fn dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// The temporary file [`write_atomic`] uses for `path`: same directory,
-/// hidden, tagged with the process id.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    dir_of(path).join(format!(".tmp-{}-{name}", std::process::id()))
-}
-
-/// Removes the temporary files a killed run left in `dir` (names
-/// `.tmp-<pid>-<name>`, see [`temp_path`]) whose process is gone; returns
-/// how many. A run calls it on start, before it writes anything. Where
-/// processes cannot be looked up (no `/proc`), nothing is removed.
-pub fn remove_stale_temps(dir: &Path) -> usize {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return 0;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.strip_prefix(".tmp-").and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
-            pid.is_some_and(|pid| pid != std::process::id() && !proc.join(pid.to_string()).exists())
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count()
-}
-
-/// Finishes an atomic write: fsync `tmp`, rename it over `path`, fsync the
-/// directory. Removes `tmp` on failure.
-pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {
-    let result = (|| {
-        std::fs::OpenOptions::new().write(true).open(tmp)?.sync_all()?;
-        std::fs::rename(tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir_of(path)) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(tmp);
-        Error::io(path, e)
-    })
-}
-
 /// What the network is for, with what its export needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Task {
@@ -96,7 +30,7 @@ pub enum Task {
         /// Only the last `max_tokens` tokens are read (0 = all).
         max_tokens: usize,
         /// Class names, in class order (checkpoints before them: IMDb's).
-        #[serde(default = "crate::labelled::imdb_classes")]
+        #[serde(default = "crate::data::labelled::imdb_classes")]
         classes: Vec<String>,
     },
     /// Character language model.
@@ -104,21 +38,6 @@ pub enum Task {
         /// Id `i` is byte `charset[i]`.
         charset: Vec<u8>,
     },
-}
-
-/// One epoch's figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch.
-    pub train_loss: f64,
-    /// Validation loss (BCE, or nats/char).
-    pub val_loss: f64,
-    /// Validation accuracy (sentiment only).
-    pub val_accuracy: Option<f64>,
-    /// Wall time of the epoch, seconds.
-    pub seconds: f64,
 }
 
 /// Where a run stands.
@@ -175,10 +94,8 @@ impl Checkpoint {
     /// Captures `net` (and `adam`, if given).
     pub fn new(task: Task, net: &Network, adam: Option<&Adam>, train: serde_json::Value, progress: Progress) -> Self {
         let params = net.params();
-        let tensors = params
-            .iter()
-            .map(|(name, t)| TensorMeta { name: name.clone(), rows: t.shape().0, cols: t.shape().1 })
-            .collect();
+        let tensors =
+            net.cfg.tensors().iter().map(|t| TensorMeta { name: t.name(), rows: t.rows, cols: t.cols }).collect();
         Self {
             meta: Meta { task, net: net.cfg.clone(), train, progress, adam: adam.map(|a| (a.cfg, a.state.t)), tensors },
             params: params.iter().map(|(_, t)| t.as_vec()).collect(),
@@ -188,23 +105,15 @@ impl Checkpoint {
 
     /// Rebuilds the network on `dev`.
     pub fn network(&self, dev: &Cpu) -> Result<Network> {
-        let mut net = Network::new(dev, self.meta.net.clone(), 0)?;
-        let mut i = 0;
-        let mut take = |t: &mut crate::ops::T2| {
-            t.copy_from(&self.params[i]);
-            i += 1;
-        };
-        if let Some(e) = &mut net.embedding {
-            take(e);
-        }
-        for LstmParams { w_x, w_h, bias } in &mut net.layers {
-            take(w_x);
-            take(w_h);
-            take(bias);
-        }
-        take(&mut net.head_w);
-        take(&mut net.head_b);
-        Ok(net)
+        let net = Network::new(dev, self.meta.net.clone(), 0)?;
+        Ok(net.with_params(&self.params))
+    }
+
+    /// Checks that the stored tensors are those `cfg` defines: the same
+    /// names and shapes in the same order (an error naming both shapes).
+    pub fn check_tensors(&self, cfg: &NetConfig, path: &Path) -> Result<()> {
+        let found = self.meta.tensors.iter().map(|t| (t.name.as_str(), t.rows, t.cols));
+        cfg.check_tensors(found).map_err(|reason| Error::BadCheckpoint { path: path.to_owned(), reason })
     }
 
     /// Rebuilds the optimiser, if its state is stored.
@@ -262,7 +171,10 @@ impl Checkpoint {
             let v = sizes.iter().map(|&n| read(n)).collect();
             AdamState { t, m, v }
         });
-        Ok(Self { meta, params, adam })
+        let ckpt = Self { meta, params, adam };
+        // The tensors must be the ones its network's configuration defines.
+        ckpt.check_tensors(&ckpt.meta.net, path)?;
+        Ok(ckpt)
     }
 
     /// Writes atomically to `path`.
@@ -274,32 +186,5 @@ impl Checkpoint {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes, path)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_temporaries_of_dead_processes_are_removed() {
-        let dir = std::env::temp_dir().join(format!("trainer-stale-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ours = temp_path(&dir.join("checkpoint.ckpt"));
-        let dead = dir.join(".tmp-4000000000-checkpoint.ckpt"); // above any pid_max
-        let other = dir.join(".tmp-notapid-x");
-        let keep = dir.join("metrics.json");
-        for p in [&ours, &dead, &other, &keep] {
-            std::fs::write(p, b"x").unwrap();
-        }
-        let removed = remove_stale_temps(&dir);
-        if Path::new("/proc/self").exists() {
-            assert_eq!(removed, 1);
-            assert!(!dead.exists());
-        } else {
-            assert_eq!(removed, 0);
-        }
-        assert!(ours.exists() && other.exists() && keep.exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

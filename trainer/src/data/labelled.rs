@@ -11,10 +11,11 @@
 //! data writes anything.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::data::{self, Split, Text};
-use crate::error::{Error, Result};
+use crate::data::imdb::{read_imdb, Split};
+use crate::data::text::{visible_entries, Text};
+use crate::error::{Error, Result, RowError};
 
 /// How a labelled data file is laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -53,26 +54,6 @@ pub struct InputArgs {
 impl Default for InputArgs {
     fn default() -> Self {
         Self { format: InputFormat::Auto, text_column: "text".into(), label_column: "label".into() }
-    }
-}
-
-/// One bad row: where, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    /// The file.
-    pub path: PathBuf,
-    /// Line, from 1 (where the row starts).
-    pub line: usize,
-    /// Column, from 1: the field number in CSV and TSV, the byte in the
-    /// line otherwise.
-    pub column: usize,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.column, self.reason)
     }
 }
 
@@ -122,7 +103,7 @@ pub fn resolve(path: &Path, format: InputFormat) -> Result<InputFormat> {
 pub fn read(path: &Path, input: &InputArgs, classes: Option<&[String]>, split: Split) -> Result<DataSet> {
     let format = resolve(path, input.format)?;
     if format == InputFormat::Imdb {
-        let texts = data::read_imdb(path, split)?;
+        let texts = read_imdb(path, split)?;
         let names = imdb_classes();
         if let Some(c) = classes.filter(|c| *c != names.as_slice()) {
             return Err(Error::Config(format!(
@@ -354,9 +335,9 @@ fn json_lines(path: &Path, input: &InputArgs) -> Result<Vec<Row>> {
 fn folders(path: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for class_dir in data::visible_entries(path)?.into_iter().filter(|p| p.is_dir()) {
+    for class_dir in visible_entries(path)?.into_iter().filter(|p| p.is_dir()) {
         let label = class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        for file in data::visible_entries(&class_dir)?.into_iter().filter(|p| p.is_file()) {
+        for file in visible_entries(&class_dir)?.into_iter().filter(|p| p.is_file()) {
             match utf8_text(&file) {
                 Ok(text) if text.trim().is_empty() => {
                     errors.push(RowError { path: file.clone(), line: 1, column: 1, reason: "empty text".into() })
@@ -378,24 +359,6 @@ fn folders(path: &Path) -> Result<Vec<Row>> {
     }
 }
 
-/// Splits `texts` into (kept, held out) with `round(n * fraction)` of each
-/// class held out, after a shuffle seeded by `seed` and the class: the
-/// classes' shares are the same in both parts.
-pub fn carve_stratified(texts: Vec<Text>, classes: usize, fraction: f64, seed: u64) -> (Vec<Text>, Vec<Text>) {
-    let mut by_class: Vec<Vec<Text>> = (0..classes).map(|_| Vec::new()).collect();
-    for t in texts {
-        let c = t.class;
-        by_class[c].push(t);
-    }
-    let (mut kept, mut held) = (Vec::new(), Vec::new());
-    for (c, group) in by_class.into_iter().enumerate() {
-        let (k, h) = data::carve_validation(group, fraction, crate::train::mix(seed, 5, c as u64), 0);
-        kept.extend(k);
-        held.extend(h);
-    }
-    (kept, held)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,17 +371,5 @@ mod tests {
         assert_eq!(f("a.jsonl"), Some(InputFormat::Jsonl));
         assert_eq!(f("aclImdb_v1.tar.gz"), Some(InputFormat::Imdb));
         assert_eq!(resolve(Path::new("a.txt"), InputFormat::Csv).ok(), Some(InputFormat::Csv));
-    }
-
-    #[test]
-    fn stratified_carve_keeps_each_class_share() {
-        let texts: Vec<Text> = (0..100)
-            .map(|i| Text { name: i.to_string(), text: String::new(), class: usize::from(i % 4 == 0) })
-            .collect();
-        let (kept, held) = carve_stratified(texts.clone(), 2, 0.2, 3);
-        assert_eq!(held.len(), 20);
-        assert_eq!(held.iter().filter(|t| t.class == 1).count(), 5);
-        assert_eq!(kept.len(), 80);
-        assert_eq!(carve_stratified(texts, 2, 0.2, 3).1, held);
     }
 }

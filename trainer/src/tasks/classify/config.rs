@@ -1,0 +1,132 @@
+//! A classifier's configuration: its data, tokenizer, network and batches
+//! (the defaults are the IMDb recipe), with the options both tasks share.
+
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use runtime::format::Pooling;
+use serde::{Deserialize, Serialize};
+
+use crate::data::InputArgs;
+use crate::fit::{LrSchedule, TrainOptions, Training};
+
+/// `--pooling last|mean-max`: the model format's own [`Pooling`].
+fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
+    PossibleValuesParser::new(["last", "mean-max"])
+        .map(|s| if s == "mean-max" { Pooling::MeanMax } else { Pooling::Last })
+}
+
+/// Classifier training configuration (the defaults are the IMDb recipe).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct ClassifierConfig {
+    /// Labelled training data: a CSV, TSV or JSON Lines file, a directory
+    /// of class folders, or the IMDb archive or directory (its official
+    /// train split).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// How the data files are laid out.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Validation data in the same layout (default: a stratified
+    /// --val-fraction of --data).
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Test data in the same layout, for the final figures (default: the
+    /// IMDb test split, or a stratified --test-fraction of --data).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Output directory (checkpoints, metrics, curves).
+    #[arg(long, default_value = "runs/classify")]
+    pub out: PathBuf,
+    /// Keep the N most frequent tokens of the training part (counted after
+    /// the validation carve) in a vocabulary table; every other token is
+    /// one out-of-vocabulary id. 0: hash every word into --buckets instead
+    /// (format version 1's tokenizer).
+    #[arg(long, default_value_t = 8000)]
+    pub vocab: usize,
+    /// With --vocab: punctuation marks (`!`, `?`, `:`, `)` ...) are tokens.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub punctuation: bool,
+    /// Without --vocab: hash buckets of the word tokenizer (vocabulary =
+    /// buckets + 1).
+    #[arg(long, default_value_t = 20000)]
+    pub buckets: u32,
+    /// Without --vocab: seed of the word hash.
+    #[arg(long, default_value_t = 0)]
+    pub hash_seed: u32,
+    /// Read only the last N tokens of each text (0 = all, each token run
+    /// as it arrives; a window of N is replayed from a ring when the review
+    /// ends).
+    #[arg(long, default_value_t = 0)]
+    pub max_tokens: usize,
+    /// Embedding width.
+    #[arg(long, default_value_t = 20)]
+    pub embed_dim: usize,
+    /// LSTM hidden width.
+    #[arg(long, default_value_t = 96)]
+    pub hidden: usize,
+    /// Stacked LSTM layers.
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Dropout after each LSTM layer.
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout: f32,
+    /// Word dropout: during training each token becomes the
+    /// out-of-vocabulary id 1 with this probability (seeded).
+    #[arg(long, default_value_t = 0.0)]
+    pub word_dropout: f32,
+    /// How hidden states feed the dense layer: the last state, or the mean
+    /// and the max over time.
+    #[arg(long, value_parser = pooling_parser(), default_value = "mean-max")]
+    pub pooling: Pooling,
+    /// Texts per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// The training options both tasks share.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub opts: TrainOptions,
+    /// Fraction of the training data held out for validation (without
+    /// --valid).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Fraction of the training data held out for the test figures
+    /// (without --test; not for IMDb, which has its test split).
+    #[arg(long, default_value_t = 0.1)]
+    pub test_fraction: f64,
+    /// Use only the first N training texts after the split (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub train_limit: usize,
+}
+
+impl ClassifierConfig {
+    /// The IMDb recipe's training values: what an option not given takes.
+    pub fn defaults() -> Training {
+        Training {
+            lr: 3e-3,
+            schedule: LrSchedule::Cosine,
+            warmup: 100,
+            epochs: 5,
+            min_steps: 600,
+            patience: 5,
+            ..Training::default()
+        }
+    }
+
+    /// The training values this run uses: the options given, the defaults
+    /// for the rest.
+    pub fn training(&self) -> Training {
+        Self::defaults().with(&self.opts)
+    }
+
+    /// A configuration from `trainer classify train`'s flags (`--data
+    /// FILE` and any others), the defaults for the rest.
+    pub fn from_flags(flags: &[&str]) -> std::result::Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            cfg: ClassifierConfig,
+        }
+        <Flags as clap::Parser>::try_parse_from(std::iter::once("train").chain(flags.iter().copied())).map(|f| f.cfg)
+    }
+}
