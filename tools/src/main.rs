@@ -59,9 +59,10 @@ impl Which {
 /// Which model files a firmware embeds (default: the shipped ones).
 #[derive(Args)]
 struct ModelArgs {
-    /// Sentiment model file.
-    #[arg(long, default_value = "models/sentiment.lstm")]
-    sentiment: PathBuf,
+    /// Classifier model file, of any of 2 to 1,024 classes (`--sentiment`
+    /// is its old name).
+    #[arg(long, visible_alias = "sentiment", default_value = "models/sentiment.lstm")]
+    classifier: PathBuf,
     /// Character language model file.
     #[arg(long, default_value = "models/charlm.lstm")]
     charlm: PathBuf,
@@ -73,7 +74,7 @@ struct ModelArgs {
 #[derive(Subcommand)]
 enum Qemu {
     /// Classify each line of a file (one text a line) on the Cortex-M4
-    /// (`sentiment` is the same command).
+    /// (`sentiment`, its old name, is the same command).
     #[command(visible_alias = "sentiment")]
     Classify {
         /// Classifier model file.
@@ -371,7 +372,7 @@ fn demo() -> Result<()> {
     let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
     std::fs::write(&reviews, demo::REVIEWS)?;
     println!("== sentiment on the Cortex-M4 (QEMU mps2-an386) ==");
-    let out = firmware::qemu_sentiment(&sentiment, &reviews)?;
+    let out = firmware::qemu_classify(&sentiment, &reviews)?;
     for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
@@ -451,7 +452,7 @@ fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
 }
 
 fn models(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
-    Ok((existing(&m.sentiment, "the sentiment model")?, existing(&m.charlm, "the language model")?))
+    Ok((existing(&m.classifier, "the classifier model")?, existing(&m.charlm, "the language model")?))
 }
 
 fn main() -> Result<()> {
@@ -487,7 +488,7 @@ fn main() -> Result<()> {
         Cmd::Train { data, only, resume } => train(&data, only, resume),
         Cmd::Run(what) => run_one(what),
         Cmd::Qemu(Qemu::Classify { model, file }) => {
-            print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
+            print!("{}", firmware::qemu_classify(&existing(&model, "the model")?, &file)?);
             Ok(())
         }
         Cmd::Qemu(Qemu::Generate { model, sample }) => {
