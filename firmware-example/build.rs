@@ -4,8 +4,8 @@
 //!   every other target the `mps2-an386`), or `FIRMWARE_MEMORY_X=/abs/path`
 //!   for another linker memory map. The file is copied to `OUT_DIR/memory.x`.
 //! - Models: `CLASSIFIER_MODEL` and `CHARLM_MODEL` (absolute paths, or
-//!   `none`), else `../models/sentiment.lstm` and `../models/charlm.lstm`
-//!   when they exist.
+//!   `none`), else the shipped `../models/sentiment.lstm` (IMDb) and
+//!   `../models/charlm.lstm` when they exist.
 //!   Each is decoded and validated here with the runtime the device runs,
 //!   and `OUT_DIR/models.rs` gets its bytes (`include_bytes!`) and its exact
 //!   dimensions as consts, so the device's state and scratch are no larger
@@ -84,7 +84,7 @@ fn main() {
 
 fn module(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::Classifier => "sentiment",
+        ModelKind::Classifier => "classifier",
         ModelKind::CharLm => "charlm",
     }
 }

@@ -12,7 +12,8 @@
 //! [--stack] info                      the embedded models (the default)
 //! [--stack] classify FILE             one line per text (line) of FILE: the
 //!                                     probability and the class name
-//!                                     (`sentiment FILE` is the same)
+//!                                     (`sentiment FILE`, its old name, is
+//!                                     the same)
 //! [--stack] generate [len=N] [seed=S] [temperature=T] [top_k=K]
 //!           [prime-file=PATH | prime=TEXT...]
 //! [--stack] cost [tokens=N]           marked runs for instruction counting
@@ -44,12 +45,13 @@ mod models {
     include!(concat!(env!("OUT_DIR"), "/models.rs"));
 }
 
-use models::{charlm as lm, sentiment as sa};
+use models::{charlm as lm, classifier as cl};
 
-/// The sentiment classifier, compiled for the embedded model's sizes.
-type Sentiment = Classifier<'static, { sa::E }, { sa::H }, { sa::L }, { sa::C }>;
+/// The text classifier (2 to 1,024 classes), compiled for the embedded
+/// model's sizes.
+type Clf = Classifier<'static, { cl::E }, { cl::H }, { cl::L }, { cl::C }>;
 /// Its streaming state.
-type SentimentRun = ClassifierState<{ sa::H }, { sa::L }, { sa::N }>;
+type ClfRun = ClassifierState<{ cl::H }, { cl::L }, { cl::N }>;
 /// The language model, compiled for the embedded model's sizes.
 type Lm = CharLm<'static, { lm::E }, { lm::H }, { lm::L }, { lm::V }>;
 /// Its state.
@@ -182,9 +184,10 @@ fn run(args: &mut Args<'_>) -> Result<(), Failure> {
     let mut out = Out::stdout().map_err(|e| Failure::Io(e, "stdout"))?;
     match args.word().unwrap_or("info") {
         "info" => info(&mut out),
+        // `sentiment`: the command's old name.
         "classify" | "sentiment" => {
             let path = args.word().ok_or(Failure::Usage("classify FILE"))?;
-            sentiment(&mut out, path)
+            classify(&mut out, path)
         }
         "generate" => generate(&mut out, args),
         "cost" => cost(&mut out, args),
@@ -203,8 +206,8 @@ fn run(args: &mut Args<'_>) -> Result<(), Failure> {
     out.flush().map_err(|e| Failure::Io(e, "stdout"))
 }
 
-fn sentiment_model() -> Result<Sentiment, Failure> {
-    Ok(Sentiment::from_bytes(sa::MODEL.ok_or(Failure::NoModel("CLASSIFIER_MODEL"))?)?)
+fn classifier_model() -> Result<Clf, Failure> {
+    Ok(Clf::from_bytes(cl::MODEL.ok_or(Failure::NoModel("CLASSIFIER_MODEL"))?)?)
 }
 
 fn charlm_model() -> Result<Lm, Failure> {
@@ -214,7 +217,7 @@ fn charlm_model() -> Result<Lm, Failure> {
 /// `info`: the embedded models' dimensions and sizes.
 #[inline(never)] // each command's frame on its own: the peak stack is the largest one's
 fn info(out: &mut Out) -> Result<(), Failure> {
-    for (name, bytes) in [("classifier", sa::MODEL), ("charlm", lm::MODEL)] {
+    for (name, bytes) in [("classifier", cl::MODEL), ("charlm", lm::MODEL)] {
         let Some(bytes) = bytes else {
             let _ = writeln!(out, "{name}: none");
             continue;
@@ -244,20 +247,20 @@ fn info(out: &mut Out) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `sentiment FILE`: stream the host file through the classifier in
-/// `CHUNK`-byte reads, one output line per review (line), exactly as
+/// `classify FILE`: stream the host file through the classifier in
+/// `CHUNK`-byte reads, one output line per text (line), exactly as
 /// `host::run::predict_lines`.
 #[inline(never)] // each command's frame on its own: the peak stack is the largest one's
-fn sentiment(out: &mut Out, path: &str) -> Result<(), Failure> {
-    let clf = sentiment_model()?;
-    let mut file = File::open(path).map_err(|e| Failure::Io(e, "reviews file"))?;
-    let mut state = SentimentRun::new();
+fn classify(out: &mut Out, path: &str) -> Result<(), Failure> {
+    let clf = classifier_model()?;
+    let mut file = File::open(path).map_err(|e| Failure::Io(e, "texts file"))?;
+    let mut state = ClfRun::new();
     let mut buf = [0u8; CHUNK];
-    let mut line = |scores: runtime::Scores<'_, { sa::C }>| {
+    let mut line = |scores: runtime::Scores<'_, { cl::C }>| {
         let _ = writeln!(out, "{}", scores.best());
     };
     loop {
-        let n = file.read(&mut buf).map_err(|e| Failure::Io(e, "reviews file"))?;
+        let n = file.read(&mut buf).map_err(|e| Failure::Io(e, "texts file"))?;
         if n == 0 {
             break;
         }
@@ -339,9 +342,9 @@ fn lstm_macs(m: &Model<'_>) -> u64 {
 /// `lstm_cost_begin` and `lstm_cost_end` per line printed; each line names
 /// the tokens and multiply-accumulates the region holds:
 ///
-/// - `sentiment`: one review of N random token ids (N at most the model's
+/// - `classify`: one text of N random token ids (N at most the model's
 ///   window), LSTM steps plus the head once;
-/// - `classify-finish`: the end of such a review alone, the latency from
+/// - `classify-finish`: the end of such a text alone, the latency from
 ///   the last token to the probability;
 /// - `charlm`: N characters fed (LSTM step plus all logits each);
 /// - `charlm-generate`: N characters generated (the same plus sampling).
@@ -356,8 +359,8 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         }
     }
     let mut rng = Rng::new(1);
-    if sa::MODEL.is_some() {
-        let clf = sentiment_model()?;
+    if cl::MODEL.is_some() {
+        let clf = classifier_model()?;
         let m = clf.model();
         let window = m.head.max_tokens as usize;
         let n = if window == 0 { tokens } else { tokens.min(window) };
@@ -368,7 +371,7 @@ fn cost(out: &mut Out, args: &mut Args<'_>) -> Result<(), Failure> {
         }
         let features = m.head.pooling.features(usize::from(m.header.hidden)) as u64 * u64::from(m.header.outputs);
         let macs = n as u64 * lstm_macs(m) + features;
-        let mut state = SentimentRun::new();
+        let mut state = ClfRun::new();
         lstm_cost_begin();
         let p = clf.classify_ids(&mut state, core::hint::black_box(&ids[..n]))?;
         lstm_cost_end();

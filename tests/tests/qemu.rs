@@ -68,9 +68,9 @@ fn random(name: &str, kind: ModelKind, dims: Dims, pooling: Pooling, max_tokens:
 }
 
 /// Build the firmware for `board` with these models; the ELF's path.
-fn build(board: Board, sentiment: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
+fn build(board: Board, classifier: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    firmware::build(board, Models { sentiment, charlm }).unwrap_or_else(|e| panic!("{e:#}"))
+    firmware::build(board, Models { sentiment: classifier, charlm }).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Run the firmware; the error carries its stderr.
@@ -263,13 +263,14 @@ fn cortex_m4_matches_the_host() {
 }
 
 /// The Cortex-M3 board (256 KiB flash, 64 KiB RAM) with models that fit:
-/// the language model and a sentiment model of 1,001 buckets (the shipped
-/// language model leaves about 130 KiB of the 256 KiB flash).
+/// the language model and a classifier of 1,001 buckets (the shipped
+/// language model leaves about 130 KiB of the 256 KiB flash). The
+/// classifier's old command name, `sentiment FILE`, still works.
 #[test]
 fn cortex_m3_matches_the_host() {
     firmware::require_qemu();
-    let sentiment = random(
-        "sentiment-small.lstm",
+    let classifier = random(
+        "classifier-small.lstm",
         ModelKind::Classifier,
         Dims { vocab: 1_001, embed: 16, hidden: 64, layers: 1 },
         Pooling::MeanMax,
@@ -278,13 +279,19 @@ fn cortex_m3_matches_the_host() {
     );
     let charlm = model("charlm.lstm", ModelKind::CharLm);
     let m3 = Board::Lm3s6965evb;
-    let elf = build(m3, Some(&sentiment), Some(&charlm));
+    let elf = build(m3, Some(&classifier), Some(&charlm));
     let text = synthetic_reviews();
     let reviews = scratch().join("reviews-m3.txt");
     std::fs::write(&reviews, &text).expect("writing the reviews");
     let device = qemu_ok(m3, &elf, &format!("classify {}", reviews.display()));
-    let host = host::run::predict_lines(&std::fs::read(&sentiment).expect("model"), &text, false).expect("host");
-    assert!(device == host.as_bytes(), "sentiment: {}", first_difference(&device, host.as_bytes()));
+    let classifier = std::fs::read(&classifier).expect("model");
+    let host = host::run::predict_lines(&classifier, &text, false).expect("host");
+    assert!(device == host.as_bytes(), "classifier: {}", first_difference(&device, host.as_bytes()));
+    let short = scratch().join("reviews-m3-old-name.txt");
+    std::fs::write(&short, "a good film\nboring\n").expect("writing the texts");
+    let device = qemu_ok(m3, &elf, &format!("sentiment {}", short.display()));
+    let host = host::run::predict_lines(&classifier, b"a good film\nboring\n", false).expect("host");
+    assert!(device == host.as_bytes(), "`sentiment FILE`: {}", first_difference(&device, host.as_bytes()));
 
     let device = qemu_ok(m3, &elf, "generate len=300 seed=3 temperature=200 top_k=20 prime=To be");
     let charlm = std::fs::read(&charlm).expect("model");

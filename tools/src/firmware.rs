@@ -49,7 +49,9 @@ impl Board {
 /// The models a firmware build embeds (`None`: none of that kind).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Models<'a> {
-    /// A sentiment model file.
+    /// A classifier model file, of any of 2 to 1,024 classes. (The field
+    /// keeps the shipped model's name for the callers outside `tools`,
+    /// `trainer/tests/qemu_own_data.rs` among them.)
     pub sentiment: Option<&'a Path>,
     /// A character language model file.
     pub charlm: Option<&'a Path>,
@@ -177,11 +179,11 @@ fn text(stdout: Vec<u8>) -> Result<String> {
     String::from_utf8(stdout).context("the firmware printed bytes that are not UTF-8")
 }
 
-/// `cargo xtask qemu classify`: classify each line of `reviews` on the
+/// `cargo xtask qemu classify`: classify each line of `texts` on the
 /// Cortex-M4 under QEMU; the same text as `trainer classify predict`.
-pub fn qemu_sentiment(model: &Path, reviews: &Path) -> Result<String> {
+pub fn qemu_classify(model: &Path, texts: &Path) -> Result<String> {
     let elf = build(Board::Mps2An386, Models { sentiment: Some(model), charlm: None })?;
-    let run = run_qemu(Board::Mps2An386, &elf, &format!("classify {}", absolute(reviews)?.display()), &[])?;
+    let run = run_qemu(Board::Mps2An386, &elf, &format!("classify {}", absolute(texts)?.display()), &[])?;
     text(run.stdout)
 }
 
@@ -252,17 +254,17 @@ fn peak_stack(stderr: &str) -> Result<u64> {
 
 /// `cargo xtask size`: for each model, a firmware with only that model:
 /// flash and static RAM (`llvm-size`), and the peak stack of a run
-/// (sentiment: a few reviews; language model: 200 characters).
+/// (classifier: a few texts; language model: 200 characters).
 pub fn size_report(board: Board, models: Models<'_>) -> Result<String> {
     let mut report = String::new();
     if let Some(model) = models.sentiment {
         let elf = build(board, Models { sentiment: Some(model), charlm: None })?;
-        let reviews = scratch(
-            "reviews.txt",
+        let texts = scratch(
+            "texts.txt",
             b"A wonderful film, I loved every minute of it.\nDull, slow and far too long.\n\nOk.",
         )?;
-        let run = run_qemu(board, &elf, &format!("--stack sentiment {}", reviews.display()), &[]);
-        std::fs::remove_file(&reviews).ok();
+        let run = run_qemu(board, &elf, &format!("--stack classify {}", texts.display()), &[]);
+        std::fs::remove_file(&texts).ok();
         line(&mut report, "classifier", model, &elf, &run?.stderr)?;
     }
     if let Some(model) = models.charlm {

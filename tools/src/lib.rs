@@ -1,10 +1,12 @@
 //! The xtask's library half: building and running `firmware-example` under
 //! QEMU ([`firmware`]), the one command from raw data to the device
-//! ([`run`]), and the demo's inputs ([`demo`]). The `cargo xtask`
+//! ([`run`]), the shipped models' training recipes ([`recipe`]), and the
+//! demo's inputs ([`demo`]). The `cargo xtask`
 //! binary and the QEMU tests (`tests/tests/qemu.rs`) share it, so the
 //! firmware is built and run one way only.
 
 pub mod firmware;
+pub mod recipe;
 pub mod run;
 
 /// What `cargo xtask demo` runs on the device, and what the QEMU snapshot

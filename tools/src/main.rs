@@ -1,6 +1,5 @@
 //! The project's xtask: `cargo xtask <command>` (see `cargo xtask --help`).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod fuzz;
 use tools::demo;
 use tools::firmware::{self, Board, Models};
+use tools::recipe::Recipe;
 
 /// Tasks for developing, testing and shipping the LSTM models.
 #[derive(Parser)]
@@ -37,21 +37,32 @@ impl From<BoardArg> for Board {
     }
 }
 
-/// One of the two shipped models.
+/// One of the two shipped models, each trained by its recipe `models/<name>.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Which {
-    /// The IMDb sentiment classifier.
+    /// The IMDb sentiment classifier (models/sentiment.toml).
     Sentiment,
-    /// The Hamlet character language model.
+    /// The Hamlet character language model (models/charlm.toml).
     Charlm,
+}
+
+impl Which {
+    /// Its name: `models/<name>.toml` is its recipe, `models/<name>.lstm` its file.
+    fn name(self) -> &'static str {
+        match self {
+            Which::Sentiment => "sentiment",
+            Which::Charlm => "charlm",
+        }
+    }
 }
 
 /// Which model files a firmware embeds (default: the shipped ones).
 #[derive(Args)]
 struct ModelArgs {
-    /// Sentiment model file.
-    #[arg(long, default_value = "models/sentiment.lstm")]
-    sentiment: PathBuf,
+    /// Classifier model file, of any of 2 to 1,024 classes (`--sentiment`
+    /// is its old name).
+    #[arg(long, visible_alias = "sentiment", default_value = "models/sentiment.lstm")]
+    classifier: PathBuf,
     /// Character language model file.
     #[arg(long, default_value = "models/charlm.lstm")]
     charlm: PathBuf,
@@ -63,7 +74,7 @@ struct ModelArgs {
 #[derive(Subcommand)]
 enum Qemu {
     /// Classify each line of a file (one text a line) on the Cortex-M4
-    /// (`sentiment` is the same command).
+    /// (`sentiment`, its old name, is the same command).
     #[command(visible_alias = "sentiment")]
     Classify {
         /// Classifier model file.
@@ -125,8 +136,10 @@ enum RunWhat {
 enum Cmd {
     /// Build the firmware with the shipped models and run both under QEMU.
     Demo,
-    /// Reproduce the shipped models from the raw data sets: train, export
-    /// to models/*.lstm, evaluate through the integer runtime, and write
+    /// Reproduce the shipped models from the raw data sets with their
+    /// recipes (models/sentiment.toml, models/charlm.toml: the trainer
+    /// command, the data file and each stage's flags): train, export to
+    /// models/*.lstm, evaluate through the integer runtime, and write
     /// models/*.json and models/*-curves.png.
     Train {
         /// Directory with aclImdb-labeled.tar.gz (or aclImdb_v1.tar.gz) and pg2265.txt.
@@ -359,7 +372,7 @@ fn demo() -> Result<()> {
     let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
     std::fs::write(&reviews, demo::REVIEWS)?;
     println!("== sentiment on the Cortex-M4 (QEMU mps2-an386) ==");
-    let out = firmware::qemu_sentiment(&sentiment, &reviews)?;
+    let out = firmware::qemu_classify(&sentiment, &reviews)?;
     for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
@@ -374,95 +387,6 @@ fn demo() -> Result<()> {
     println!("{text}");
     Ok(())
 }
-
-/// The shipped models' training configurations (the flags of `trainer ... train`;
-/// `--export` and `--embed-bits` are added by `train`).
-const SENTIMENT_FLAGS: &[&str] = &[
-    "--vocab",
-    "8000",
-    "--punctuation",
-    "true",
-    "--embed-dim",
-    "20",
-    "--hidden",
-    "96",
-    "--pooling",
-    "mean-max",
-    "--max-tokens",
-    "0",
-    "--dropout",
-    "0.3",
-    "--lr",
-    "0.003",
-    "--schedule",
-    "cosine",
-    "--warmup",
-    "100",
-    "--batch",
-    "64",
-    "--epochs",
-    "5",
-    "--patience",
-    "5",
-    "--val-fraction",
-    "0.1",
-    "--seed",
-    "1",
-];
-/// The language model's second stage: from the first stage's best
-/// weights, quantization-aware training on the 4-bit grid (after
-/// `CHARLM_FLAGS`, whose values these replace).
-const CHARLM_QAT_FLAGS: &[&str] = &[
-    "--qat-lstm-bits",
-    "4",
-    "--lr",
-    "0.0001",
-    "--schedule",
-    "cosine",
-    "--warmup",
-    "0",
-    "--lr-floor",
-    "0.00001",
-    "--epochs",
-    "20",
-    "--patience",
-    "20",
-];
-const CHARLM_FLAGS: &[&str] = &[
-    "--start-marker",
-    "The Tragedie of Hamlet",
-    "--embed-dim",
-    "16",
-    "--hidden",
-    "128",
-    "--layers",
-    "2",
-    "--dropout",
-    "0.25",
-    "--weight-drop",
-    "0.2",
-    "--streams",
-    "32",
-    "--window",
-    "100",
-    "--lr",
-    "0.006",
-    "--schedule",
-    "cosine",
-    "--warmup",
-    "100",
-    "--lr-floor",
-    "0.0001",
-    "--random-offsets",
-    "--clip",
-    "5",
-    "--epochs",
-    "150",
-    "--patience",
-    "40",
-    "--seed",
-    "1",
-];
 
 /// The release trainer, built; its path.
 fn release_trainer() -> Result<PathBuf> {
@@ -497,116 +421,38 @@ fn run_one(what: RunWhat) -> Result<()> {
 fn train(data: &Path, only: Option<Which>, resume: bool) -> Result<()> {
     let data =
         std::fs::canonicalize(data).with_context(|| format!("the data directory {} does not exist", data.display()))?;
-    let trainer = release_trainer()?;
     let models = root().join("models");
-    std::fs::create_dir_all(&models)?;
-    let imdb = ["aclImdb-labeled.tar.gz", "aclImdb_v1.tar.gz"]
-        .iter()
-        .map(|f| data.join(f))
-        .find(|p| p.exists())
-        .with_context(|| format!("no aclImdb-labeled.tar.gz or aclImdb_v1.tar.gz in {}", data.display()))?;
+    let recipes = [Which::Sentiment, Which::Charlm]
+        .into_iter()
+        .filter(|w| only.is_none_or(|o| o == *w))
+        .map(|w| Recipe::load(&models.join(format!("{}.toml", w.name()))))
+        .collect::<Result<Vec<_>>>()?;
+    // Every data file is there before the first hour of training.
+    let files = recipes.iter().map(|r| r.data_file(&data)).collect::<Result<Vec<_>>>()?;
+    let trainer = release_trainer()?;
     let train_dir = root().join("target/train");
     // Each stage is one trainer process (the data read once: training,
-    // then export and evaluation of the integer model with the data in
-    // memory). The language model takes two: float training, then
-    // quantization-aware fine-tuning of its best weights at 4 bits.
-    let charlm_init = train_dir.join("charlm/best.ckpt");
-    let stages: [Stage; 3] = [
-        Stage {
-            which: Which::Sentiment,
-            command: "classify",
-            out: "sentiment",
-            data: imdb,
-            flags: SENTIMENT_FLAGS.iter().map(OsString::from).collect(),
-            export: Some(("sentiment", &["--embed-bits", "8"])),
-            copies: &[("metrics.json", "sentiment-training.json"), ("curves.png", "sentiment-curves.png")],
-        },
-        Stage {
-            which: Which::Charlm,
-            command: "charlm",
-            out: "charlm",
-            data: data.join("pg2265.txt"),
-            flags: CHARLM_FLAGS.iter().map(OsString::from).collect(),
-            export: None,
-            copies: &[("metrics.json", "charlm-training.json"), ("curves.png", "charlm-curves.png")],
-        },
-        Stage {
-            which: Which::Charlm,
-            command: "charlm",
-            out: "charlm-qat",
-            data: data.join("pg2265.txt"),
-            flags: overridden(CHARLM_FLAGS, CHARLM_QAT_FLAGS)
-                .into_iter()
-                .map(OsString::from)
-                .chain([OsString::from("--init"), charlm_init.into_os_string()])
-                .collect(),
-            export: Some(("charlm", &["--embed-bits", "8", "--lstm-bits", "4"])),
-            copies: &[("metrics.json", "charlm-qat-training.json"), ("curves.png", "charlm-qat-curves.png")],
-        },
-    ];
-    for stage in stages {
-        if only.is_some_and(|o| o != stage.which) {
-            continue;
-        }
-        let out = train_dir.join(stage.out);
-        let mut cmd = Command::new(&trainer);
-        cmd.args([stage.command, "train", "--data"]).arg(&stage.data).arg("--out").arg(&out).args(&stage.flags);
-        let mut copies: Vec<(&str, String)> = stage.copies.iter().map(|&(f, t)| (f, t.to_owned())).collect();
-        if let Some((name, bits)) = stage.export {
-            cmd.args(bits).arg("--export").arg(models.join(format!("{name}.lstm")));
-            copies.push(("eval.json", format!("{name}.json")));
-        }
-        if resume {
-            cmd.arg("--resume");
-        }
-        run(&mut cmd)?;
-        for (from, to) in copies {
-            std::fs::copy(out.join(from), models.join(&to))
-                .with_context(|| format!("copying {} to models/{to}", out.join(from).display()))?;
+    // then, in the last stage, export and evaluation of the integer model
+    // with the data in memory).
+    for (recipe, file) in recipes.iter().zip(&files) {
+        for stage in recipe.runs(file, &train_dir, &models) {
+            let mut cmd = Command::new(&trainer);
+            cmd.args(&stage.args);
+            if resume {
+                cmd.arg("--resume");
+            }
+            run(&mut cmd)?;
+            for (from, to) in &stage.copies {
+                std::fs::copy(stage.out.join(from), models.join(to))
+                    .with_context(|| format!("copying {} to models/{to}", stage.out.join(from).display()))?;
+            }
         }
     }
     Ok(())
 }
 
-/// `base` (flags, each with its value if it has one) with the flags of
-/// `changes` set to their values there, and those it lacks appended.
-fn overridden(base: &[&str], changes: &[&str]) -> Vec<String> {
-    let pairs = |flags: &[&str]| -> Vec<(String, Option<String>)> {
-        let mut out = Vec::new();
-        let mut it = flags.iter().peekable();
-        while let Some(f) = it.next() {
-            let value = it.next_if(|v| !v.starts_with("--")).map(|v| v.to_string());
-            out.push((f.to_string(), value));
-        }
-        out
-    };
-    let mut flags = pairs(base);
-    for (f, v) in pairs(changes) {
-        match flags.iter_mut().find(|(g, _)| *g == f) {
-            Some(slot) => slot.1 = v,
-            None => flags.push((f, v)),
-        }
-    }
-    flags.into_iter().flat_map(|(f, v)| std::iter::once(f).chain(v)).collect()
-}
-
-/// One trainer process of `cargo xtask train`.
-struct Stage {
-    which: Which,
-    command: &'static str,
-    /// Its folder under `target/train`.
-    out: &'static str,
-    data: PathBuf,
-    flags: Vec<OsString>,
-    /// The model file it writes (`models/<name>.lstm`, its evaluation
-    /// `models/<name>.json`) and the export's bit flags.
-    export: Option<(&'static str, &'static [&'static str])>,
-    /// Files of its folder copied into `models/`.
-    copies: &'static [(&'static str, &'static str)],
-}
-
 fn models(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
-    Ok((existing(&m.sentiment, "the sentiment model")?, existing(&m.charlm, "the language model")?))
+    Ok((existing(&m.classifier, "the classifier model")?, existing(&m.charlm, "the language model")?))
 }
 
 fn main() -> Result<()> {
@@ -642,7 +488,7 @@ fn main() -> Result<()> {
         Cmd::Train { data, only, resume } => train(&data, only, resume),
         Cmd::Run(what) => run_one(what),
         Cmd::Qemu(Qemu::Classify { model, file }) => {
-            print!("{}", firmware::qemu_sentiment(&existing(&model, "the model")?, &file)?);
+            print!("{}", firmware::qemu_classify(&existing(&model, "the model")?, &file)?);
             Ok(())
         }
         Cmd::Qemu(Qemu::Generate { model, sample }) => {
@@ -667,28 +513,5 @@ fn main() -> Result<()> {
             print!("{report}");
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod stage_tests {
-    use super::overridden;
-
-    #[test]
-    fn overrides_replace_values_keep_switches_and_append_new_flags() {
-        let base = ["--start-marker", "The Tragedie of Hamlet", "--lr", "0.002", "--random-offsets", "--epochs", "200"];
-        let got = overridden(&base, &["--epochs", "20", "--qat-lstm-bits", "4", "--lr", "0.0003"]);
-        let want = [
-            "--start-marker",
-            "The Tragedie of Hamlet",
-            "--lr",
-            "0.0003",
-            "--random-offsets",
-            "--epochs",
-            "20",
-            "--qat-lstm-bits",
-            "4",
-        ];
-        assert_eq!(got, want);
     }
 }

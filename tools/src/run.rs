@@ -90,7 +90,7 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
     let n = labels.lines().count();
 
     step(3, "the same texts on the Cortex-M4 (QEMU mps2-an386)");
-    let device = spin("building the firmware and running QEMU", || firmware::qemu_sentiment(&model, &texts_path))?;
+    let device = spin("building the firmware and running QEMU", || firmware::qemu_classify(&model, &texts_path))?;
     if device != host {
         bail!("the device printed other bytes than the host:\nhost:\n{host}\ndevice:\n{device}");
     }
