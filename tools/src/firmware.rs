@@ -49,10 +49,8 @@ impl Board {
 /// The models a firmware build embeds (`None`: none of that kind).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Models<'a> {
-    /// A classifier model file, of any of 2 to 1,024 classes. (The field
-    /// keeps the shipped model's name for the callers outside `tools`,
-    /// `trainer/tests/qemu_own_data.rs` among them.)
-    pub sentiment: Option<&'a Path>,
+    /// A classifier model file, of any of 2 to 1,024 classes.
+    pub classifier: Option<&'a Path>,
     /// A character language model file.
     pub charlm: Option<&'a Path>,
 }
@@ -82,7 +80,7 @@ pub fn build(board: Board, models: Models<'_>) -> Result<PathBuf> {
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
         cmd.env_remove(var);
     }
-    for (var, model) in [("CLASSIFIER_MODEL", models.sentiment), ("CHARLM_MODEL", models.charlm)] {
+    for (var, model) in [("CLASSIFIER_MODEL", models.classifier), ("CHARLM_MODEL", models.charlm)] {
         match model {
             Some(p) => cmd.env(var, absolute(p)?),
             None => cmd.env(var, "none"),
@@ -182,7 +180,7 @@ fn text(stdout: Vec<u8>) -> Result<String> {
 /// `cargo xtask qemu classify`: classify each line of `texts` on the
 /// Cortex-M4 under QEMU; the same text as `trainer classify predict`.
 pub fn qemu_classify(model: &Path, texts: &Path) -> Result<String> {
-    let elf = build(Board::Mps2An386, Models { sentiment: Some(model), charlm: None })?;
+    let elf = build(Board::Mps2An386, Models { classifier: Some(model), charlm: None })?;
     let run = run_qemu(Board::Mps2An386, &elf, &format!("classify {}", absolute(texts)?.display()), &[])?;
     text(run.stdout)
 }
@@ -197,7 +195,7 @@ pub fn qemu_generate(
     temperature_q8: u16,
     top_k: u16,
 ) -> Result<String> {
-    let elf = build(Board::Mps2An386, Models { sentiment: None, charlm: Some(model) })?;
+    let elf = build(Board::Mps2An386, Models { classifier: None, charlm: Some(model) })?;
     let prime_file = scratch("prime.txt", prime.as_bytes())?;
     let append = format!(
         "generate len={len} seed={seed} temperature={temperature_q8} top_k={top_k} prime-file={}",
@@ -257,8 +255,8 @@ fn peak_stack(stderr: &str) -> Result<u64> {
 /// (classifier: a few texts; language model: 200 characters).
 pub fn size_report(board: Board, models: Models<'_>) -> Result<String> {
     let mut report = String::new();
-    if let Some(model) = models.sentiment {
-        let elf = build(board, Models { sentiment: Some(model), charlm: None })?;
+    if let Some(model) = models.classifier {
+        let elf = build(board, Models { classifier: Some(model), charlm: None })?;
         let texts = scratch(
             "texts.txt",
             b"A wonderful film, I loved every minute of it.\nDull, slow and far too long.\n\nOk.",
@@ -268,7 +266,7 @@ pub fn size_report(board: Board, models: Models<'_>) -> Result<String> {
         line(&mut report, "classifier", model, &elf, &run?.stderr)?;
     }
     if let Some(model) = models.charlm {
-        let elf = build(board, Models { sentiment: None, charlm: Some(model) })?;
+        let elf = build(board, Models { classifier: None, charlm: Some(model) })?;
         let run = run_qemu(board, &elf, "--stack generate len=200 seed=1 prime=The ", &[])?;
         line(&mut report, "charlm", model, &elf, &run.stderr)?;
     }

@@ -499,14 +499,14 @@ fn main() -> Result<()> {
         }
         Cmd::Size(m) => {
             let (s, c) = models(&m)?;
-            print!("{}", firmware::size_report(m.board.into(), Models { sentiment: Some(&s), charlm: Some(&c) })?);
+            print!("{}", firmware::size_report(m.board.into(), Models { classifier: Some(&s), charlm: Some(&c) })?);
             Ok(())
         }
         Cmd::Cost { models: m, tokens, profile } => {
             let (s, c) = models(&m)?;
             let report = firmware::cost_report(
                 m.board.into(),
-                Models { sentiment: Some(&s), charlm: Some(&c) },
+                Models { classifier: Some(&s), charlm: Some(&c) },
                 tokens,
                 profile,
             )?;

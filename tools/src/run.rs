@@ -96,7 +96,7 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
     }
 
     step(4, "flash, RAM and instructions per token");
-    let measures = size_and_cost(Models { sentiment: Some(&model), charlm: None })?;
+    let measures = size_and_cost(Models { classifier: Some(&model), charlm: None })?;
     let classes: Vec<String> = eval["classes"]
         .as_array()
         .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
@@ -139,7 +139,7 @@ pub fn charlm(job: &Job<'_>, prime: &str, len: usize) -> Result<String> {
     }
 
     step(4, "flash, RAM and instructions per character");
-    let measures = size_and_cost(Models { sentiment: None, charlm: Some(&model) })?;
+    let measures = size_and_cost(Models { classifier: None, charlm: Some(&model) })?;
     Ok(format!(
         "validation loss: {:.4} nats/char ({:.4} bits/char) over {} characters, integer model (float checkpoint \
          {:.4})\n\

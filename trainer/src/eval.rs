@@ -78,11 +78,11 @@ impl Evaluation {
 
 /// A float checkpoint given beside a model file, checked to be of the
 /// same task.
-fn float_of(ckpt: Option<&Path>, sentiment: bool) -> Result<Option<Checkpoint>, Error> {
+fn float_of(ckpt: Option<&Path>, classifier: bool) -> Result<Option<Checkpoint>, Error> {
     let Some(path) = ckpt else { return Ok(None) };
     let ck = Checkpoint::load(path)?;
-    if matches!(ck.meta.task, Task::Classifier { .. }) != sentiment {
-        let what = if sentiment { "not a classifier" } else { "not a language model" };
+    if matches!(ck.meta.task, Task::Classifier { .. }) != classifier {
+        let what = if classifier { "not a classifier" } else { "not a language model" };
         return Err(Error::BadCheckpoint { path: path.to_path_buf(), reason: what.into() });
     }
     Ok(Some(ck))

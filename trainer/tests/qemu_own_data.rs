@@ -53,7 +53,8 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     let texts = scratch.join("texts.txt");
     std::fs::write(&texts, &text).expect("writing the texts");
     let m4 = Board::Mps2An386;
-    let elf = firmware::build(m4, Models { sentiment: Some(&model), charlm: None }).unwrap_or_else(|e| panic!("{e:#}"));
+    let elf =
+        firmware::build(m4, Models { classifier: Some(&model), charlm: None }).unwrap_or_else(|e| panic!("{e:#}"));
     let device = firmware::run_qemu(m4, &elf, &format!("classify {}", texts.display()), &[])
         .unwrap_or_else(|e| panic!("{e:#}"))
         .stdout;
