@@ -188,3 +188,37 @@ impl Checkpoint {
         Self::from_bytes(&bytes, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Readout;
+
+    /// A checkpoint whose tensors are not its configuration's is refused on
+    /// load, with both shapes named (it used to panic when rebuilt).
+    #[test]
+    fn a_checkpoint_of_the_wrong_shape_is_an_error_naming_both_shapes() {
+        let cfg = NetConfig {
+            vocab: 5,
+            embed_dim: 3,
+            hidden: 4,
+            layers: 1,
+            dropout: 0.0,
+            outputs: 1,
+            readout: Readout::Pooled(runtime::format::Pooling::Last),
+        };
+        let net = Network::new(&Cpu::default(), cfg, 1).unwrap();
+        let task = Task::CharLm { charset: b"abcde".to_vec() };
+        let mut ckpt = Checkpoint::new(task, &net, None, serde_json::json!({}), Progress::default());
+        let path = Path::new("x.ckpt");
+        let back = Checkpoint::from_bytes(&ckpt.to_bytes(), path).unwrap();
+        assert_eq!(back, ckpt);
+        assert_eq!(back.network(&Cpu::default()).unwrap().params()[0].1.as_vec(), ckpt.params[0]);
+        ckpt.meta.net.embed_dim = 2;
+        let err = Checkpoint::from_bytes(&ckpt.to_bytes(), path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "x.ckpt: bad checkpoint: tensor embedding is 5 x 3; the network's configuration needs embedding of 5 x 2"
+        );
+    }
+}
