@@ -199,7 +199,7 @@ enum ClassifyAction {
     },
     /// Train on labelled texts (validation and test carved out of them
     /// unless given; IMDb: its test split).
-    #[command(after_help = FORMATS)]
+    #[command(after_help = FORMATS, mut_args(ClassifierConfig::defaults().with_defaults_shown()))]
     Train {
         #[command(flatten)]
         cfg: Box<ClassifierConfig>,
@@ -240,6 +240,7 @@ enum CharLmAction {
     },
     /// Train with truncated BPTT over stateful windows; ends with a sample
     /// from the integer model, as the device would print it.
+    #[command(mut_args(CharLmConfig::defaults().with_defaults_shown()))]
     Train {
         #[command(flatten)]
         cfg: CharLmConfig,

@@ -16,70 +16,70 @@ use crate::fit::schedule::{LrSchedule, Rate};
 use crate::fit::stopping::Stopping;
 
 /// The shared training flags, as given (each absent one takes the task's
-/// default, shown as `classify` / `charlm`).
+/// default; [`Training::with_defaults_shown`] writes them into the help).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct TrainOptions {
-    /// Adam learning rate: the peak, with a schedule [default: 3e-3 / 1e-3].
+    /// Adam learning rate: the peak, with a schedule.
     #[arg(long, help_heading = "Training")]
     pub lr: Option<f32>,
-    /// Learning-rate schedule over the whole run [default: cosine / constant].
+    /// Learning-rate schedule over the whole run.
     #[arg(long, value_enum, help_heading = "Training")]
     pub schedule: Option<LrSchedule>,
     /// Steps of linear warm-up from 0 to --lr before the schedule, at most
-    /// a tenth of the run's steps [default: 100 / 0].
+    /// a tenth of the run's steps.
     #[arg(long, help_heading = "Training")]
     pub warmup: Option<u64>,
     /// The rate a cosine ends at, at the last step of the last epoch
-    /// [default: 0].
+    ///.
     #[arg(long, help_heading = "Training")]
     pub lr_floor: Option<f32>,
-    /// Gradient clipping by global norm, 0 = off [default: 5].
+    /// Gradient clipping by global norm, 0 = off.
     #[arg(long, help_heading = "Training")]
     pub clip: Option<f32>,
-    /// Maximum epochs (more if --min-steps needs them) [default: 5 / 1000].
+    /// Maximum epochs (more if --min-steps needs them).
     #[arg(long, help_heading = "Budget")]
     pub epochs: Option<usize>,
     /// Train for at least this many batches before any early stop: a small
     /// data set gets as many epochs as that takes (IMDb's 5 epochs are
-    /// 1,760 batches) [default: 600 / 0].
+    /// 1,760 batches).
     #[arg(long, help_heading = "Budget")]
     pub min_steps: Option<u64>,
     /// Stop after this many epochs without a better validation figure
     /// (accuracy for a classifier, loss for a language model)
-    /// [default: 5 / 10].
+    ///.
     #[arg(long, help_heading = "Budget")]
     pub patience: Option<usize>,
     /// Stop after this many minutes of training, checked after each epoch;
-    /// 0 = no limit [default: 0].
+    /// 0 = no limit.
     #[arg(long, help_heading = "Budget")]
     pub minutes: Option<f64>,
     /// Weight averaging: an exponential moving average of the weights with
     /// this decay per step (0 = off; 0.999 averages about 1,000 steps),
     /// validated each epoch and kept as the best weights instead of the raw
-    /// ones [default: 0].
+    /// ones.
     #[arg(long, help_heading = "Weight averaging")]
     pub ema: Option<f32>,
     /// Weight averaging: keep the weights of the last K epochs
     /// (`epoch-N.ckpt`) and, at the end, validate their average; it becomes
     /// `best.ckpt` if it beats the best epoch (`average.json` says); 0 or
-    /// 1 = off [default: 0].
+    /// 1 = off.
     #[arg(long, help_heading = "Weight averaging")]
     pub average_last: Option<usize>,
     /// Quantization-aware training of the embedding: every forward pass
     /// reads it rounded to the grid of a 4- or 8-bit export (0 = off),
     /// refreshed every 50 batches; the gradient passes straight through
-    /// [default: 0].
+    ///.
     #[arg(long, visible_alias = "qat-bits", help_heading = "Quantization-aware training")]
     pub qat_embed_bits: Option<u8>,
     /// Quantization-aware training of the LSTM: forward passes read `w_x`
     /// and `w_h` rounded to the per-row grid of this many bits (4 or 8;
     /// 0 = off), as `--lstm-bits` exports them. Usually a fine-tuning run
-    /// from `--init` [default: 0].
+    /// from `--init`.
     #[arg(long, help_heading = "Quantization-aware training")]
     pub qat_lstm_bits: Option<u8>,
     /// DropConnect on the recurrent weights: each weight of every layer's
     /// `w_h` is dropped with this probability, one mask a batch (0 = off)
-    /// [default: 0].
+    ///.
     #[arg(long, help_heading = "Training")]
     pub weight_drop: Option<f32>,
     /// Start from this checkpoint's weights (the same network and
@@ -87,7 +87,7 @@ pub struct TrainOptions {
     /// fine-tuning, for example with `--qat-lstm-bits 4`.
     #[arg(long, value_name = "CKPT", help_heading = "Training")]
     pub init: Option<PathBuf>,
-    /// Seed of initialisation, shuffling, carves and dropout [default: 1].
+    /// Seed of initialisation, shuffling, carves and dropout.
     #[arg(long, help_heading = "Training")]
     pub seed: Option<u64>,
 }
@@ -175,6 +175,35 @@ impl Training {
             weight_drop: o.weight_drop.unwrap_or(self.weight_drop),
             init: o.init.clone().or_else(|| self.init.clone()),
             seed: o.seed.unwrap_or(self.seed),
+        }
+    }
+
+    /// The help of the shared flags with these values as their defaults
+    /// (`[default: X]` after each, as clap shows a default): a
+    /// subcommand's `mut_args` takes it.
+    pub fn with_defaults_shown(&self) -> impl FnMut(clap::Arg) -> clap::Arg {
+        let t = self.clone();
+        move |arg| {
+            let shown = match arg.get_id().as_str() {
+                "lr" => t.lr.to_string(),
+                "schedule" => format!("{:?}", t.schedule).to_lowercase(),
+                "warmup" => t.warmup.to_string(),
+                "lr_floor" => t.lr_floor.to_string(),
+                "clip" => t.clip.to_string(),
+                "epochs" => t.epochs.to_string(),
+                "min_steps" => t.min_steps.to_string(),
+                "patience" => t.patience.to_string(),
+                "minutes" => t.minutes.to_string(),
+                "ema" => t.ema.to_string(),
+                "average_last" => t.average_last.to_string(),
+                "qat_embed_bits" => t.qat_embed_bits.to_string(),
+                "qat_lstm_bits" => t.qat_lstm_bits.to_string(),
+                "weight_drop" => t.weight_drop.to_string(),
+                "seed" => t.seed.to_string(),
+                _ => return arg,
+            };
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{} [default: {shown}]", help.trim_end()))
         }
     }
 
