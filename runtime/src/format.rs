@@ -19,19 +19,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::kind::{ModelKind, OLDEST_VERSION, VERSION};
 use crate::tokenizer::{WordHashing, WordIds, WordVocab};
 use crate::Error;
 
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
-/// The format version this runtime writes.
-pub const VERSION: u16 = 4;
-/// The oldest version it reads: a version 1 body is a version 2 body that
-/// uses no [`Tokenizer::Vocab`], a version 2 body is a version 3 body
-/// without [`Model::labels`] (a two-class model, its classes named
-/// [`DEFAULT_BINARY_LABELS`]), and a version 3 body is a version 4 body
-/// whose layers have no [`LstmLayer::bits`] (all 8).
-pub const OLDEST_VERSION: u16 = 1;
 /// Most classes of a classifier (3 and more use a softmax head).
 pub const MAX_CLASSES: usize = 1024;
 /// Longest class name, in bytes.
@@ -61,25 +54,6 @@ const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 /// CRC-32 (ISO-HDLC, as zlib and PNG) of `bytes`.
 pub fn crc32(bytes: &[u8]) -> u32 {
     CRC32.checksum(bytes)
-}
-
-/// What a model file does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ModelKind {
-    /// Many-to-one: text in, a class and its probability out (IMDb
-    /// sentiment is a two-class one).
-    Classifier,
-    /// Many-to-many: characters in, next-character logits out.
-    CharLm,
-}
-
-impl core::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ModelKind::Classifier => "text classifier",
-            ModelKind::CharLm => "character language model",
-        })
-    }
 }
 
 /// How the LSTM outputs over time become the dense layer's features.

@@ -1,6 +1,10 @@
 //! No heap; all state is caller-owned or `static`. Model weights are read in
 //! place from the model file's bytes (for example in flash), never copied.
 //!
+//! Modules in layers, leaves first (each names only modules of the layers
+//! before it): `kind`, `fixed`, `tokenizer`; `error`; `format`; `kernel`;
+//! `head`, `lstm`; `classifier`, `charlm`.
+//!
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
 //!
@@ -22,6 +26,7 @@ pub mod fixed;
 pub mod format;
 mod head;
 pub mod kernel;
+mod kind;
 pub mod lstm;
 pub mod tokenizer;
 
