@@ -6,7 +6,8 @@
 //!   shared with the training ops;
 //! - [`mod@quantize`]: calibration and the quantizer, which writes the
 //!   runtime's own format types ([`runtime::Model`]) straight into a model
-//!   file;
+//!   file, which it decodes again (the one way to a
+//!   [`runtime::ValidModel`], what the runtime's networks run);
 //! - [`run`]: the integer runtime at host sizes (the format's maxima), and
 //!   the text helpers the CLI and the QEMU tests print with.
 #![deny(missing_docs)]

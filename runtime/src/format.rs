@@ -14,8 +14,10 @@
 //! The same types are written by the trainer (postcard serialisation) and
 //! read by the runtime without copying: every weight array is a borrowed
 //! byte slice of the file. [`Model::from_bytes`] validates every length,
-//! range and dimension that inference indexes with, so a model that decodes
-//! cannot make inference go out of bounds or overflow.
+//! range and dimension that inference indexes with and returns a
+//! [`ValidModel`], the only type the networks take: a model that decodes
+//! cannot make inference go out of bounds or overflow, and a model that has
+//! not decoded cannot be run.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -290,6 +292,11 @@ pub struct Head<'a> {
 }
 
 /// Everything between the prefix and the CRC.
+///
+/// Its fields are public, so that the host can lay one over its buffers
+/// and [encode](Model::encode_into) it; a `Model` is therefore not known to
+/// be safe to run. The networks take a [`ValidModel`], which only
+/// [`Model::from_bytes`] makes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Model<'a> {
     /// Dimensions.
@@ -311,6 +318,41 @@ pub struct Model<'a> {
     /// of version 1 or 2, whose names are [`DEFAULT_BINARY_LABELS`]).
     #[serde(borrow)]
     pub labels: &'a str,
+}
+
+/// A [`Model`] that [`Model::from_bytes`] decoded and validated: every
+/// length, range and dimension inference indexes with has been checked,
+/// so running it cannot go out of bounds or overflow. It can be made in no
+/// other way (its field is private), and it is read-only (it dereferences
+/// to the `Model`, never mutably), so the networks (`Lstm::new`,
+/// `Classifier::new`, `CharLm::new`) take this type and not a `Model`.
+///
+/// ```compile_fail,E0451
+/// use runtime::{Model, ValidModel};
+///
+/// // A private field: only `Model::from_bytes` makes a `ValidModel`.
+/// fn forge(model: Model<'_>) -> ValidModel<'_> {
+///     ValidModel { model }
+/// }
+/// ```
+///
+/// ```compile_fail,E0308
+/// // A plain `Model` (built by hand, say) does not run.
+/// fn run(model: runtime::Model<'_>) {
+///     let _ = runtime::Classifier::<20, 96, 1, 2>::new(model);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidModel<'a> {
+    model: Model<'a>,
+}
+
+impl<'a> core::ops::Deref for ValidModel<'a> {
+    type Target = Model<'a>;
+
+    fn deref(&self) -> &Model<'a> {
+        &self.model
+    }
 }
 
 /// A classifier's class names (see [`Model::class_names`]).
@@ -455,11 +497,12 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
 }
 
 impl<'a> Model<'a> {
-    /// Decode and validate a model file in place (no copy, no allocation).
+    /// Decode and validate a model file in place (no copy, no allocation):
+    /// the one way to a [`ValidModel`].
     ///
     /// Checks, in order: length, magic, version, CRC, postcard structure,
     /// then every dimension, length and range (see [`Model::validate`]).
-    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<ValidModel<'a>, Error> {
         let min = PREFIX_LEN + CRC_LEN;
         if bytes.len() < min {
             return Err(Error::Truncated { len: bytes.len(), min });
@@ -505,10 +548,12 @@ impl<'a> Model<'a> {
             return Err(Error::Inconsistent { what: "a classifier of version 3 or later names its classes" });
         }
         model.validate()?;
-        Ok(model)
+        Ok(ValidModel { model })
     }
 
-    /// Check every dimension, length and range that inference relies on.
+    /// Check every dimension, length and range that inference relies on
+    /// ([`Model::from_bytes`] calls it; a model built by hand runs only
+    /// once encoded and decoded, which adds the checks of its version).
     pub fn validate(&self) -> Result<(), Error> {
         let h = &self.header;
         let hidden = usize::from(h.hidden);

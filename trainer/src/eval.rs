@@ -22,7 +22,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// A model file decoded in place, or an error naming it.
-pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>, Error> {
+pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<runtime::ValidModel<'a>, Error> {
     Model::from_bytes(bytes).map_err(|source| Error::BadModel { path: path.to_path_buf(), source })
 }
 
