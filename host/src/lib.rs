@@ -1,6 +1,9 @@
 //! The host half of the road from text to device (needs `std`); the device
 //! half is `runtime`, which this crate builds model files for and runs.
 //!
+//! Modules in layers, leaves first (each names only modules of the layers
+//! before it, and `runtime`): `float`, `run`, `cli`; `quantize`.
+//!
 //! - [`float`]: the network in f32 ([`FloatModel`], what the trainer hands
 //!   over), its one reference step, the activations and the pooling rule
 //!   shared with the training ops;
