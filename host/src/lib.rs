@@ -1,12 +1,16 @@
 //! The host half of the road from text to device (needs `std`); the device
 //! half is `runtime`, which this crate builds model files for and runs.
 //!
+//! Modules in layers, leaves first (each names only modules of the layers
+//! before it, and `runtime`): `float`, `run`, `cli`; `quantize`.
+//!
 //! - [`float`]: the network in f32 ([`FloatModel`], what the trainer hands
 //!   over), its one reference step, the activations and the pooling rule
 //!   shared with the training ops;
 //! - [`mod@quantize`]: calibration and the quantizer, which writes the
 //!   runtime's own format types ([`runtime::Model`]) straight into a model
-//!   file;
+//!   file, which it decodes again (the one way to a
+//!   [`runtime::ValidModel`], what the runtime's networks run);
 //! - [`run`]: the integer runtime at host sizes (the format's maxima), and
 //!   the text helpers the CLI and the QEMU tests print with.
 #![deny(missing_docs)]

@@ -3,8 +3,10 @@
 //! The quantizer computes the integer arrays into byte buffers of its own,
 //! lays the runtime's format types ([`runtime::Model`] and its parts, one
 //! definition, borrowed) over them, and serialises that view: no owned
-//! mirror of the format exists. The result is decoded and validated once
-//! more by the runtime before it is returned.
+//! mirror of the format exists. A hand-built `Model` is not known to be
+//! safe to run, so the result is decoded and validated once more by the
+//! runtime ([`runtime::Model::from_bytes`], which alone makes a
+//! [`runtime::ValidModel`]) before it is returned.
 
 use runtime::format::{
     Embedding, Head, Header, I32s, I8s, LstmLayer, Model, RowScales, Tokenizer, CRC_LEN, PREFIX_LEN,

@@ -10,12 +10,12 @@
 //! state nor fail (see [`CharLm::feed`]).
 
 use crate::fixed::{exp_neg_q16, gap_q12};
-use crate::format::{ModelKind, Tokenizer};
+use crate::format::{Model, ModelKind, Tokenizer, ValidModel};
 use crate::head::dense_outputs;
 use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::CharTokenizer;
-use crate::{Error, Model};
+use crate::Error;
 
 /// SplitMix64's increment: 2^64 divided by the golden ratio.
 pub const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -176,8 +176,8 @@ pub struct CharLm<'a, const E: usize, const H: usize, const L: usize, const V: u
 }
 
 impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<'a, E, H, L, V> {
-    /// Build from a decoded model; checks kind and sizes once.
-    pub fn new(model: Model<'a>) -> Result<Self, Error> {
+    /// Build from a decoded, validated model; checks kind and sizes once.
+    pub fn new(model: ValidModel<'a>) -> Result<Self, Error> {
         if model.header.kind != ModelKind::CharLm {
             return Err(Error::WrongKind { expected: ModelKind::CharLm, found: model.header.kind });
         }
@@ -188,13 +188,13 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
         Ok(Self { lstm: Lstm::new(model)?, chars: CharTokenizer::new(charset) })
     }
 
-    /// Decode and build in one go.
+    /// Decode and build in one go ([`Model::from_bytes`], then `new`).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         Self::new(Model::from_bytes(bytes)?)
     }
 
     /// The model.
-    pub fn model(&self) -> &Model<'a> {
+    pub fn model(&self) -> &ValidModel<'a> {
         self.lstm.model()
     }
 

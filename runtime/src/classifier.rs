@@ -9,12 +9,12 @@
 //! constant memory.
 
 use crate::fixed::{exp_neg_q16, gap_q12};
-use crate::format::{ClassNames, ModelKind, Pooling};
+use crate::format::{ClassNames, Model, ModelKind, Pooling, ValidModel};
 use crate::head::{dense_output, dense_outputs};
 use crate::kernel::PrepBuf;
 use crate::lstm::{Lstm, LstmState};
 use crate::tokenizer::{WordIds, WordTokenizer};
-use crate::{Error, Model};
+use crate::Error;
 
 /// A probability in Q0.15 (`0..=32767`, 32768 = 1.0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -237,8 +237,8 @@ impl<'a, const E: usize, const H: usize, const L: usize, const N: usize, const C
 }
 
 impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classifier<'a, E, H, L, C> {
-    /// Build from a decoded model; checks kind and sizes once.
-    pub fn new(model: Model<'a>) -> Result<Self, Error> {
+    /// Build from a decoded, validated model; checks kind and sizes once.
+    pub fn new(model: ValidModel<'a>) -> Result<Self, Error> {
         if model.header.kind != ModelKind::Classifier {
             return Err(Error::WrongKind { expected: ModelKind::Classifier, found: model.header.kind });
         }
@@ -251,13 +251,13 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
         Ok(Self { lstm: Lstm::new(model)?, ids })
     }
 
-    /// Decode and build in one go.
+    /// Decode and build in one go ([`Model::from_bytes`], then `new`).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         Self::new(Model::from_bytes(bytes)?)
     }
 
     /// The model.
-    pub fn model(&self) -> &Model<'a> {
+    pub fn model(&self) -> &ValidModel<'a> {
         self.lstm.model()
     }
 

@@ -1,7 +1,7 @@
 //! The runtime's one error type, for everything that crosses its boundary:
 //! decoding a model file and building a network from it.
 
-use crate::format::ModelKind;
+use crate::kind::{ModelKind, OLDEST_VERSION};
 
 /// Why a model could not be decoded or used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Error {
         /// Version in the file.
         found: u16,
         /// The newest version this runtime reads (it reads every version
-        /// from [`crate::format::OLDEST_VERSION`] to this one).
+        /// from [`OLDEST_VERSION`] to this one).
         supported: u16,
     },
     /// The CRC-32 trailer does not match the contents.
@@ -99,7 +99,7 @@ impl core::fmt::Display for Error {
                 write!(
                     f,
                     "the model file has format version {found}, this runtime reads versions {} to {supported}",
-                    crate::format::OLDEST_VERSION
+                    OLDEST_VERSION
                 )
             }
             Error::CrcMismatch { stored, computed } => {

@@ -14,24 +14,19 @@
 //! The same types are written by the trainer (postcard serialisation) and
 //! read by the runtime without copying: every weight array is a borrowed
 //! byte slice of the file. [`Model::from_bytes`] validates every length,
-//! range and dimension that inference indexes with, so a model that decodes
-//! cannot make inference go out of bounds or overflow.
+//! range and dimension that inference indexes with and returns a
+//! [`ValidModel`], the only type the networks take: a model that decodes
+//! cannot make inference go out of bounds or overflow, and a model that has
+//! not decoded cannot be run.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::kind::{ModelKind, OLDEST_VERSION, VERSION};
 use crate::tokenizer::{WordHashing, WordIds, WordVocab};
 use crate::Error;
 
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
-/// The format version this runtime writes.
-pub const VERSION: u16 = 4;
-/// The oldest version it reads: a version 1 body is a version 2 body that
-/// uses no [`Tokenizer::Vocab`], a version 2 body is a version 3 body
-/// without [`Model::labels`] (a two-class model, its classes named
-/// [`DEFAULT_BINARY_LABELS`]), and a version 3 body is a version 4 body
-/// whose layers have no [`LstmLayer::bits`] (all 8).
-pub const OLDEST_VERSION: u16 = 1;
 /// Most classes of a classifier (3 and more use a softmax head).
 pub const MAX_CLASSES: usize = 1024;
 /// Longest class name, in bytes.
@@ -61,25 +56,6 @@ const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 /// CRC-32 (ISO-HDLC, as zlib and PNG) of `bytes`.
 pub fn crc32(bytes: &[u8]) -> u32 {
     CRC32.checksum(bytes)
-}
-
-/// What a model file does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ModelKind {
-    /// Many-to-one: text in, a class and its probability out (IMDb
-    /// sentiment is a two-class one).
-    Classifier,
-    /// Many-to-many: characters in, next-character logits out.
-    CharLm,
-}
-
-impl core::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ModelKind::Classifier => "text classifier",
-            ModelKind::CharLm => "character language model",
-        })
-    }
 }
 
 /// How the LSTM outputs over time become the dense layer's features.
@@ -316,6 +292,11 @@ pub struct Head<'a> {
 }
 
 /// Everything between the prefix and the CRC.
+///
+/// Its fields are public, so that the host can lay one over its buffers
+/// and [encode](Model::encode_into) it; a `Model` is therefore not known to
+/// be safe to run. The networks take a [`ValidModel`], which only
+/// [`Model::from_bytes`] makes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Model<'a> {
     /// Dimensions.
@@ -337,6 +318,41 @@ pub struct Model<'a> {
     /// of version 1 or 2, whose names are [`DEFAULT_BINARY_LABELS`]).
     #[serde(borrow)]
     pub labels: &'a str,
+}
+
+/// A [`Model`] that [`Model::from_bytes`] decoded and validated: every
+/// length, range and dimension inference indexes with has been checked,
+/// so running it cannot go out of bounds or overflow. It can be made in no
+/// other way (its field is private), and it is read-only (it dereferences
+/// to the `Model`, never mutably), so the networks (`Lstm::new`,
+/// `Classifier::new`, `CharLm::new`) take this type and not a `Model`.
+///
+/// ```compile_fail,E0451
+/// use runtime::{Model, ValidModel};
+///
+/// // A private field: only `Model::from_bytes` makes a `ValidModel`.
+/// fn forge(model: Model<'_>) -> ValidModel<'_> {
+///     ValidModel { model }
+/// }
+/// ```
+///
+/// ```compile_fail,E0308
+/// // A plain `Model` (built by hand, say) does not run.
+/// fn run(model: runtime::Model<'_>) {
+///     let _ = runtime::Classifier::<20, 96, 1, 2>::new(model);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidModel<'a> {
+    model: Model<'a>,
+}
+
+impl<'a> core::ops::Deref for ValidModel<'a> {
+    type Target = Model<'a>;
+
+    fn deref(&self) -> &Model<'a> {
+        &self.model
+    }
 }
 
 /// A classifier's class names (see [`Model::class_names`]).
@@ -481,11 +497,12 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
 }
 
 impl<'a> Model<'a> {
-    /// Decode and validate a model file in place (no copy, no allocation).
+    /// Decode and validate a model file in place (no copy, no allocation):
+    /// the one way to a [`ValidModel`].
     ///
     /// Checks, in order: length, magic, version, CRC, postcard structure,
     /// then every dimension, length and range (see [`Model::validate`]).
-    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<ValidModel<'a>, Error> {
         let min = PREFIX_LEN + CRC_LEN;
         if bytes.len() < min {
             return Err(Error::Truncated { len: bytes.len(), min });
@@ -531,10 +548,12 @@ impl<'a> Model<'a> {
             return Err(Error::Inconsistent { what: "a classifier of version 3 or later names its classes" });
         }
         model.validate()?;
-        Ok(model)
+        Ok(ValidModel { model })
     }
 
-    /// Check every dimension, length and range that inference relies on.
+    /// Check every dimension, length and range that inference relies on
+    /// ([`Model::from_bytes`] calls it; a model built by hand runs only
+    /// once encoded and decoded, which adds the checks of its version).
     pub fn validate(&self) -> Result<(), Error> {
         let h = &self.header;
         let hidden = usize::from(h.hidden);

@@ -1,6 +1,10 @@
 //! No heap; all state is caller-owned or `static`. Model weights are read in
 //! place from the model file's bytes (for example in flash), never copied.
 //!
+//! Modules in layers, leaves first (each names only modules of the layers
+//! before it): `kind`, `fixed`, `tokenizer`; `error`; `format`; `kernel`;
+//! `head`, `lstm`; `classifier`, `charlm`.
+//!
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
 //!
@@ -8,6 +12,22 @@
 //! Cortex-M4/M7 one's inline assembly (built for `thumbv7em-*` targets
 //! only) and the x86-64 AVX2 one's intrinsics (with the `std` feature,
 //! which the host enables: it detects the CPU at run time).
+//!
+//! Loading checks once what inference relies on, and says so in a type:
+//! [`Model::from_bytes`] decodes and validates a model file in place and
+//! returns a [`ValidModel`], the only model [`Lstm::new`],
+//! [`Classifier::new`] and [`CharLm::new`] take (`from_bytes` on each does
+//! both steps).
+//!
+//! ```
+//! use runtime::{Classifier, Model, ValidModel};
+//!
+//! let model: ValidModel<'static> = Model::from_bytes(include_bytes!("../../models/sentiment.lstm"))?;
+//! assert_eq!(model.header.hidden, 96); // a `ValidModel` reads as its `Model`
+//! let clf = Classifier::<20, 96, 1, 2>::new(model)?; // sizes and kind, checked once
+//! assert_eq!(clf.class_names().get(1), Some("positive"));
+//! # Ok::<(), runtime::Error>(())
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,13 +42,14 @@ pub mod fixed;
 pub mod format;
 mod head;
 pub mod kernel;
+mod kind;
 pub mod lstm;
 pub mod tokenizer;
 
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
 pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};
 pub use error::Error;
-pub use format::Model;
+pub use format::{Model, ValidModel};
 /// The `heapless` crate the model types use (for building a `Model` by hand).
 pub use heapless;
 pub use lstm::{Lstm, LstmState};

@@ -1,13 +1,13 @@
 //! The integer LSTM: weights (borrowed), state (caller-owned), one step.
 //!
-//! Three types, three roles: [`Lstm`] borrows the validated [`Model`] (the
+//! Three types, three roles: [`Lstm`] borrows the [`ValidModel`] (the
 //! configuration and weights, read in place), [`LstmState`] is the mutable
 //! `h` and `c` the caller owns (a `static` if it likes: `const fn new`), and
 //! the scratch of a step lives on the stack, sized by the same const
 //! generics. Nothing is allocated.
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
-use crate::format::{row_bytes, LstmLayer, Model};
+use crate::format::{row_bytes, LstmLayer, ValidModel};
 use crate::kernel::{Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind};
 use crate::Error;
 
@@ -184,7 +184,7 @@ fn gate_pre(ax: i32, ah: i32, bias: i32, mx: i32, mh: i32, sx: u8, sh: u8) -> i1
 /// model's exact sizes; a host tool may set them to the format's maxima.
 #[derive(Clone, Debug)]
 pub struct Lstm<'a, const E: usize, const H: usize, const L: usize> {
-    model: Model<'a>,
+    model: ValidModel<'a>,
     embed: usize,
     hidden: usize,
     layers: usize,
@@ -207,7 +207,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
         core::mem::size_of::<[i16; E]>() + core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
 
     /// Check the model's dimensions against the compile-time capacities once.
-    pub fn new(model: Model<'a>) -> Result<Self, Error> {
+    pub fn new(model: ValidModel<'a>) -> Result<Self, Error> {
         let embed = usize::from(model.header.embed_dim);
         let hidden = usize::from(model.header.hidden);
         let layers = usize::from(model.header.layers);
@@ -228,7 +228,7 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     }
 
     /// The model this network reads.
-    pub fn model(&self) -> &Model<'a> {
+    pub fn model(&self) -> &ValidModel<'a> {
         &self.model
     }
 

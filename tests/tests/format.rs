@@ -251,10 +251,10 @@ fn as_version(m: &Model<'static>, version: u8) -> Vec<u8> {
 
 #[test]
 fn version_3_files_still_load_with_8_bit_weights() {
-    assert_eq!(Model::from_bytes(&unhex(&joined(GOLDEN_V3))).unwrap(), tiny());
+    assert_eq!(*Model::from_bytes(&unhex(&joined(GOLDEN_V3))).unwrap(), tiny());
     assert_eq!(as_version(&tiny(), 3), unhex(&joined(GOLDEN_V3)));
     for m in [tiny_vocab(), tiny_classes()] {
-        assert_eq!(Model::from_bytes(&as_version(&m, 3)).unwrap(), m);
+        assert_eq!(*Model::from_bytes(&as_version(&m, 3)).unwrap(), m);
     }
 }
 
@@ -263,7 +263,7 @@ fn golden_bytes_of_4_bit_weights() {
     let bytes = encode(&tiny_q4());
     assert_eq!(hex(&bytes), joined(GOLDEN_Q4), "the encoding changed: bump VERSION if it must");
     let m = Model::from_bytes(&bytes).unwrap();
-    assert_eq!(m, tiny_q4());
+    assert_eq!(*m, tiny_q4());
     // Only the weight bytes differ in size from the 8-bit file's (8 + 4
     // bytes against 16 + 16: every row is a whole group).
     assert_eq!(bytes.len() + 8 + 4, encode(&tiny()).len() + 16 + 16);
@@ -327,10 +327,10 @@ fn joined(lines: &[&str]) -> String {
 
 #[test]
 fn version_2_files_still_load_with_the_default_class_names() {
-    assert_eq!(Model::from_bytes(&unhex(&joined(GOLDEN_V2))).unwrap(), tiny());
+    assert_eq!(*Model::from_bytes(&unhex(&joined(GOLDEN_V2))).unwrap(), tiny());
     let v2 = unhex(&joined(GOLDEN_VOCAB_V2));
     let m = Model::from_bytes(&v2).unwrap();
-    assert_eq!(m, Model { labels: "", ..tiny_vocab() });
+    assert_eq!(*m, Model { labels: "", ..tiny_vocab() });
     let names: Vec<&str> = m.class_names().iter().collect();
     assert_eq!(names, ["negative", "positive"]);
     // A version 2 classifier has two classes.
@@ -424,7 +424,7 @@ fn golden_bytes_of_a_vocabulary_model() {
     let golden: String = GOLDEN_VOCAB.concat().chars().filter(|c| !c.is_whitespace()).collect();
     assert_eq!(hex(&bytes), golden, "the encoding changed: bump VERSION if it must");
     let m = Model::from_bytes(&bytes).unwrap();
-    assert_eq!(m, tiny_vocab());
+    assert_eq!(*m, tiny_vocab());
     let ids = m.tokenizer.word_ids().unwrap();
     assert_eq!((ids.id(0x0102_0304), ids.id(0xa0b0_c0d0), ids.id(7)), (2, 3, 1));
     assert!(Classifier::<2, 1, 1>::new(m).is_ok());
@@ -437,7 +437,7 @@ fn version_1_files_still_load() {
     let body = &v2[12..v2.len() - 8];
     let v1 = format!("{}{body}{GOLDEN_V1_CRC}", GOLDEN_V1_PREFIX.replace(' ', ""));
     let bytes: Vec<u8> = (0..v1.len()).step_by(2).map(|i| u8::from_str_radix(&v1[i..i + 2], 16).unwrap()).collect();
-    assert_eq!(Model::from_bytes(&bytes).unwrap(), tiny());
+    assert_eq!(*Model::from_bytes(&bytes).unwrap(), tiny());
     // But a version 1 file cannot hold a vocabulary table.
     let v = as_version(&tiny_vocab(), 1);
     assert_eq!(Model::from_bytes(&v), Err(Error::Inconsistent { what: "a version 1 model has no vocabulary table" }));
@@ -487,7 +487,7 @@ fn vocabulary_errors() {
 #[test]
 fn round_trip_and_encode_into() {
     let bytes = encode(&tiny());
-    assert_eq!(Model::from_bytes(&bytes).unwrap(), tiny());
+    assert_eq!(*Model::from_bytes(&bytes).unwrap(), tiny());
     let mut buf = [0u8; 512];
     let n = tiny().encode_into(&mut buf).unwrap();
     assert_eq!(&buf[..n], &bytes[..]);

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use runtime::Model;
+use runtime::{Model, ValidModel};
 
 use crate::error::{Error, Result};
 
@@ -97,7 +97,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// A model file decoded in place, or an error naming it.
-pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Model<'a>> {
+pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<ValidModel<'a>> {
     Model::from_bytes(bytes).map_err(|source| Error::BadModel { path: path.to_path_buf(), source })
 }
 
