@@ -1,8 +1,9 @@
 //! The host half of the road from text to device (needs `std`); the device
 //! half is `runtime`, which this crate builds model files for and runs.
 //!
-//! Modules in layers, leaves first (each names only modules of the layers
-//! before it, and `runtime`): `float`, `run`, `cli`; `quantize`.
+//! Modules in layers, declared below in their order, leaves first: each
+//! names only modules declared before it, and `runtime`
+//! (`tests/tests/layers.rs` checks it): `float`, `run`, `cli`; `quantize`.
 //!
 //! - [`float`]: the network in f32 ([`FloatModel`], what the trainer hands
 //!   over), its one reference step, the activations and the pooling rule
@@ -15,11 +16,11 @@
 //!   the text helpers the CLI and the QEMU tests print with.
 #![deny(missing_docs)]
 
+pub mod float;
+pub mod run;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod float;
 pub mod quantize;
-pub mod run;
 
 pub use float::{FloatHead, FloatLstmLayer, FloatModel, FloatRunner, FloatState, FloatTokenizer, Pooler, Words};
 pub use quantize::{quantize, quantize_bits, to_bytes, Bits, Calibration, QuantizeError};

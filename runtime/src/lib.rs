@@ -1,9 +1,10 @@
 //! No heap; all state is caller-owned or `static`. Model weights are read in
 //! place from the model file's bytes (for example in flash), never copied.
 //!
-//! Modules in layers, leaves first (each names only modules of the layers
-//! before it): `kind`, `fixed`, `tokenizer`; `error`; `format`; `kernel`;
-//! `head`, `lstm`; `classifier`, `charlm`.
+//! Modules in layers, declared below in their order, leaves first: each
+//! names only modules declared before it (`tests/tests/layers.rs` checks
+//! it): `kind`, `fixed`, `tokenizer`; `error`; `format`; `kernel`; `head`,
+//! `lstm`; `classifier`, `charlm`.
 //!
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
@@ -35,16 +36,16 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod charlm;
-pub mod classifier;
-mod error;
-pub mod fixed;
-pub mod format;
-mod head;
-pub mod kernel;
 mod kind;
-pub mod lstm;
+pub mod fixed;
 pub mod tokenizer;
+mod error;
+pub mod format;
+pub mod kernel;
+mod head;
+pub mod lstm;
+pub mod classifier;
+pub mod charlm;
 
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
 pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};
