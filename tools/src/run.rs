@@ -101,14 +101,25 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
         .as_array()
         .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
+    let b = &eval["baseline"];
+    let figure = |v: &serde_json::Value| v.as_f64().map_or("-".to_owned(), |a| format!("{a:.4}"));
+    let majority = classes.get(b["majority_class"].as_u64().unwrap_or(0) as usize).cloned().unwrap_or_default();
     Ok(format!(
         "classes: {}\n\
          test accuracy: {:.4} on {n} texts, integer model on the host and the Cortex-M4 alike ({right} right; \
          float checkpoint {:.4}); the device's output is byte-identical to the host's\n\
+         baselines (validation, test): LSTM {}, {:.4}; tf-idf + logistic regression {}, {}; majority class \
+         ({majority}) {}, {}\n\
          model: {} ({} bytes)\n{measures}",
         classes.join(", "),
         right as f64 / n.max(1) as f64,
         eval["float_accuracy"].as_f64().unwrap_or(f64::NAN),
+        figure(&eval["val_accuracy"]),
+        right as f64 / n.max(1) as f64,
+        figure(&b["tfidf_val_accuracy"]),
+        figure(&b["tfidf_test_accuracy"]),
+        figure(&b["majority_val_accuracy"]),
+        figure(&b["majority_test_accuracy"]),
         shown(&model),
         bytes.len(),
     ))

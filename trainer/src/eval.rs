@@ -8,6 +8,7 @@ use std::path::Path;
 use host::run::{HostCharLm, HostCharLmState, HostClassifier, HostClassifierState};
 use host::FloatModel;
 
+use crate::baseline::Baseline;
 use crate::data::labelled::{self, InputArgs};
 use crate::data::{self, CharCorpus, CorpusArgs, Split, Text};
 use crate::files::read;
@@ -48,6 +49,14 @@ pub struct Evaluation {
     /// Language model: float validation loss, nats/char.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub float_val_nats: Option<f64>,
+    /// Classifier, after training: the baselines on the same split (the
+    /// majority class, tf-idf + logistic regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+    /// Classifier, after training: the best float weights' validation
+    /// accuracy (beside the baselines').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
 }
 
 impl Evaluation {
@@ -173,6 +182,8 @@ pub fn classifier_on(
         val_nats: None,
         val_bits: None,
         float_val_nats: None,
+        baseline: None,
+        val_accuracy: None,
     })
 }
 
@@ -228,5 +239,7 @@ pub fn charlm_on(
         val_nats: Some(mean),
         val_bits: Some(mean / std::f64::consts::LN_2),
         float_val_nats: float.map(|f| float_charlm_loss(f, &corpus.valid)),
+        baseline: None,
+        val_accuracy: None,
     })
 }

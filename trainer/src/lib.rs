@@ -11,6 +11,8 @@
 //!   trainer's only `unsafe` code);
 //! - [`data`]: IMDb, labelled files, corpora, splits, vocabulary, token
 //!   ids, all tokenized with the shared tokenizer of `runtime`;
+//! - [`baseline`]: the majority class and a tf-idf logistic regression on
+//!   a classifier's own split;
 //! - [`ops`]: the LSTM, embedding, pooling, dropout, dense and loss layers
 //!   as custom operations on dfdx's gradient tape;
 //! - [`net`]: the network's configuration and tensors, the network, Adam,
@@ -31,6 +33,7 @@ pub mod metrics;
 pub mod plot;
 pub mod linalg;
 pub mod data;
+pub mod baseline;
 pub mod ops;
 pub mod net;
 pub mod fit;

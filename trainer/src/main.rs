@@ -303,23 +303,19 @@ fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> 
 /// `classify train`: the data is read once (an archive in one pass, for
 /// both splits when the test split is needed).
 fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
-    let d = classify::classifier_data(cfg, eval_test || after.export.is_some())?;
+    let uses_test = eval_test || after.export.is_some();
+    let d = classify::classifier_data(cfg, uses_test)?;
     let (words, train, valid) = classify::classifier_examples(cfg, &d)?;
     if !run.quiet {
-        eprintln!(
-            "{} classes ({}): {} training, {} validation, {} test texts; {} token ids",
-            d.classes.len(),
-            d.classes.join(", "),
-            d.train.len(),
-            d.valid.len(),
-            d.test.len(),
-            words.vocab_size()
-        );
+        eprintln!("{}", d.split_line(words.vocab_size(), uses_test));
     }
     let summary = classify::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
         .context("classifier training failed")?;
     let test_reviews = &d.test;
     report(&summary, &cfg.out);
+    let test = if uses_test { trainer::data::examples(test_reviews, &words, cfg.max_tokens) } else { Vec::new() };
+    let baseline = trainer::baseline::Baseline::fit(&train, &valid, &test, d.classes.len());
+    println!("{}", baseline.line(&d.classes));
     if eval_test {
         let (loss, acc) = classify::evaluate_classifier_test(&summary.best, test_reviews)?;
         println!("test part, best float weights: loss {loss:.4}, accuracy {acc:.4}");
@@ -329,8 +325,10 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
         let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
         let bytes = export::write_model(&ckpt, &summary.best, &calib, after.bits(), file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
-        let e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet, 0)?;
+        let mut e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet, 0)?;
         println!("{}", e.line());
+        e.val_accuracy = summary.best_val_accuracy;
+        e.baseline = Some(baseline);
         save_eval(&cfg.out, &e)?;
         write_test_texts(&cfg.out, test_reviews, &d.classes)?;
     }

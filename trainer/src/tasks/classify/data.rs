@@ -23,18 +23,66 @@ pub struct ClassifierData {
     pub train: Vec<Text>,
     /// Validation texts.
     pub valid: Vec<Text>,
-    /// Test texts (empty when not asked for).
+    /// Test texts: a carve of the training data (always made, so the
+    /// training part does not depend on whether it is used), or the test
+    /// file or IMDb's test split (read only when asked for).
     pub test: Vec<Text>,
+    /// Where the test part comes from.
+    pub test_part: TestPart,
     /// The texts the export calibrates on: the training data in its file
     /// order (IMDb: its train split by name), without a test carve.
     pub calibration: Vec<Text>,
+}
+
+/// Where a classifier's test texts come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestPart {
+    /// A stratified carve of the training data (`--test-fraction`).
+    Carved,
+    /// The `--test` file.
+    File,
+    /// IMDb's official test split.
+    ImdbSplit,
+}
+
+impl ClassifierData {
+    /// The run's first line: the classes, each part's size and class
+    /// counts, whether the test part is used, and the token ids.
+    pub fn split_line(&self, token_ids: u32, test_used: bool) -> String {
+        let counts = |set: &[Text]| {
+            let mut n = vec![0usize; self.classes.len()];
+            set.iter().for_each(|t| n[t.class] += 1);
+            n.iter().map(usize::to_string).collect::<Vec<_>>().join("/")
+        };
+        let test = match (test_used, self.test_part) {
+            (true, _) => format!("{} test texts ({})", self.test.len(), counts(&self.test)),
+            (false, TestPart::Carved) => format!(
+                "{} test texts ({}) held out, not used (evaluated with --export or --eval-test)",
+                self.test.len(),
+                counts(&self.test)
+            ),
+            (false, TestPart::File) => "the --test file not read (it is with --export or --eval-test)".to_owned(),
+            (false, TestPart::ImdbSplit) => {
+                "IMDb's test split not read (it is with --export or --eval-test)".to_owned()
+            }
+        };
+        format!(
+            "{} classes ({}): {} training ({}), {} validation ({}), {test}; {token_ids} token ids",
+            self.classes.len(),
+            self.classes.join(", "),
+            self.train.len(),
+            counts(&self.train),
+            self.valid.len(),
+            counts(&self.valid),
+        )
+    }
 }
 
 /// Reads a classifier's data as `cfg` says: the training file, and the
 /// validation and test files or stratified, seeded carves of the training
 /// data (IMDb: the official test split, and the validation carve of
 /// earlier versions, so the shipped model reproduces). The test part is
-/// read only when `with_test`.
+/// read only when `with_test` (a carve is always made).
 pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<ClassifierData> {
     let imdb = labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb;
     let seed = cfg.training().seed;
@@ -61,7 +109,7 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
         let held_names: std::collections::HashSet<&str> = held.iter().map(|t| t.name.as_str()).collect();
         calibration.retain(|t| !held_names.contains(t.name.as_str()));
         rest = kept;
-        test = if with_test { held } else { Vec::new() };
+        test = held;
     }
     let (mut train, valid) = match &cfg.valid {
         Some(path) => (rest, read_other(path)?),
@@ -77,7 +125,12 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
             what: "the training, validation or test part (check --val-fraction and --test-fraction)".into(),
         });
     }
-    Ok(ClassifierData { classes, train, valid, test, calibration })
+    let test_part = match (&cfg.test, imdb) {
+        (Some(_), _) => TestPart::File,
+        (None, true) => TestPart::ImdbSplit,
+        (None, false) => TestPart::Carved,
+    };
+    Ok(ClassifierData { classes, train, valid, test, test_part, calibration })
 }
 
 /// The words (a vocabulary counted on the training part only, or the

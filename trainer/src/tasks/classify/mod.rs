@@ -11,6 +11,6 @@ pub mod train;
 
 pub use batches::classifier_batch;
 pub use config::ClassifierConfig;
-pub use data::{classifier_data, classifier_examples, ClassifierData};
+pub use data::{classifier_data, classifier_examples, ClassifierData, TestPart};
 pub use objective::{class_outputs, evaluate_classifier};
 pub use train::{evaluate_classifier_test, train_classifier, train_classifier_on};
