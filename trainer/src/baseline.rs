@@ -34,10 +34,31 @@ pub struct Baseline {
     pub c: f64,
 }
 
+/// The bag-of-words model, kept to teach the LSTM (`--distill`): its
+/// class probabilities for any token ids.
+pub struct Teacher {
+    tfidf: TfIdf,
+    model: LogReg,
+}
+
+impl Teacher {
+    /// The class probabilities of a text's token ids.
+    pub fn probs(&self, ids: &[u32]) -> Vec<f64> {
+        let mut s = vec![0.0; self.model.classes];
+        self.model.scores(&self.tfidf.row(ids), &mut s);
+        let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        s.iter_mut().for_each(|v| *v = (*v - m).exp());
+        let z: f64 = s.iter().sum();
+        s.iter_mut().for_each(|v| *v /= z);
+        s
+    }
+}
+
 impl Baseline {
     /// Fits both baselines on `train` (of `classes` classes), chooses `C`
-    /// on `valid`, and scores `test` when it is not empty.
-    pub fn fit(train: &[Example], valid: &[Example], test: &[Example], classes: usize) -> Baseline {
+    /// on `valid`, and scores `test` when it is not empty; the fitted
+    /// bag-of-words model too.
+    pub fn fit(train: &[Example], valid: &[Example], test: &[Example], classes: usize) -> (Baseline, Teacher) {
         let mut counts = vec![0usize; classes];
         train.iter().for_each(|e| counts[e.class] += 1);
         let majority = (0..classes).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).unwrap_or(0);
@@ -57,14 +78,15 @@ impl Baseline {
         }
         let (val, c, model) = best.expect("three fits");
         let on_test = !test.is_empty();
-        Baseline {
+        let baseline = Baseline {
             majority_class: majority,
             majority_val_accuracy: share(valid),
             majority_test_accuracy: on_test.then(|| share(test)),
             tfidf_val_accuracy: val,
             tfidf_test_accuracy: on_test.then(|| model.accuracy(&xs, test)),
             c,
-        }
+        };
+        (baseline, Teacher { tfidf, model })
     }
 
     /// One line: the majority class and the bag-of-words model, validation
@@ -319,7 +341,9 @@ mod tests {
         let moved: Vec<f64> = m.theta.iter().map(|v| v + 1e-3).collect();
         assert!(objective(&moved, &mut g2, &x, &y, 3, t.width(), 4.0) > f0);
         assert_eq!(m.accuracy(&x, &train), 1.0);
-        let b = Baseline::fit(&train, &train, &[], 3);
+        let (b, teacher) = Baseline::fit(&train, &train, &[], 3);
+        let p = teacher.probs(&train[4].ids);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9 && argmax(&p) == train[4].class);
         assert_eq!((b.majority_class, b.tfidf_val_accuracy, b.tfidf_test_accuracy), (0, 1.0, None));
         assert!((b.majority_val_accuracy - 1.0 / 3.0).abs() < 1e-9);
     }

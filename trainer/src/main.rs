@@ -305,16 +305,19 @@ fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> 
 fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
     let uses_test = eval_test || after.export.is_some();
     let d = classify::classifier_data(cfg, uses_test)?;
+    let cfg = &classify::fit_to_data(cfg, &d);
     let (words, train, valid) = classify::classifier_examples(cfg, &d)?;
     if !run.quiet {
         eprintln!("{}", d.split_line(words.vocab_size(), uses_test));
+        eprintln!("{}", cfg.chosen.as_deref().unwrap_or_default());
     }
-    let summary = classify::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid)
-        .context("classifier training failed")?;
     let test_reviews = &d.test;
-    report(&summary, &cfg.out);
     let test = if uses_test { trainer::data::examples(test_reviews, &words, cfg.max_tokens) } else { Vec::new() };
-    let baseline = trainer::baseline::Baseline::fit(&train, &valid, &test, d.classes.len());
+    let (baseline, teacher) = trainer::baseline::Baseline::fit(&train, &valid, &test, d.classes.len());
+    let summary =
+        classify::train_classifier_on(cfg, &run.options(), &words, &d.classes, &train, &valid, Some(&teacher))
+            .context("classifier training failed")?;
+    report(&summary, &cfg.out);
     println!("{}", baseline.line(&d.classes));
     if eval_test {
         let (loss, acc) = classify::evaluate_classifier_test(&summary.best, test_reviews)?;

@@ -35,16 +35,18 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
         test: None,
         test_fraction: 0.1,
         out: out.clone(),
-        vocab: 8000,
+        vocab: Some(8000),
         punctuation: true,
         buckets: 8000,
         hash_seed: 0,
         max_tokens: 200,
-        embed_dim: 32,
-        hidden: 64,
+        embed_dim: Some(32),
+        hidden: Some(64),
         layers: 1,
-        dropout: 0.0,
-        word_dropout: 0.0,
+        dropout: Some(0.0),
+        word_dropout: Some(0.0),
+        distill: Some(0.0),
+        chosen: None,
         pooling: Pooling::MeanMax,
         batch: 50,
         opts: TrainOptions {
@@ -66,7 +68,7 @@ fn sentiment_on_a_few_thousand_reviews_beats_075() {
     let (words, train_set, valid) = train::classifier_examples(&cfg, &d).unwrap();
     assert_eq!(train_set.len(), 5000);
     assert_eq!(valid.len(), 1000);
-    let summary = train::train_classifier_on(&cfg, &quiet(), &words, &d.classes, &train_set, &valid).unwrap();
+    let summary = train::train_classifier_on(&cfg, &quiet(), &words, &d.classes, &train_set, &valid, None).unwrap();
     let acc = summary.best_val_accuracy.unwrap();
     eprintln!("sentiment: best validation accuracy {acc:.4} at epoch {}", summary.best_epoch);
     assert!(acc > 0.75, "validation accuracy {acc} <= 0.75");

@@ -38,7 +38,7 @@ fn a_classifier_trained_here_on_own_data_matches_the_host() {
     assert_eq!(d.classes, ["lights", "music", "timer", "weather"]);
     let (words, train, valid) = train::classifier_examples(&cfg, &d).expect("examples");
     let quiet = RunOptions { quiet: true, ..Default::default() };
-    let summary = train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid).expect("trains");
+    let summary = train::train_classifier_on(&cfg, &quiet, &words, &d.classes, &train, &valid, None).expect("trains");
     let ckpt = net::Checkpoint::load(&summary.best).expect("checkpoint");
     let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
     let bytes = export::write_model(&ckpt, &summary.best, &calib, host::Bits::INT8, &model).expect("exports");

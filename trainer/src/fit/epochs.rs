@@ -19,6 +19,7 @@ use crate::progress::bar;
 pub fn fit(run: &mut Run, task: &mut impl Objective, plan: &Plan, quiet: bool, title: &str) -> Result<String> {
     let Plan { stop, rate, clip, qat_embed_bits, .. } = *plan;
     let started = Instant::now();
+    let mut done_here = 0usize;
     loop {
         if let Some(reason) = stop.reason(&run.progress, started.elapsed()) {
             return Ok(reason.to_owned());
@@ -57,8 +58,10 @@ pub fn fit(run: &mut Run, task: &mut impl Objective, plan: &Plan, quiet: bool, t
         };
         let better = run.best().is_none_or(|b| improves(&record, b));
         if !quiet {
-            eprintln!("{}", epoch_line(&record, better));
+            let left = stop.epochs.saturating_sub(epoch);
+            eprintln!("{}{}", epoch_line(&record, better), eta(started.elapsed().as_secs_f64(), done_here, left, stop));
         }
+        done_here += 1;
         run.end_epoch(record, better, title)?;
     }
 }
@@ -69,4 +72,19 @@ fn refresh_qat(net: &mut Network, bits: u8, k: usize, n: usize) {
     if bits > 0 && (k.is_multiple_of(50) || k >= n) {
         net.set_embed_quant(bits);
     }
+}
+
+/// The whole run's remaining time at the pace of this process's `done`
+/// epochs so far (`elapsed` seconds): `left` epochs at most, the time limit
+/// if it comes first; patience may end it sooner.
+fn eta(elapsed: f64, done: usize, left: usize, stop: crate::fit::Stopping) -> String {
+    if left == 0 || done == 0 {
+        return String::new();
+    }
+    let mut secs = elapsed / done as f64 * left as f64;
+    if stop.minutes > 0.0 {
+        secs = secs.min((stop.minutes * 60.0 - elapsed).max(0.0));
+    }
+    let t = if secs >= 90.0 { format!("{:.0} min", secs / 60.0) } else { format!("{secs:.0} s") };
+    format!("; at most {left} epochs left, about {t} (patience may stop it sooner)")
 }

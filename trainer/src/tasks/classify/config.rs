@@ -16,7 +16,9 @@ fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
         .map(|s| if s == "mean-max" { Pooling::MeanMax } else { Pooling::Last })
 }
 
-/// Classifier training configuration (the defaults are the IMDb recipe).
+/// Classifier training configuration: the flags of `classify train`. The
+/// sizes that are absent are chosen from the data
+/// ([`crate::tasks::classify::defaults::fit_to_data`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct ClassifierConfig {
     /// Labelled training data: a CSV, TSV or JSON Lines file, a directory
@@ -41,9 +43,10 @@ pub struct ClassifierConfig {
     /// Keep the N most frequent tokens of the training part (counted after
     /// the validation carve) in a vocabulary table; every other token is
     /// one out-of-vocabulary id. 0: hash every word into --buckets instead
-    /// (format version 1's tokenizer).
-    #[arg(long, default_value_t = 8000)]
-    pub vocab: usize,
+    /// (format version 1's tokenizer) [default: from the data; 8000 on
+    /// 20,000 texts or more].
+    #[arg(long)]
+    pub vocab: Option<usize>,
     /// With --vocab: punctuation marks (`!`, `?`, `:`, `)` ...) are tokens.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub punctuation: bool,
@@ -59,22 +62,38 @@ pub struct ClassifierConfig {
     /// ends).
     #[arg(long, default_value_t = 0)]
     pub max_tokens: usize,
-    /// Embedding width.
-    #[arg(long, default_value_t = 20)]
-    pub embed_dim: usize,
-    /// LSTM hidden width.
-    #[arg(long, default_value_t = 96)]
-    pub hidden: usize,
+    /// Embedding width [default: from the data; 20 on 20,000 texts or
+    /// more].
+    #[arg(long)]
+    pub embed_dim: Option<usize>,
+    /// LSTM hidden width [default: from the data; 96 on 20,000 texts or
+    /// more].
+    #[arg(long)]
+    pub hidden: Option<usize>,
     /// Stacked LSTM layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
-    /// Dropout after each LSTM layer.
-    #[arg(long, default_value_t = 0.3)]
-    pub dropout: f32,
+    /// Dropout after each LSTM layer [default: from the data; 0.3 on
+    /// 20,000 texts or more].
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// Word dropout: during training each token becomes the
-    /// out-of-vocabulary id 1 with this probability (seeded).
-    #[arg(long, default_value_t = 0.0)]
-    pub word_dropout: f32,
+    /// out-of-vocabulary id 1 with this probability, seeded [default: from
+    /// the data; 0 on 20,000 texts or more].
+    #[arg(long)]
+    pub word_dropout: Option<f32>,
+    /// Distillation: the training targets are this share of the
+    /// bag-of-words baseline's probabilities (tf-idf + logistic regression,
+    /// fitted on the training part, seeing the same word-dropped text) and
+    /// the rest the true class [default: from the data; 0 on 20,000 texts
+    /// or more].
+    #[arg(long)]
+    pub distill: Option<f32>,
+    /// What the defaults chosen from the data were and why (filled by the
+    /// run, recorded in `metrics.json`).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
     /// How hidden states feed the dense layer: the last state, or the mean
     /// and the max over time.
     #[arg(long, value_parser = pooling_parser(), default_value = "mean-max")]
@@ -99,7 +118,45 @@ pub struct ClassifierConfig {
     pub train_limit: usize,
 }
 
+/// The sizes and regularisation a classifier trains with: the flags, each
+/// absent one from the data ([`crate::tasks::classify::defaults`]) or, for
+/// a configuration that was not fitted to its data, the IMDb recipe's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sizes {
+    /// Vocabulary size (0: hashing).
+    pub vocab: usize,
+    /// Embedding width.
+    pub embed_dim: usize,
+    /// LSTM width.
+    pub hidden: usize,
+    /// Dropout after each LSTM layer.
+    pub dropout: f32,
+    /// Word dropout.
+    pub word_dropout: f32,
+    /// Distillation weight.
+    pub distill: f32,
+}
+
+impl Sizes {
+    /// The IMDb recipe's (25,000 long reviews).
+    pub const IMDB: Sizes =
+        Sizes { vocab: 8000, embed_dim: 20, hidden: 96, dropout: 0.3, word_dropout: 0.0, distill: 0.0 };
+}
+
 impl ClassifierConfig {
+    /// The sizes: each flag given, else [`Sizes::IMDB`]'s.
+    pub fn sizes(&self) -> Sizes {
+        let d = Sizes::IMDB;
+        Sizes {
+            vocab: self.vocab.unwrap_or(d.vocab),
+            embed_dim: self.embed_dim.unwrap_or(d.embed_dim),
+            hidden: self.hidden.unwrap_or(d.hidden),
+            dropout: self.dropout.unwrap_or(d.dropout),
+            word_dropout: self.word_dropout.unwrap_or(d.word_dropout),
+            distill: self.distill.unwrap_or(d.distill),
+        }
+    }
+
     /// The IMDb recipe's training values: what an option not given takes.
     pub fn defaults() -> Training {
         Training {

@@ -137,8 +137,9 @@ pub fn classifier_data(cfg: &ClassifierConfig, with_test: bool) -> Result<Classi
 /// hashing), and the training and validation parts tokenized with them.
 pub fn classifier_examples(cfg: &ClassifierConfig, d: &ClassifierData) -> Result<(Words, Vec<Example>, Vec<Example>)> {
     let (train, valid) = (&d.train, &d.valid);
-    let words = if cfg.vocab > 0 {
-        data::build_vocab(train, cfg.punctuation, cfg.vocab)
+    let vocab = cfg.sizes().vocab;
+    let words = if vocab > 0 {
+        data::build_vocab(train, cfg.punctuation, vocab)
     } else {
         Words::Hashed(WordHashing { buckets: cfg.buckets, seed: cfg.hash_seed })
     };

@@ -6,11 +6,12 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::baseline::Teacher;
 use crate::data::Example;
 use crate::fit::{Loss, Objective};
 use crate::metrics::Classes;
 use crate::net::Network;
-use crate::ops;
+use crate::ops::{self, Seq};
 use crate::rng::mix;
 use crate::tasks::classify::batches::{classifier_batch, epoch_batches};
 
@@ -44,6 +45,18 @@ pub fn evaluate_classifier(net: &Network, examples: &[Example], batch: usize) ->
     m.figures()
 }
 
+/// The teacher's probabilities for each text of a time-major batch (its
+/// real steps).
+fn teacher_probs(teacher: &Teacher, ids: &[usize], seq: &Seq) -> Vec<Vec<f64>> {
+    (0..seq.batch)
+        .map(|b| {
+            let text: Vec<u32> =
+                (seq.steps - seq.len_of(b)..seq.steps).map(|t| ids[t * seq.batch + b] as u32).collect();
+            teacher.probs(&text)
+        })
+        .collect()
+}
+
 /// A classifier: shuffled, length-grouped batches of texts; binary
 /// cross-entropy for two classes, cross-entropy for more.
 pub(crate) struct ClassifierObjective<'a> {
@@ -56,6 +69,9 @@ pub(crate) struct ClassifierObjective<'a> {
     pub(crate) dropout: StdRng,
     pub(crate) word_dropout: f32,
     pub(crate) words: StdRng,
+    /// Distillation: the bag-of-words teacher and its weight in the
+    /// targets (`--distill`).
+    pub(crate) teacher: Option<(&'a Teacher, f32)>,
 }
 
 impl Objective for ClassifierObjective<'_> {
@@ -79,13 +95,24 @@ impl Objective for ClassifierObjective<'_> {
         }
         let (logits, _) = net.forward(&ids, &seq, OwnedTape::default(), Some(&mut self.dropout), None);
         let n = exs.len();
+        // The targets: the classes, or mixed with what the teacher says of
+        // the same (word-dropped) ids.
+        let taught = self.teacher.map(|(t, a)| (teacher_probs(t, &ids, &seq), a));
         if self.outputs == 1 {
-            let targets = logits.device().tensor_from_vec(classes.iter().map(|&c| c as f32).collect(), (n, 1));
+            let y = classes.iter().enumerate().map(|(r, &c)| match &taught {
+                Some((p, a)) => (1.0 - a) * c as f32 + a * p[r][1] as f32,
+                None => c as f32,
+            });
+            let targets = logits.device().tensor_from_vec(y.collect(), (n, 1));
             return (binary_cross_entropy_with_logits_loss(logits, targets), n);
         }
         let mut onehot = vec![0.0f32; n * self.outputs];
         for (r, &c) in classes.iter().enumerate() {
-            onehot[r * self.outputs + c] = 1.0;
+            let row = &mut onehot[r * self.outputs..(r + 1) * self.outputs];
+            row[c] = 1.0;
+            if let Some((p, a)) = &taught {
+                row.iter_mut().zip(&p[r]).for_each(|(y, &q)| *y = (1.0 - a) * *y + a * q as f32);
+            }
         }
         (ops::cross_entropy(logits, onehot), n)
     }

@@ -8,6 +8,7 @@ use host::Words;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use crate::baseline::{Baseline, Teacher};
 use crate::data::labelled::{self, InputFormat};
 use crate::data::{self, Example, Text};
 use crate::error::{Error, Result};
@@ -17,18 +18,22 @@ use crate::net::{Checkpoint, NetConfig, Readout, Task};
 use crate::tasks::classify::batches::batches_per_epoch;
 use crate::tasks::classify::config::ClassifierConfig;
 use crate::tasks::classify::data::{classifier_data, classifier_examples};
+use crate::tasks::classify::defaults::fit_to_data;
 use crate::tasks::classify::objective::{class_outputs, evaluate_classifier, ClassifierObjective};
 
 /// Trains a classifier on `cfg.data` (validation carved out of it unless
 /// given).
 pub fn train_classifier(cfg: &ClassifierConfig, opts: &RunOptions) -> Result<Summary> {
     let d = classifier_data(cfg, false)?;
-    let (words, train, valid) = classifier_examples(cfg, &d)?;
-    train_classifier_on(cfg, opts, &words, &d.classes, &train, &valid)
+    let cfg = fit_to_data(cfg, &d);
+    let (words, train, valid) = classifier_examples(&cfg, &d)?;
+    train_classifier_on(&cfg, opts, &words, &d.classes, &train, &valid, None)
 }
 
 /// Trains a classifier of `classes` on already tokenized data (tokenized
-/// with `words` and `cfg.max_tokens`).
+/// with `words` and `cfg.max_tokens`). With `--distill`, `teacher` is the
+/// bag-of-words model fitted on `train` ([`Baseline::fit`]; fitted here
+/// when not given).
 pub fn train_classifier_on(
     cfg: &ClassifierConfig,
     opts: &RunOptions,
@@ -36,12 +41,17 @@ pub fn train_classifier_on(
     classes: &[String],
     train: &[Example],
     valid: &[Example],
+    teacher: Option<&Teacher>,
 ) -> Result<Summary> {
     if cfg.batch == 0 {
         return Err(Error::Config("--batch must be positive".into()));
     }
-    if !(0.0..1.0).contains(&cfg.word_dropout) {
-        return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", cfg.word_dropout)));
+    let sizes = cfg.sizes();
+    if !(0.0..1.0).contains(&sizes.word_dropout) {
+        return Err(Error::Config(format!("--word-dropout {} is not in [0, 1)", sizes.word_dropout)));
+    }
+    if !(0.0..=1.0).contains(&sizes.distill) {
+        return Err(Error::Config(format!("--distill {} is not in [0, 1]", sizes.distill)));
     }
     let t = cfg.training();
     let task = Task::Classifier { words: words.clone(), max_tokens: cfg.max_tokens, classes: classes.to_vec() };
@@ -55,9 +65,21 @@ pub fn train_classifier_on(
         seed: t.seed,
         batches: Vec::new(),
         dropout: StdRng::seed_from_u64(0),
-        word_dropout: cfg.word_dropout,
+        word_dropout: sizes.word_dropout,
         words: StdRng::seed_from_u64(0),
+        teacher: None,
     };
+    let fitted;
+    if sizes.distill > 0.0 {
+        let t = match teacher {
+            Some(t) => t,
+            None => {
+                fitted = Baseline::fit(train, valid, &[], classes.len()).1;
+                &fitted
+            }
+        };
+        objective.teacher = Some((t, sizes.distill));
+    }
     let plan = t.plan(batches_per_epoch(train.len(), cfg.batch) as u64);
     run.keep_from = plan.keep_from;
     let title = if labelled::resolve(&cfg.data, cfg.input.format)? == InputFormat::Imdb {
@@ -73,10 +95,10 @@ pub fn train_classifier_on(
 fn classifier_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) -> NetConfig {
     NetConfig {
         vocab: words.vocab_size() as usize,
-        embed_dim: cfg.embed_dim,
-        hidden: cfg.hidden,
+        embed_dim: cfg.sizes().embed_dim,
+        hidden: cfg.sizes().hidden,
         layers: cfg.layers,
-        dropout: cfg.dropout,
+        dropout: cfg.sizes().dropout,
         outputs: class_outputs(classes),
         readout: Readout::Pooled(cfg.pooling),
     }
