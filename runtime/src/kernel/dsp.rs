@@ -64,12 +64,15 @@ pub fn dot2_groups_of_4(rows: &[u8], x: Prepared<'_>, n4: usize) -> (i32, i32) {
         };
     }
     if n4 & 4 != 0 {
+        // SAFETY: one group, within the bounds above (the comment on `dot2_asm`).
         unsafe { dot2_asm!(group!(); [] []) }
     }
     if n4 >= 8 {
         // Eight columns an iteration: 24 instructions (two groups of 11,
         // then cmp and bne) for 16 MACs.
         let end = x.as_ptr().wrapping_add(n4);
+        // SAFETY: the loop ends at `end`, within the bounds above (the
+        // comment on `dot2_asm`).
         unsafe { dot2_asm!("2:", group!(), group!(), "cmp {px}, {end}", "bne 2b"; [=> _] [end = in(reg) end,]) }
     }
     (a0, a1)

@@ -68,11 +68,14 @@ pub fn dot_q4_groups_of_8(row: &[u8], x: Prepared<'_>, n8: usize) -> i32 {
         };
     }
     if n8 & 8 != 0 {
+        // SAFETY: one group, within the bounds above (the comment on `q4_asm`).
         unsafe { q4_asm!(group!(); [] []) }
     }
     if n8 >= 16 {
         // Sixteen columns an iteration: 24 instructions for 16 MACs.
         let end = x.as_ptr().wrapping_add(n8);
+        // SAFETY: the loop ends at `end`, within the bounds above (the
+        // comment on `q4_asm`).
         unsafe { q4_asm!("2:", group!(), group!(), "cmp {px}, {end}", "bne 2b"; [=> _] [end = in(reg) end,]) }
     }
     // Every product is a multiple of 4096: the shift is exact, and the

@@ -2,22 +2,33 @@
 //! inner loop of every LSTM gate and of the dense layer (nearly all of the
 //! work of a step).
 //!
-//! Two implementations with bit-identical results: validated models keep
-//! `|w| <= 127`, `|x| <= 32768` and at most 512 terms, so every partial sum
-//! stays below `2^31` and the order of the additions cannot matter.
-//! - Portable Rust with four accumulators: every target, the host included.
-//! - ARMv7E-M (Cortex-M4/M7, `thumbv7em-*` targets, cfg `lstm_dsp` set by
-//!   `build.rs`): an inline-assembly loop over two rows at once. `SXTB16`
-//!   sign-extends bytes 0 and 2 (or, rotated, 1 and 3) of four weights into
-//!   two 16-bit halves, and `SMLAD` multiplies both halves by two values and
-//!   adds both products: two MACs an instruction, and the vector's loads
-//!   are shared by the two rows. This is the only `unsafe` of the crate.
-//!   The weight rows are loaded a word at a time wherever they start in the
-//!   model file: ARMv7-M allows unaligned LDR as long as the firmware leaves
-//!   unaligned-access trapping (`SCB.CCR.UNALIGN_TRP`) off, its reset value.
+//! Three implementations with bit-identical results, one file each:
+//! validated models keep `|w| <= 127`, `|x| <= 32768` and at most 512
+//! terms, so every partial sum stays below `2^31` and the order of the
+//! additions cannot matter.
+//! - `portable.rs`: Rust with four accumulators: every target, the host
+//!   included, and the other kernels' tails.
+//! - `dsp.rs`, `dsp_q4.rs`: ARMv7E-M (Cortex-M4/M7, `thumbv7em-*` targets,
+//!   cfg `lstm_dsp` set by `build.rs`): an inline-assembly loop over two
+//!   (or four) rows at once. `SXTB16` sign-extends bytes 0 and 2 (or,
+//!   rotated, 1 and 3) of four weights into two 16-bit halves, and `SMLAD`
+//!   multiplies both halves by two values and adds both products: two MACs
+//!   an instruction, and the vector's loads are shared by the rows. The
+//!   weight rows are loaded a word at a time wherever they start in the
+//!   model file: ARMv7-M allows unaligned LDR as long as the firmware
+//!   leaves unaligned-access trapping (`SCB.CCR.UNALIGN_TRP`) off, its
+//!   reset value.
+//! - `x86.rs`: x86-64 hosts with AVX2, chosen at run time: the functions
+//!   here pass on [`cpu::Avx2::detect`]'s token ([`Simd`]), which the AVX2
+//!   kernels take as their proof; `lstm::layer_step` compiles its whole
+//!   step for AVX2 around them ([`cpu::Avx2::vectorize`]).
+//!
+//! These three modules hold the crate's only `unsafe` code (inline
+//! assembly, intrinsics). `battery.rs` is the digest the QEMU test compares
+//! across targets.
 //!
 //! 4-bit rows (`dot_q4`, `dot2_q4`; the layout is
-//! [`crate::format::LstmLayer::bits`]) go the same two ways. The DSP loop
+//! [`crate::format::LstmLayer::bits`]) go the same three ways. The DSP loop
 //! takes a word of eight weights and, with one `AND` each (of the word
 //! shifted left by 12, 4, 8 or 0, with `0xf000f000`), puts two of them at
 //! the top of the two halfwords: 4096 times the weights, as signed 16-bit
@@ -41,7 +52,7 @@ mod dsp_q4;
 mod portable;
 #[cfg(test)]
 mod tests;
-#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
+#[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86;
 
@@ -115,10 +126,23 @@ pub fn dot(w: &[u8], x: Prepared<'_>) -> i32 {
     }
 }
 
+/// The SIMD kernels a call may use: `Some` with the proof that the CPU has
+/// AVX2 (an x86-64 host with the `std` feature, from
+/// [`cpu::Avx2::detect`]), `None` for this target's own kernel (portable,
+/// or DSP on ARMv7E-M). Only detection makes a `Some`.
+pub type Simd = Option<cpu::Avx2>;
+
 /// Dot products of two consecutive rows (`2 * x.len()` bytes at the start
 /// of `w`) with one prepared vector. Panics if `w` is too short.
 #[inline(always)]
 pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+    dot2_on(cpu::Avx2::detect(), w, x)
+}
+
+/// [`dot2`] on the kernels `simd` allows.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn dot2_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     let n = x.0.len();
     let (r0, r1) = (&w[..n], &w[n..2 * n]);
     #[cfg(lstm_dsp)]
@@ -131,9 +155,9 @@ pub fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     }
     #[cfg(not(lstm_dsp))]
     {
-        #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-        if x86::has_avx2() {
-            return x86::dot2_i8(r0, r1, x.0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = simd {
+            return x86::dot2_i8(avx2, r0, r1, x.0);
         }
         [dot_plain(r0, x.0), dot_plain(r1, x.0)]
     }
@@ -161,23 +185,38 @@ pub fn dot_q4(w: &[u8], x: Prepared<'_>) -> i32 {
 /// [`dot_q4`] of two consecutive 4-bit rows.
 #[inline(always)]
 pub fn dot2_q4(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+    dot2_q4_on(cpu::Avx2::detect(), w, x)
+}
+
+/// [`dot2_q4`] on the kernels `simd` allows.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn dot2_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
     let rb = crate::format::row_bytes(4, x.0.len());
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(miri), not(lstm_dsp)))]
-    if x86::has_avx2() {
-        return x86::dot2_q4(&w[..rb], &w[rb..2 * rb], x.0);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::dot2_q4(avx2, &w[..rb], &w[rb..2 * rb], x.0);
     }
     [dot_q4(w, x), dot_q4(&w[rb..], x)]
 }
 
 /// Dot products of four consecutive int8 rows (`4 * x.len()` bytes at the
 /// start of `w`) with one prepared vector: on ARMv7E-M one loop for all
-/// four rows (each vector load serving four rows); elsewhere two [`dot2`].
+/// four rows (each vector load serving four rows), likewise with AVX2;
+/// elsewhere two [`dot2`].
 #[inline(always)]
 pub fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
+    dot4_on(cpu::Avx2::detect(), w, x)
+}
+
+/// [`dot4`] on the kernels `simd` allows.
+#[inline(always)]
+fn dot4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     let n = x.0.len();
     let w = &w[..4 * n];
     #[cfg(lstm_dsp)]
     {
+        let _ = simd;
         let n4 = n & !3;
         let mut acc = if n4 > 0 { dsp::dot4_groups_of_4(w, x, n4) } else { [0; 4] };
         if n4 < n {
@@ -189,20 +228,26 @@ pub fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     }
     #[cfg(not(lstm_dsp))]
     {
-        #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-        if x86::has_avx2() {
-            return x86::dot4_i8(w, x.0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = simd {
+            return x86::dot4_i8(avx2, w, x.0);
         }
-        let (a, b) = (dot2(w, x), dot2(&w[2 * n..], x));
+        let (a, b) = (dot2_on(simd, w, x), dot2_on(simd, &w[2 * n..], x));
         [a[0], a[1], b[0], b[1]]
     }
 }
 
 /// [`dot4`] of four consecutive 4-bit rows: on ARMv7E-M, where `x.len()`
-/// is a multiple of 16, one block for the four rows; otherwise two
-/// [`dot2_q4`].
+/// is a multiple of 16, one block for the four rows; with AVX2, one loop
+/// for the four; otherwise two [`dot2_q4`].
 #[inline(always)]
 pub fn dot4_q4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
+    dot4_q4_on(cpu::Avx2::detect(), w, x)
+}
+
+/// [`dot4_q4`] on the kernels `simd` allows.
+#[inline(always)]
+fn dot4_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     let n = x.0.len();
     let rb = crate::format::row_bytes(4, n);
     let w = &w[..4 * rb];
@@ -210,23 +255,23 @@ pub fn dot4_q4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     if n.is_multiple_of(16) && n > 0 {
         return dsp_q4::dot4_q4_whole(w, x);
     }
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(miri), not(lstm_dsp)))]
-    if x86::has_avx2() {
-        return x86::dot4_q4(w, x.0);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::dot4_q4(avx2, w, x.0);
     }
-    let (a, b) = (dot2_q4(w, x), dot2_q4(&w[2 * rb..], x));
+    let (a, b) = (dot2_q4_on(simd, w, x), dot2_q4_on(simd, &w[2 * rb..], x));
     [a[0], a[1], b[0], b[1]]
 }
 
-/// Host only: [`x86::gate_pre4`], the four gate pre-activations of a unit
-/// in one AVX2 vector, or `None` where the scalar path must compute them.
-///
-/// # Safety
-/// The CPU must have AVX2 ([`simd`]).
-#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-#[allow(unsafe_code)]
+/// The four gate pre-activations of a unit (Q3.12, as `lstm::gate_pre`
+/// gives them) in one AVX2 vector where `simd` allows it
+/// ([`x86::gate_pre4`]); `None` where the scalar path must compute them
+/// (no AVX2, or a case the vector code leaves to it).
 #[inline(always)]
-pub(crate) unsafe fn gate_pre4_avx2(
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gate_pre4(
+    simd: Simd,
     ax: [i32; 4],
     ah: [i32; 4],
     bias: &[u8; 16],
@@ -235,23 +280,11 @@ pub(crate) unsafe fn gate_pre4_avx2(
     sx: &[u8; 4],
     sh: &[u8; 4],
 ) -> Option<[i16; 4]> {
-    // SAFETY: the caller guarantees AVX2.
-    unsafe { x86::gate_pre4(ax, ah, bias, mx, mh, sx, sh) }
-}
-
-/// Host only (x86-64, the `std` feature): whether the AVX2 kernel runs
-/// (the CPU has it and [`set_simd`] did not turn it off).
-#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-pub fn simd() -> bool {
-    x86::has_avx2()
-}
-
-/// Host only: turn the AVX2 kernel off (`false`) or back on where the CPU
-/// has it, for example to measure the portable kernel in the same run. The
-/// results are the same bits either way.
-#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-pub fn set_simd(on: bool) {
-    x86::set_simd(on)
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::gate_pre4(avx2, ax, ah, bias, mx, mh, sx, sh);
+    }
+    None
 }
 
 /// A weight-row encoding, for code generic over the LSTM's weight bits
@@ -260,14 +293,15 @@ pub fn set_simd(on: bool) {
 pub trait RowKind {
     /// Bits a weight.
     const BITS: u8;
-    /// Dot products of two consecutive rows with `x`.
-    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2];
+    /// Dot products of two consecutive rows with `x`, on the kernels
+    /// `simd` allows.
+    fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2];
     /// Dot products of four consecutive rows (exactly four rows' bytes in
-    /// `w`) with `x`.
+    /// `w`) with `x`, on the kernels `simd` allows.
     #[inline(always)]
-    fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
+    fn dot4(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
         let (a, b) = w.split_at(w.len() / 2);
-        let (p, q) = (Self::dot2(a, x), Self::dot2(b, x));
+        let (p, q) = (Self::dot2(simd, a, x), Self::dot2(simd, b, x));
         [p[0], p[1], q[0], q[1]]
     }
 }
@@ -280,23 +314,23 @@ pub struct Int4Rows;
 impl RowKind for Int8Rows {
     const BITS: u8 = 8;
     #[inline(always)]
-    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
-        dot2(w, x)
+    fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+        dot2_on(simd, w, x)
     }
     #[inline(always)]
-    fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
-        dot4(w, x)
+    fn dot4(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
+        dot4_on(simd, w, x)
     }
 }
 
 impl RowKind for Int4Rows {
     const BITS: u8 = 4;
     #[inline(always)]
-    fn dot2(w: &[u8], x: Prepared<'_>) -> [i32; 2] {
-        dot2_q4(w, x)
+    fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
+        dot2_q4_on(simd, w, x)
     }
     #[inline(always)]
-    fn dot4(w: &[u8], x: Prepared<'_>) -> [i32; 4] {
-        dot4_q4(w, x)
+    fn dot4(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
+        dot4_q4_on(simd, w, x)
     }
 }

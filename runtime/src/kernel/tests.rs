@@ -113,3 +113,11 @@ fn dot_q4_equals_the_plain_sums_of_the_nibbles() {
         assert_eq!(dot2_q4(&w, p), [plain(&rows[0]), plain(&rows[1])], "n {n}");
     }
 }
+
+/// The test build detects the CPU (the dev-dependency on `cpu/std`), so
+/// that the tests above compare the AVX2 kernels where the CPU has them.
+#[test]
+fn the_tests_run_the_simd_kernels_where_the_cpu_has_them() {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    assert_eq!(cpu::Avx2::detect().is_some(), std::is_x86_feature_detected!("avx2"));
+}

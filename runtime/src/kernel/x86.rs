@@ -1,5 +1,8 @@
-//! The x86-64 kernels (AVX2, chosen at run time; the host with the `std`
-//! feature, never under Miri, which runs the portable one): the same sums
+//! The x86-64 kernels (AVX2, chosen at run time: each public function
+//! takes the [`Avx2`] token that only detection makes, on a host with the
+//! `std` feature, never under Miri, which runs the portable one), each
+//! `unsafe` call of a `#[target_feature(enable = "avx2")]` function
+//! justified by the token in hand: the same sums
 //! as the portable kernel, bit for bit, since every partial sum is exact.
 //! Int8 rows: 16 weights sign-extended to int16 (`vpmovsxbw`), times 16
 //! values with `vpmaddwd` (pairs summed into int32 lanes), two rows
@@ -11,31 +14,9 @@
 
 use core::arch::x86_64::*;
 
+use cpu::Avx2;
+
 use super::portable;
-use core::sync::atomic::{AtomicU8, Ordering};
-
-/// 0: not asked yet; 1: no AVX2; 2: AVX2.
-static LEVEL: AtomicU8 = AtomicU8::new(0);
-
-/// Turn the SIMD kernel off (`false`: the portable kernel from now
-/// on) or back on where the CPU has it.
-pub fn set_simd(on: bool) {
-    LEVEL.store(if on { 0 } else { 1 }, Ordering::Relaxed);
-}
-
-/// Whether this CPU has AVX2 (asked once) and the SIMD kernel is on.
-#[inline(always)]
-pub fn has_avx2() -> bool {
-    match LEVEL.load(Ordering::Relaxed) {
-        0 => {
-            let has = std::is_x86_feature_detected!("avx2");
-            LEVEL.store(if has { 2 } else { 1 }, Ordering::Relaxed);
-            has
-        }
-        level => level == 2,
-    }
-}
-
 /// The sum of the eight int32 lanes.
 #[target_feature(enable = "avx2")]
 fn hsum(a: __m256i) -> i32 {
@@ -46,10 +27,10 @@ fn hsum(a: __m256i) -> i32 {
 }
 
 /// Two int8 rows (each at least `x.len()` bytes) times `x`.
-pub fn dot2_i8(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
+pub fn dot2_i8(_: Avx2, r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let n = x.len();
     assert!(r0.len() >= n && r1.len() >= n);
-    // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+    // SAFETY: the token proves the CPU has AVX2.
     unsafe { dot2_i8_avx2(&r0[..n], &r1[..n], x) }
 }
 
@@ -74,10 +55,10 @@ fn dot2_i8_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
 }
 
 /// Two 4-bit rows (each `row_bytes(4, x.len())` bytes) times `x`.
-pub fn dot2_q4(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
+pub fn dot2_q4(_: Avx2, r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(r0.len() >= rb && r1.len() >= rb);
-    // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+    // SAFETY: the token proves the CPU has AVX2.
     unsafe { dot2_q4_avx2(&r0[..rb], &r1[..rb], x) }
 }
 
@@ -126,9 +107,25 @@ fn dot2_q4_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
 /// arithmetic of `fixed::requantize_sat32`'s fast path, lane by lane.
 /// `None` (the caller computes it in scalar code) where a shift is
 /// below 2 or an accumulator plus its bias leaves i32.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn gate_pre4(
+    _: Avx2,
+    ax: [i32; 4],
+    ah: [i32; 4],
+    bias: &[u8; 16],
+    mx: &[u8; 16],
+    mh: &[u8; 16],
+    sx: &[u8; 4],
+    sh: &[u8; 4],
+) -> Option<[i16; 4]> {
+    // SAFETY: the token proves the CPU has AVX2.
+    unsafe { gate_pre4_avx2(ax, ah, bias, mx, mh, sx, sh) }
+}
+
 #[inline]
 #[target_feature(enable = "avx2")]
-pub fn gate_pre4(
+fn gate_pre4_avx2(
     ax: [i32; 4],
     ah: [i32; 4],
     bias: &[u8; 16],
@@ -187,9 +184,9 @@ fn hsum4(a: [__m256i; 4]) -> __m128i {
 /// Four int8 rows (`4 * x.len()` bytes, row `r` at `r * x.len()`)
 /// times `x`, each vector load serving the four rows.
 #[inline(always)]
-pub fn dot4_i8(w: &[u8], x: &[i16]) -> [i32; 4] {
+pub fn dot4_i8(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
     assert!(w.len() >= 4 * x.len());
-    // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+    // SAFETY: the token proves the CPU has AVX2.
     unsafe { dot4_i8_avx2(&w[..4 * x.len()], x) }
 }
 
@@ -245,10 +242,10 @@ fn dot4_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
 /// Four 4-bit rows (`row_bytes(4, x.len())` bytes each, one after the
 /// other) times `x`.
 #[inline(always)]
-pub fn dot4_q4(w: &[u8], x: &[i16]) -> [i32; 4] {
+pub fn dot4_q4(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(w.len() >= 4 * rb);
-    // SAFETY: AVX2 is present (the caller asked `has_avx2`).
+    // SAFETY: the token proves the CPU has AVX2.
     unsafe { dot4_q4_avx2(&w[..4 * rb], rb, x) }
 }
 
