@@ -11,6 +11,7 @@
 //! [`export`] quantizes it into a model file; [`eval`], [`predict`] and
 //! [`inspect`] read model files through the runtime.
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod bench;
 pub mod checkpoint;
