@@ -1,9 +1,9 @@
-//! The x86-64 kernels (AVX2, chosen at run time: each public function
-//! takes the [`Avx2`] token that only detection makes, on a host with the
-//! `std` feature, never under Miri, which runs the portable one), each
-//! `unsafe` call of a `#[target_feature(enable = "avx2")]` function
-//! justified by the token in hand: the same sums
-//! as the portable kernel, bit for bit, since every partial sum is exact.
+//! The x86-64 kernels: AVX2, chosen at run time. Each public function
+//! takes an [`Avx2`] token, which only `cpu`'s detection makes (on a host
+//! with the `std` feature; never under Miri, which runs the portable
+//! kernel), as the proof its `unsafe` call of a `#[target_feature(enable =
+//! "avx2")]` function needs. The same sums as the portable kernel, bit for
+//! bit, since every partial sum is exact.
 //! Int8 rows: 16 weights sign-extended to int16 (`vpmovsxbw`), times 16
 //! values with `vpmaddwd` (pairs summed into int32 lanes), two rows
 //! sharing each vector load. Int4 rows: 32 columns (16 bytes) a step, the
@@ -17,6 +17,7 @@ use core::arch::x86_64::*;
 use cpu::Avx2;
 
 use super::portable;
+
 /// The sum of the eight int32 lanes.
 #[target_feature(enable = "avx2")]
 fn hsum(a: __m256i) -> i32 {
