@@ -10,9 +10,17 @@
 //! microcontrollers and, bit for bit identically, on the host.
 //!
 //! No `unsafe` code, except the dot-product kernels in [`kernel`]: the
-//! Cortex-M4/M7 one's inline assembly (built for `thumbv7em-*` targets
-//! only) and the x86-64 AVX2 one's intrinsics (with the `std` feature,
-//! which the host enables: it detects the CPU at run time).
+//! Cortex-M4/M7 one's inline assembly (`kernel/dsp.rs`, `kernel/dsp_q4.rs`,
+//! built for `thumbv7em-*` targets only) and the x86-64 AVX2 one's
+//! intrinsics (`kernel/x86.rs`), which only a [`cpu::Avx2`] token reaches:
+//! with the `std` feature, which the host enables, [`cpu`] detects the CPU
+//! once at run time; without it (every device build) no token exists and
+//! nothing changes.
+//!
+//! On a host, `cpu::set_max_tier(cpu::Tier::Portable)` makes every later
+//! step run the portable kernel (`cpu::Tier::Avx512`, the default, lets
+//! the AVX2 one run again): the same bits, for tests and benchmarks that
+//! compare the two in one run.
 //!
 //! Loading checks once what inference relies on, and says so in a type:
 //! [`Model::from_bytes`] decodes and validates a model file in place and
@@ -31,6 +39,8 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "std")]
@@ -46,6 +56,10 @@ mod head;
 pub mod lstm;
 pub mod classifier;
 pub mod charlm;
+
+/// The CPU dispatch layer (the `lstm-cpu` crate): its detection chooses
+/// the kernels, [`cpu::set_max_tier`] caps them.
+pub use cpu;
 
 pub use charlm::{CharLm, CharLmState, Rng, Sampler};
 pub use classifier::{Classifier, ClassifierState, Prediction, Probability, Review, Scores};

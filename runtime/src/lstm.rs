@@ -8,7 +8,7 @@
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
 use crate::format::{row_bytes, LstmLayer, ValidModel};
-use crate::kernel::{Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind};
+use crate::kernel::{gate_pre4, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -51,19 +51,21 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
 /// matrix is read once, front to back, four rows (a unit) a kernel call, at the
 /// layer's weight bits.
 pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
-    // On an x86-64 host with AVX2 the whole step is compiled for AVX2, so
-    // that the kernel inlines into the loop over the units.
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-    if crate::kernel::simd() {
-        // SAFETY: the CPU has AVX2 (`simd`).
-        #[allow(unsafe_code)]
-        return unsafe { layer_step_avx2(layer, x, h_old, h, c) };
+    match cpu::Avx2::detect() {
+        // On an x86-64 host with AVX2 the whole step is compiled for AVX2,
+        // so that the kernels (and the gates' requantizations) inline into
+        // the loop over the units.
+        Some(avx2) => avx2.vectorize(
+            #[inline(always)]
+            || layer_step_any(Some(avx2), layer, x, h_old, h, c),
+        ),
+        None => layer_step_any(None, layer, x, h_old, h, c),
     }
-    layer_step_any::<false>(layer, x, h_old, h, c)
 }
 
 #[inline(always)]
-fn layer_step_any<const AVX2: bool>(
+fn layer_step_any(
+    simd: Simd,
     layer: &LstmLayer<'_>,
     x: Prepared<'_>,
     h_old: Prepared<'_>,
@@ -71,23 +73,16 @@ fn layer_step_any<const AVX2: bool>(
     c: &mut [i16],
 ) {
     if layer.bits == 4 {
-        layer_step_rows::<Int4Rows, AVX2>(layer, x, h_old, h, c)
+        layer_step_rows::<Int4Rows>(simd, layer, x, h_old, h, c)
     } else {
-        layer_step_rows::<Int8Rows, AVX2>(layer, x, h_old, h, c)
+        layer_step_rows::<Int8Rows>(simd, layer, x, h_old, h, c)
     }
 }
 
-/// [`layer_step`] compiled for AVX2, with the gates' requantizations in
-/// AVX2 too.
-#[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-#[target_feature(enable = "avx2")]
-fn layer_step_avx2(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
-    layer_step_any::<true>(layer, x, h_old, h, c)
-}
-
-/// `AVX2`: only [`layer_step_avx2`] sets it (the CPU has AVX2).
+/// [`layer_step`] at `K`'s weight bits, on the kernels `simd` allows.
 #[inline(always)]
-fn layer_step_rows<K: RowKind, const AVX2: bool>(
+fn layer_step_rows<K: RowKind>(
+    simd: Simd,
     layer: &LstmLayer<'_>,
     x: Prepared<'_>,
     h_old: Prepared<'_>,
@@ -112,22 +107,16 @@ fn layer_step_rows<K: RowKind, const AVX2: bool>(
         .zip(layer.scale_h.shifts.0[..rows].as_chunks::<4>().0)
         .zip(h[..hidden].iter_mut().zip(c[..hidden].iter_mut()));
     for (((((((wx, wh), bias), mx), mh), sx), sh), (h, c)) in per_unit {
-        let (ax, ah) = (K::dot4(wx, x), K::dot4(wh, h_old));
+        let (ax, ah) = (K::dot4(simd, wx, x), K::dot4(simd, wh, h_old));
         // Gate pre-activations i, f, g, o of the unit, Q3.12.
         macro_rules! pre {
             ($g:literal) => {
                 gate_pre(ax[$g], ah[$g], word(bias, $g), word(mx, $g), word(mh, $g), sx[$g], sh[$g])
             };
         }
-        #[cfg(all(feature = "std", target_arch = "x86_64", not(miri)))]
-        if AVX2 {
-            // SAFETY: AVX2 is set only by `layer_step_avx2`, called where
-            // the CPU has AVX2.
-            #[allow(unsafe_code)]
-            if let Some(pre) = unsafe { crate::kernel::gate_pre4_avx2(ax, ah, bias, mx, mh, sx, sh) } {
-                (*h, *c) = cell(pre, *c, cf);
-                continue;
-            }
+        if let Some(pre) = gate_pre4(simd, ax, ah, bias, mx, mh, sx, sh) {
+            (*h, *c) = cell(pre, *c, cf);
+            continue;
         }
         let pre = [pre!(0), pre!(1), pre!(2), pre!(3)];
         (*h, *c) = cell(pre, *c, cf);

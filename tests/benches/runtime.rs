@@ -10,6 +10,7 @@
 use std::time::Instant;
 
 use host::{quantize, quantize_bits, Bits, Calibration};
+use runtime::cpu::{self, Tier};
 use runtime::format::{ModelKind, Pooling};
 use runtime::{CharLm, CharLmState, Classifier, ClassifierState, LstmState, Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
@@ -25,11 +26,11 @@ const RUNS: usize = 15;
 /// kernel, alternating; prints tokens/s and µs a step for both, and their
 /// ratio.
 fn compare(name: &str, macs: usize, mut job: impl FnMut(usize) -> usize) {
-    let simd_available = runtime::kernel::simd();
+    let simd_available = cpu::Avx2::detect().is_some();
     let (mut simd, mut portable) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
         for on in [true, false] {
-            runtime::kernel::set_simd(on);
+            cpu::set_max_tier(if on { Tier::Avx512 } else { Tier::Portable });
             let t = Instant::now();
             let steps = job(run);
             let rate = steps as f64 / t.elapsed().as_secs_f64();
@@ -40,7 +41,7 @@ fn compare(name: &str, macs: usize, mut job: impl FnMut(usize) -> usize) {
             }
         }
     }
-    runtime::kernel::set_simd(true);
+    cpu::set_max_tier(Tier::Avx512);
     let (s, p) = (median(simd), median(portable));
     let kernel = if simd_available { "AVX2" } else { "no AVX2 here: portable" };
     println!(

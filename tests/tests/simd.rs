@@ -1,17 +1,19 @@
 //! The host's SIMD inference (AVX2 where the CPU has it) against the
-//! portable kernel, whole models at once: the same probabilities and the
-//! same generated text, bit for bit, on widths with and without partial
-//! groups. (Where the CPU has no AVX2 both sides are portable and the test
-//! says so.) The kernel-level comparison is in the runtime's own tests.
+//! portable kernel (`cpu::set_max_tier(Tier::Portable)`), whole models at
+//! once: the same probabilities and the same generated text, bit for bit,
+//! on widths with and without partial groups. (Where the CPU has no AVX2
+//! both sides are portable and the test says so.) The kernel-level
+//! comparison is in the runtime's own tests.
 
 use host::{quantize_bits, Bits, Calibration};
+use runtime::cpu::{self, Tier};
 use runtime::format::{ModelKind, Pooling};
 use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Rng, Sampler};
 use tests::{random_ids, random_model, Dims};
 
 #[test]
 fn simd_and_portable_inference_agree() {
-    if !runtime::kernel::simd() {
+    if cpu::Avx2::detect().is_none() {
         eprintln!("no AVX2 on this CPU: both sides are the portable kernel");
     }
     let mut rng = Rng::new(7);
@@ -24,8 +26,8 @@ fn simd_and_portable_inference_agree() {
         let clf = Classifier::<32, 128, 2>::from_bytes(&bytes).unwrap();
         let ids = random_ids(&mut rng, 300, 1, 500);
         let mut probability = [None; 2];
-        for (k, on) in [true, false].into_iter().enumerate() {
-            runtime::kernel::set_simd(on);
+        for (k, tier) in [Tier::Avx512, Tier::Portable].into_iter().enumerate() {
+            cpu::set_max_tier(tier);
             let mut st = ClassifierState::<128, 2, 0>::new();
             probability[k] = Some(clf.classify_ids(&mut st, &ids).unwrap().probability.0);
         }
@@ -38,13 +40,13 @@ fn simd_and_portable_inference_agree() {
         let bytes = quantize_bits(&float, &cal, Bits { embed: 8, lstm }).expect("quantizes");
         let lm = CharLm::<32, 128, 2, 65>::from_bytes(&bytes).unwrap();
         let mut text = [Vec::new(), Vec::new()];
-        for (k, on) in [true, false].into_iter().enumerate() {
-            runtime::kernel::set_simd(on);
+        for (k, tier) in [Tier::Avx512, Tier::Portable].into_iter().enumerate() {
+            cpu::set_max_tier(tier);
             let mut st = CharLmState::new();
             lm.prime(&mut st, b"The ");
             lm.generate(&mut st, &mut Sampler::new(5, 256, 5), 300, |c| text[k].push(c));
         }
         assert_eq!(text[0], text[1], "char LM E {embed} H {hidden} x{layers} int{lstm}");
     }
-    runtime::kernel::set_simd(true);
+    cpu::set_max_tier(Tier::Avx512);
 }

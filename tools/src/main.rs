@@ -174,9 +174,10 @@ enum Cmd {
         #[arg(long)]
         profile: bool,
     },
-    /// Fuzz model loading (decode plus inference) and the tokenizer with
-    /// libFuzzer (cargo-fuzz, nightly), seeded with the shipped models;
-    /// prints the executions per target. Crashes are saved in fuzz/artifacts/.
+    /// Fuzz model loading (decode plus inference, portable and AVX2
+    /// kernels, under AddressSanitizer) and the tokenizer with libFuzzer
+    /// (cargo-fuzz, nightly), seeded with the shipped models; prints the
+    /// executions per target. Crashes are saved in fuzz/artifacts/.
     Fuzz {
         /// Seconds per target (at least 1).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -332,7 +333,10 @@ fn ci(data: &Path) -> Result<()> {
     // A short fuzzing run: the targets build and survive their seeds and
     // a few hundred thousand mutations (the long runs are `cargo xtask fuzz`).
     for o in fuzz::fuzz(&fuzz::TARGETS, 15)? {
-        eprintln!("fuzz {}: {} executions in {} s, no failure", o.target, o.executions, o.seconds);
+        eprintln!(
+            "fuzz {} (sanitizer: {}): {} executions in {} s, no failure",
+            o.target, o.sanitizer, o.executions, o.seconds
+        );
     }
     eprintln!("xtask ci: all checks passed");
     Ok(())
@@ -477,8 +481,8 @@ fn main() -> Result<()> {
             let mut total = 0;
             for o in &outcomes {
                 println!(
-                    "{}: {} executions in {} s, no crash, panic, overflow or timeout",
-                    o.target, o.executions, o.seconds
+                    "{} (sanitizer: {}): {} executions in {} s, no crash, panic, overflow or timeout",
+                    o.target, o.sanitizer, o.executions, o.seconds
                 );
                 total += o.executions;
             }

@@ -24,6 +24,7 @@
 //!   and quantization), [`eval`], [`predict`], [`inspect`] (model files
 //!   through the runtime), [`bench`].
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod error;
 pub mod rng;

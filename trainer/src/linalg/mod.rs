@@ -1,10 +1,14 @@
 //! Safe wrappers around the `gemm` crate's single-precision matrix product
-//! and the trainer's own kernels for the LSTM's per-step products: the only
-//! `unsafe` code of the trainer.
+//! and the trainer's own kernels for the LSTM's per-step products (in
+//! `x86.rs`): the only `unsafe` code of the trainer.
 //!
 //! Matrices are strided views over slices; every view is bounds-checked
 //! before the raw-pointer call, so a shape mistake panics instead of reading
-//! out of bounds.
+//! out of bounds. The own kernels are chosen by the `cpu` crate's
+//! detection and reached only with its token of the features they are
+//! compiled for ([`Kernel`]; [`PackedRhs::with_kernel`] gives `None`
+//! where they are absent).
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -81,13 +85,13 @@ fn matmul_on(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, parallel
     assert!(dst.len() >= m * n, "destination too small");
     a.check();
     b.check();
-    let kernel = Kernel::detect();
-    if own_kernel_runs(kernel, a, n) {
+    let isa = Isa::detect();
+    if own_kernel_runs(isa.kernel(), a, n) {
         let threads = match parallelism {
             gemm::Parallelism::Rayon(t) => t,
             _ => 1,
         };
-        return own_product(&mut dst[..m * n], a, &PackedRhs::pack(b, kernel, false), accumulate, threads);
+        return own_product(&mut dst[..m * n], a, &PackedRhs::pack(b, isa, false), accumulate, threads);
     }
     gemm_product(dst, a, b, accumulate, parallelism);
 }
@@ -157,7 +161,8 @@ fn gemm_product(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, paral
 pub struct PackedRhs {
     k: usize,
     n: usize,
-    kernel: Kernel,
+    /// The kernel, with the proof of its CPU features.
+    isa: Isa,
     /// The panels (none for [`Kernel::Gemm`]).
     data: Vec<f32>,
     /// `B` unpacked, in its own orientation (column-major when its view was
@@ -179,27 +184,18 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs.
+    /// The fastest kernel this CPU runs: [`Kernel::Avx512`] where
+    /// `cpu::Avx512F::detect` finds AVX-512F (with the AVX2, FMA and F16C
+    /// that rustc enables with it), [`Kernel::Avx2`] where
+    /// `cpu::Avx2Fma::detect` finds AVX2 and FMA, else [`Kernel::Gemm`];
+    /// under the cap of `cpu::set_max_tier`.
     pub fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return Kernel::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Gemm
+        Isa::detect().kernel()
     }
 
-    /// Whether this CPU runs `self`.
+    /// Whether this CPU runs `self` (and the cap lets it).
     pub fn available(self) -> bool {
-        match self {
-            Kernel::Gemm => true,
-            Kernel::Avx512 => Kernel::detect() == Kernel::Avx512,
-            Kernel::Avx2 => Kernel::detect() != Kernel::Gemm,
-        }
+        Isa::of(self).is_some()
     }
 
     /// Columns per panel.
@@ -212,22 +208,63 @@ impl Kernel {
     }
 }
 
+/// A [`Kernel`] with the `cpu` token of the features its code enables:
+/// what [`own_product`] matches on, so that no kernel runs without them.
+#[derive(Clone, Copy, Debug)]
+enum Isa {
+    Gemm,
+    Avx512(cpu::Avx512F),
+    Avx2(cpu::Avx2Fma),
+}
+
+impl Isa {
+    /// [`Kernel::detect`]'s kernel, with its token.
+    fn detect() -> Isa {
+        if let Some(t) = cpu::Avx512F::detect() {
+            Isa::Avx512(t)
+        } else if let Some(t) = cpu::Avx2Fma::detect() {
+            Isa::Avx2(t)
+        } else {
+            Isa::Gemm
+        }
+    }
+
+    /// `kernel` with its token, if this CPU runs it (under the cap).
+    fn of(kernel: Kernel) -> Option<Isa> {
+        match kernel {
+            Kernel::Gemm => Some(Isa::Gemm),
+            Kernel::Avx512 => cpu::Avx512F::detect().map(Isa::Avx512),
+            Kernel::Avx2 => cpu::Avx2Fma::detect().map(Isa::Avx2),
+        }
+    }
+
+    fn kernel(self) -> Kernel {
+        match self {
+            Isa::Gemm => Kernel::Gemm,
+            Isa::Avx512(_) => Kernel::Avx512,
+            Isa::Avx2(_) => Kernel::Avx2,
+        }
+    }
+}
+
 impl PackedRhs {
     /// Packs `b` for this CPU's fastest kernel.
     pub fn new(b: Mat<'_>) -> Self {
-        Self::with_kernel(b, Kernel::detect())
+        Self::pack(b, Isa::detect(), true)
     }
 
-    /// Packs `b` for `kernel` (which this CPU must run).
-    pub fn with_kernel(b: Mat<'_>, kernel: Kernel) -> Self {
-        Self::pack(b, kernel, true)
+    /// Packs `b` for `kernel`, or `None` where this CPU lacks the features
+    /// its code is compiled for (or `cpu::set_max_tier` hides them): to
+    /// compare the kernels in one run.
+    pub fn with_kernel(b: Mat<'_>, kernel: Kernel) -> Option<Self> {
+        Isa::of(kernel).map(|isa| Self::pack(b, isa, true))
     }
 
     /// Packs `b`; keeps it unpacked too when `plain` (for the products an
     /// own kernel does not run: a product that has checked
     /// [`own_kernel_runs`] needs none).
-    fn pack(b: Mat<'_>, kernel: Kernel, plain: bool) -> Self {
-        assert!(kernel.available(), "the {kernel:?} kernel needs a CPU feature this one lacks");
+    fn pack(b: Mat<'_>, isa: Isa, plain: bool) -> Self {
+        let kernel = isa.kernel();
         b.check();
         let (k, n) = (b.rows, b.cols);
         let transposed = b.cs != 1;
@@ -253,12 +290,12 @@ impl PackedRhs {
                 data.resize(data.len() + nr - cols, 0.0);
             }
         }
-        Self { k, n, kernel, data, plain, transposed }
+        Self { k, n, isa, data, plain, transposed }
     }
 
     /// The kernel it runs on.
     pub fn kernel(&self) -> Kernel {
-        self.kernel
+        self.isa.kernel()
     }
 }
 
@@ -283,25 +320,23 @@ pub fn matmul_packed(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: boo
 impl PackedRhs {
     /// Whether the packed kernel computes `a * self` ([`own_kernel_runs`]).
     fn runs(&self, a: Mat<'_>) -> bool {
-        own_kernel_runs(self.kernel, a, self.n)
+        own_kernel_runs(self.kernel(), a, self.n)
     }
 }
 
 /// Runs `f` compiled for the widest vectors this CPU has (AVX-512F, else
-/// AVX2), for the element-wise loops around the products: `f` and what it
-/// inlines are vectorized 16 or 8 floats wide instead of SSE's 4. The
-/// operations and their order are the same (Rust never contracts a
-/// multiply and an add), so the results are the same bits.
+/// AVX2: `cpu`'s tokens and their `vectorize`), for the element-wise loops
+/// around the products: `f` and what it inlines are vectorized 16 or 8
+/// floats wide instead of SSE's 4. The operations and their order are the
+/// same (Rust never contracts a multiply and an add), so the results are
+/// the same bits.
 #[inline(always)]
 pub fn widest<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the features each wrapper enables were detected.
-    unsafe {
-        match Kernel::detect() {
-            Kernel::Avx512 => return x86::run_avx512(f),
-            Kernel::Avx2 => return x86::run_avx2(f),
-            Kernel::Gemm => {}
-        }
+    if let Some(t) = cpu::Avx512F::detect() {
+        return t.vectorize(f);
+    }
+    if let Some(t) = cpu::Avx2::detect() {
+        return t.vectorize(f);
     }
     f()
 }
@@ -328,7 +363,7 @@ fn gemm_depth_block(m: usize, n: usize, k: usize) -> usize {
 fn own_product(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool, threads: usize) {
     let (m, n, k) = (a.rows, b.n, b.k);
     let kc = gemm_depth_block(m, n, k);
-    let tile = if b.kernel == Kernel::Avx512 { 12 } else { 6 };
+    let tile = if b.kernel() == Kernel::Avx512 { 12 } else { 6 };
     let parts = threads.min(m / tile).max(1);
     let per = m.div_ceil(parts).div_ceil(tile) * tile;
     let job = |(p, dst): (usize, &mut [f32])| {
@@ -336,8 +371,8 @@ fn own_product(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool, thr
         let rows = dst.len() / n;
         // SAFETY: rows `r0..r0 + rows` of `a` were bounds-checked with the
         // whole view; `dst` holds `rows n` floats; the panels hold
-        // `ceil(n / NR) k NR`; the kernel's CPU features were detected when
-        // `b` was packed.
+        // `ceil(n / NR) k NR`, packed for this kernel; the kernel's CPU
+        // features are proven by the token `b` holds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
             let transposed = a.cs != 1;
@@ -353,12 +388,12 @@ fn own_product(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool, thr
                 dst: dst.as_mut_ptr(),
                 accumulate,
             };
-            match (b.kernel, transposed) {
-                (Kernel::Avx512, false) => x86::product_avx512::<false>(&args),
-                (Kernel::Avx512, true) => x86::product_avx512::<true>(&args),
-                (Kernel::Avx2, false) => x86::product_avx2::<false>(&args),
-                (Kernel::Avx2, true) => x86::product_avx2::<true>(&args),
-                (Kernel::Gemm, _) => unreachable!(),
+            match (b.isa, transposed) {
+                (Isa::Avx512(t), false) => x86::product_avx512::<false>(t, &args),
+                (Isa::Avx512(t), true) => x86::product_avx512::<true>(t, &args),
+                (Isa::Avx2(t), false) => x86::product_avx2::<false>(t, &args),
+                (Isa::Avx2(t), true) => x86::product_avx2::<true>(t, &args),
+                (Isa::Gemm, _) => unreachable!(),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -372,301 +407,7 @@ fn own_product(dst: &mut [f32], a: Mat<'_>, b: &PackedRhs, accumulate: bool, thr
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::*;
-
-    /// One product's operands (see [`super::own_product`]): element
-    /// `(i, kk)` of `a` is at `a + i lda + kk` (or `a + i + kk lda` when
-    /// transposed), `dst` is `m x n` row-major, and each output is summed
-    /// in chains of `kc` depths, each added to `dst` as `gemm` does.
-    pub struct Args {
-        pub a: *const f32,
-        pub lda: usize,
-        pub m: usize,
-        pub k: usize,
-        pub kc: usize,
-        pub n: usize,
-        pub panels: *const f32,
-        pub dst: *mut f32,
-        pub accumulate: bool,
-    }
-
-    /// A SIMD register of `LANES` floats; a tile is `MR` rows of two.
-    trait Lanes: Copy {
-        const LANES: usize;
-        const MR: usize;
-        unsafe fn zero() -> Self;
-        unsafe fn load(p: *const f32) -> Self;
-        unsafe fn splat(p: *const f32) -> Self;
-        unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
-        unsafe fn add(a: Self, b: Self) -> Self;
-        /// Loads the first `n` floats at `p` (the rest zero).
-        unsafe fn load_first(p: *const f32, n: usize) -> Self;
-        /// Stores the first `n` lanes at `p`.
-        unsafe fn store_first(self, p: *mut f32, n: usize);
-    }
-
-    /// One `Lanes` impl: the register type, its widths, and the intrinsic
-    /// (or expression) for each operation.
-    macro_rules! lanes {
-        ($t:ty, $lanes:literal, $mr:literal, $zero:ident, $load:ident, $fma:ident, $add:ident,
-         splat: |$p:ident| $splat:expr, first: |$q:ident, $n:ident| $load_first:expr, |$v:ident| $store_first:expr) => {
-            impl Lanes for $t {
-                const LANES: usize = $lanes;
-                const MR: usize = $mr;
-                #[inline(always)]
-                unsafe fn zero() -> Self {
-                    $zero()
-                }
-                #[inline(always)]
-                unsafe fn load(p: *const f32) -> Self {
-                    $load(p)
-                }
-                #[inline(always)]
-                unsafe fn splat($p: *const f32) -> Self {
-                    $splat
-                }
-                #[inline(always)]
-                unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-                    $fma(a, b, c)
-                }
-                #[inline(always)]
-                unsafe fn add(a: Self, b: Self) -> Self {
-                    $add(a, b)
-                }
-                #[inline(always)]
-                unsafe fn load_first($q: *const f32, $n: usize) -> Self {
-                    $load_first
-                }
-                #[inline(always)]
-                unsafe fn store_first(self, $q: *mut f32, $n: usize) {
-                    let $v = self;
-                    $store_first
-                }
-            }
-        };
-    }
-
-    lanes!(__m512, 16, 12, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps,
-        splat: |p| _mm512_set1_ps(*p),
-        first: |p, n| _mm512_maskz_loadu_ps(mask16(n), p), |v| _mm512_mask_storeu_ps(p, mask16(n), v));
-
-    lanes!(__m256, 8, 6, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_add_ps,
-        splat: |p| _mm256_broadcast_ss(&*p),
-        first: |p, n| _mm256_maskload_ps(p, mask8(n)), |v| _mm256_maskstore_ps(p, mask8(n), v));
-
-    #[inline(always)]
-    fn mask16(n: usize) -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn mask8(n: usize) -> __m256i {
-        let n = n.min(8) as i32;
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-    }
-
-    /// One depth block: where it starts, how deep, and whether it adds to
-    /// `dst` (every block but a first one that overwrites).
-    #[derive(Clone, Copy)]
-    struct Depth {
-        k0: usize,
-        len: usize,
-        add: bool,
-    }
-
-    /// Rows `row..row + R` (their packed block at `ap`: `R` of each
-    /// depth's `MR` floats), columns `col..` of one panel, over one depth
-    /// block: `R x 2 LANES` accumulators, the FMA chain over the depths in
-    /// order from zero, then one addition to `dst`.
-    ///
-    /// With `P` the rows are packed (element `(i, kk)` at `ap + kk MR +
-    /// i`); without, `ap` is row `row` of a row-major `a` at depth `k0`.
-    #[inline(always)]
-    unsafe fn tile<V: Lanes, const P: bool, const R: usize>(
-        g: &Args,
-        row: usize,
-        ap: *const f32,
-        panel: *const f32,
-        col: usize,
-        d: Depth,
-    ) {
-        let nr = 2 * V::LANES;
-        let (ks, is) = if P { (V::MR, 1) } else { (1, g.lda) };
-        // The outputs are read (or first written) after the depth loop:
-        // ask for their lines now, so that a miss overlaps the arithmetic
-        // (a hint past the end of `dst` is harmless: nothing is dereferenced).
-        for i in 0..R {
-            let out = g.dst.wrapping_add((row + i) * g.n + col) as *const i8;
-            _mm_prefetch::<_MM_HINT_T0>(out);
-            _mm_prefetch::<_MM_HINT_T0>(out.wrapping_add(4 * nr - 4));
-        }
-        let mut acc = [[V::zero(); 2]; R];
-        let panel = panel.add(d.k0 * nr);
-        for kk in 0..d.len {
-            let b0 = V::load(panel.add(kk * nr));
-            let b1 = V::load(panel.add(kk * nr + V::LANES));
-            for (i, acc) in acc.iter_mut().enumerate() {
-                let ai = V::splat(ap.add(kk * ks + i * is));
-                acc[0] = V::fma(ai, b0, acc[0]);
-                acc[1] = V::fma(ai, b1, acc[1]);
-            }
-        }
-        let cols = (g.n - col).min(nr);
-        for (i, acc) in acc.iter().enumerate() {
-            let out = g.dst.add((row + i) * g.n + col);
-            for (h, &v) in acc.iter().enumerate() {
-                let lo = h * V::LANES;
-                if cols <= lo {
-                    break;
-                }
-                let w = cols - lo;
-                let v = if d.add { V::add(V::load_first(out.add(lo), w), v) } else { v };
-                v.store_first(out.add(lo), w);
-            }
-        }
-    }
-
-    /// Rows per block: a block of `a` stays in L2 while every panel passes.
-    const BLOCK_TILES: usize = 8;
-
-    thread_local! {
-        /// Each thread's packed block of `a`, reused from product to product.
-        static PACKED_A: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-    }
-
-    /// Copies rows `r0..r1`, depths `d` of a transposed `a` into `out`: for
-    /// each tile of `mr` rows, each depth's `mr` floats in a row (depths
-    /// `lda` apart would crowd a few L1 sets). Read depth by depth, each a
-    /// contiguous run of the block's rows.
-    #[inline(always)]
-    unsafe fn pack_a(g: &Args, r0: usize, r1: usize, d: Depth, mr: usize, out: &mut [f32]) {
-        let tiles = (r1 - r0).div_ceil(mr);
-        for kk in 0..d.len {
-            let src = g.a.add(r0 + (d.k0 + kk) * g.lda);
-            for t in 0..tiles {
-                let rows = (r1 - r0 - t * mr).min(mr);
-                let dst = out.as_mut_ptr().add(t * mr * d.len + kk * mr);
-                std::ptr::copy_nonoverlapping(src.add(t * mr), dst, rows);
-            }
-        }
-    }
-
-    /// Rows of a block: for a transposed `a`, as many as keep its packed
-    /// block within about 1 MiB of L2 (each depth then one contiguous read,
-    /// and `B`'s panels read once a depth block); otherwise `BLOCK_TILES`
-    /// tiles.
-    #[inline(always)]
-    fn block_rows<const T: bool>(mr: usize, kc: usize) -> usize {
-        if T {
-            ((1 << 18) / kc.max(1)).max(mr) / mr * mr
-        } else {
-            BLOCK_TILES * mr
-        }
-    }
-
-    /// Depth blocks in order; in each, blocks of rows (packed), every
-    /// panel, whole tiles of `V::MR` rows then one tile of the rest.
-    #[inline(always)]
-    unsafe fn product<V: Lanes, const T: bool>(g: &Args) {
-        let nr = 2 * V::LANES;
-        // Not a closure: the kernel must inline into its target-feature caller.
-        let mut buf = PACKED_A.take();
-        let block = block_rows::<T>(V::MR, g.kc.min(g.k));
-        let need = if T { block.min(g.m.div_ceil(V::MR) * V::MR) * g.kc.min(g.k) } else { 0 };
-        if buf.len() < need {
-            buf.resize(need, 0.0);
-        }
-        let mut k0 = 0;
-        while k0 < g.k {
-            let d = Depth { k0, len: g.kc.min(g.k - k0), add: g.accumulate || k0 > 0 };
-            let mut r0 = 0;
-            while r0 < g.m {
-                let r1 = (r0 + block).min(g.m);
-                // A transposed `a` is packed; a row-major one is read in place.
-                if T {
-                    pack_a(g, r0, r1, d, V::MR, &mut buf);
-                }
-                for p in 0..g.n.div_ceil(nr) {
-                    let panel = g.panels.add(p * g.k * nr);
-                    let mut row = r0;
-                    while row < r1 {
-                        let ap = if T { buf.as_ptr().add((row - r0) * d.len) } else { g.a.add(row * g.lda + d.k0) };
-                        match r1 - row {
-                            r if r >= V::MR => full::<V, T>(g, row, ap, panel, p * nr, d),
-                            r => rest::<V, T>(g, row, r, ap, panel, p * nr, d),
-                        }
-                        row += V::MR;
-                    }
-                }
-                r0 = r1;
-            }
-            k0 += d.len;
-        }
-        PACKED_A.set(buf);
-    }
-
-    #[inline(always)]
-    unsafe fn full<V: Lanes, const P: bool>(
-        g: &Args,
-        row: usize,
-        ap: *const f32,
-        panel: *const f32,
-        col: usize,
-        d: Depth,
-    ) {
-        if V::MR == 12 {
-            tile::<V, P, 12>(g, row, ap, panel, col, d)
-        } else {
-            tile::<V, P, 6>(g, row, ap, panel, col, d)
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn rest<V: Lanes, const P: bool>(
-        g: &Args,
-        row: usize,
-        rows: usize,
-        ap: *const f32,
-        panel: *const f32,
-        col: usize,
-        d: Depth,
-    ) {
-        macro_rules! rows {
-            ($($r:literal)*) => {
-                match rows {
-                    $($r if $r < V::MR => tile::<V, P, $r>(g, row, ap, panel, col, d),)*
-                    _ => {}
-                }
-            };
-        }
-        rows!(1 2 3 4 5 6 7 8 9 10 11);
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn run_avx512<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn product_avx512<const T: bool>(g: &Args) {
-        product::<__m512, T>(g)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn product_avx2<const T: bool>(g: &Args) {
-        product::<__m256, T>(g)
-    }
-}
+mod x86;
 
 #[cfg(test)]
 mod tests {
@@ -736,7 +477,7 @@ mod tests {
                 for (am, bm) in
                     lefts.into_iter().flat_map(|am| [(am, Mat::new(&b, k, n)), (am, Mat::new(&b, n, k).t())])
                 {
-                    let packed = PackedRhs::with_kernel(bm, kernel);
+                    let packed = PackedRhs::with_kernel(bm, kernel).expect("an available kernel");
                     assert_eq!(packed.kernel(), kernel);
                     for accumulate in [false, true] {
                         let start: Vec<f32> = (0..m * n).map(|i| (i % 11) as f32 * 0.3 - 1.0).collect();

@@ -1,0 +1,123 @@
+//! The kernels against plain sums and against the portable kernel.
+
+use super::*;
+
+#[test]
+fn dot_and_dot2_equal_the_plain_sums() {
+    let mut s = 12345u32;
+    let mut next = || {
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        s >> 8
+    };
+    for n in [0usize, 1, 3, 4, 7, 8, 9, 15, 16, 17, 150, 512] {
+        let w: std::vec::Vec<u8> = (0..2 * n).map(|_| next() as u8).collect();
+        let x: std::vec::Vec<i16> = (0..n).map(|_| next() as i16).collect();
+        let mut buf = PrepBuf::<512>::new();
+        let p = buf.prepare(&x);
+        let plain = |row: &[u8]| row.iter().zip(&x).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum::<i32>();
+        assert_eq!(dot(&w, p), plain(&w[..n]), "n {n}");
+        assert_eq!(dot2(&w, p), [plain(&w[..n]), plain(&w[n..])], "n {n}");
+    }
+}
+
+/// Rows of int4 values (each in `[-7, 7]`, all of one length `n`) packed
+/// by the format's rule, independently of the quantizer: byte `j` of
+/// group `g` holds columns `8g + j` (low nibble) and `8g + j + 4` (high),
+/// each row `4 * ceil(n / 8)` bytes.
+fn pack_q4_rows(rows: &[std::vec::Vec<i32>]) -> std::vec::Vec<u8> {
+    let n = rows.first().map_or(0, |r| r.len());
+    let rb = 4 * n.div_ceil(8);
+    let mut w = std::vec![0u8; rows.len() * rb];
+    for (r, row) in rows.iter().enumerate() {
+        for (k, &v) in row.iter().enumerate() {
+            let nib = (v as u8) & 0x0f;
+            w[r * rb + 4 * (k / 8) + k % 4] |= if k % 8 < 4 { nib } else { nib << 4 };
+        }
+    }
+    w
+}
+
+/// This target's kernel (on x86-64 hosts with AVX2, the SIMD one)
+/// against the portable one, on random rows and on the extremes, for
+/// every length to 300 at both widths. Under Miri both sides are the
+/// portable kernel, checked for undefined behaviour on lengths to 40
+/// (every partial group and tail; the full range took Miri 9 minutes).
+#[test]
+fn the_kernel_equals_the_portable_one() {
+    let longest = if cfg!(miri) { 40 } else { 300 };
+    let mut s = 99u32;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s
+    };
+    let mut buf = PrepBuf::<512>::new();
+    for n in 0..=longest {
+        for pattern in 0..3 {
+            let x: std::vec::Vec<i16> = (0..n)
+                .map(|_| match pattern {
+                    0 => next() as i16,
+                    1 => i16::MIN,
+                    _ => [i16::MIN, i16::MAX][(next() & 1) as usize],
+                })
+                .collect();
+            let w8: std::vec::Vec<u8> = (0..2 * n)
+                .map(|_| match pattern {
+                    0 => (next() as i8).max(-127) as u8,
+                    1 => (-127i8) as u8,
+                    _ => [127u8, (-127i8) as u8][(next() & 1) as usize],
+                })
+                .collect();
+            let rows4: std::vec::Vec<std::vec::Vec<i32>> = (0..2)
+                .map(|_| {
+                    (0..n)
+                        .map(|_| match pattern {
+                            0 => (next() % 15) as i32 - 7,
+                            1 => -7,
+                            _ => [7, -7][(next() & 1) as usize],
+                        })
+                        .collect()
+                })
+                .collect();
+            let w4 = pack_q4_rows(&rows4);
+            let p = buf.prepare(&x);
+            assert_eq!(dot2(&w8, p), dot2_portable(&w8, &x, 8), "int8, n {n}, pattern {pattern}");
+            let w8x4 = [&w8[..], &w8[..]].concat();
+            let rb4 = w4.len() / 2;
+            let w4x4 = [&w4[..], &w4[rb4..], &w4[..rb4], &w4[..]].concat();
+            let (p8, p4) = (dot2_portable(&w8, &x, 8), dot2_portable(&w4, &x, 4));
+            assert_eq!(dot4(&w8x4, p), [p8[0], p8[1], p8[0], p8[1]], "int8 x4, n {n}, pattern {pattern}");
+            assert_eq!(dot4_q4(&w4x4, p), [p4[0], p4[1], p4[1], p4[0]], "int4 x4, n {n}, pattern {pattern}");
+            assert_eq!(dot2_q4(&w4, p), dot2_portable(&w4, &x, 4), "int4, n {n}, pattern {pattern}");
+        }
+    }
+}
+
+#[test]
+fn dot_q4_equals_the_plain_sums_of_the_nibbles() {
+    let mut s = 777u32;
+    let mut next = || {
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        s >> 8
+    };
+    for n in [1usize, 3, 4, 7, 8, 9, 15, 16, 17, 24, 150, 256] {
+        let rows: std::vec::Vec<std::vec::Vec<i32>> =
+            (0..2).map(|_| (0..n).map(|_| (next() % 15) as i32 - 7).collect()).collect();
+        let x: std::vec::Vec<i16> = (0..n).map(|k| if k % 5 == 0 { i16::MIN } else { next() as i16 }).collect();
+        let w = pack_q4_rows(&rows);
+        let mut buf = PrepBuf::<512>::new();
+        let p = buf.prepare(&x);
+        let plain = |row: &[i32]| row.iter().zip(&x).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
+        assert_eq!(dot_q4(&w, p), plain(&rows[0]), "n {n}");
+        assert_eq!(dot2_q4(&w, p), [plain(&rows[0]), plain(&rows[1])], "n {n}");
+    }
+}
+
+/// The test build detects the CPU (the dev-dependency on `cpu/std`), so
+/// that the tests above compare the AVX2 kernels where the CPU has them.
+#[test]
+fn the_tests_run_the_simd_kernels_where_the_cpu_has_them() {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    assert_eq!(cpu::Avx2::detect().is_some(), std::is_x86_feature_detected!("avx2"));
+}
