@@ -1,7 +1,8 @@
 //! The kernel battery: a digest the firmware prints and the QEMU test
 //! compares with the host's.
 
-use super::{dot, dot2, dot2_q4, dot4, dot4_q4, PrepBuf};
+use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4};
+use super::layout::PrepBuf;
 
 /// A digest of [`dot`] and [`dot2`] over a fixed battery of rows and
 /// vectors: every length from 0 to 40, then 96, 150 and 512 columns, with

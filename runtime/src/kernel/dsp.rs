@@ -1,7 +1,7 @@
 //! The Cortex-M4/M7 (ARMv7E-M) int8 kernels: `SXTB16`/`SMLAD` loops in
 //! inline assembly (see the parent module).
 
-use super::Prepared;
+use super::layout::Prepared;
 
 /// Two rows, `rows[..n]` and `rows[n..]` with `n = x.len()`, over
 /// their first `n4` columns (a multiple of 4). `x` is in the prepared

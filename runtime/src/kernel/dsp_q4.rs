@@ -1,7 +1,7 @@
 //! The Cortex-M4/M7 (ARMv7E-M) 4-bit kernels: `AND`/`SMLALD` loops in
 //! inline assembly (see the parent module).
 
-use super::Prepared;
+use super::layout::Prepared;
 
 // Eight columns of one 4-bit row: one LDR of eight weights, two LDRD of
 // the eight values, four ANDs and four SMLALD, 11 instructions for 8

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::fit::objective::Objective;
 use crate::fit::options::Plan;
 use crate::fit::run::Run;
-use crate::fit::stopping::{epoch_line, improves};
+use crate::fit::stopping::{epoch_line, improves, Stopping};
 use crate::metrics::EpochRecord;
 use crate::net::Network;
 use crate::progress::bar;
@@ -77,7 +77,7 @@ fn refresh_qat(net: &mut Network, bits: u8, k: usize, n: usize) {
 /// The whole run's remaining time at the pace of this process's `done`
 /// epochs so far (`elapsed` seconds): `left` epochs at most, the time limit
 /// if it comes first; patience may end it sooner.
-fn eta(elapsed: f64, done: usize, left: usize, stop: crate::fit::Stopping) -> String {
+fn eta(elapsed: f64, done: usize, left: usize, stop: Stopping) -> String {
     if left == 0 || done == 0 {
         return String::new();
     }
