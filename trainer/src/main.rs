@@ -359,6 +359,7 @@ fn write_test_texts(out: &std::path::Path, texts: &[trainer::data::Text], classe
 /// the integer model (the exported one, or one quantized in memory).
 fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyhow::Result<()> {
     let corpus = trainer::data::read_corpus(&cfg.data, &cfg.corpus)?;
+    let cfg = &charlm::fit_to_corpus(cfg, &corpus);
     if !run.quiet {
         eprintln!(
             "{} characters: {} training, {} validation; charset of {} bytes",
@@ -367,6 +368,7 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
             corpus.valid.len(),
             corpus.charset.len()
         );
+        eprintln!("{}", cfg.chosen.as_deref().unwrap_or_default());
     }
     let summary = charlm::train_charlm_on(cfg, &run.options(), &corpus).context("charlm training failed")?;
     report(&summary, &cfg.out);

@@ -27,12 +27,12 @@ fn cfg(out: &std::path::Path, epochs: usize) -> CharLmConfig {
         data,
         corpus: CorpusArgs::default(),
         out: out.to_owned(),
-        streams: 4,
+        streams: Some(4),
         window: 10,
-        embed_dim: 4,
-        hidden: 8,
-        layers: 1,
-        dropout: 0.1,
+        embed_dim: Some(4),
+        hidden: Some(8),
+        layers: Some(1),
+        dropout: Some(0.1),
         opts: TrainOptions {
             lr: Some(1e-2),
             schedule: Some(LrSchedule::Cosine),
@@ -45,6 +45,7 @@ fn cfg(out: &std::path::Path, epochs: usize) -> CharLmConfig {
             ..TrainOptions::default()
         },
         random_offsets: true,
+        chosen: None,
     }
 }
 
@@ -171,7 +172,7 @@ fn init_and_qat_fine_tune_on_the_export_grid() {
     // --init needs the same shape.
     let other = common::temp_dir("qat-other");
     let err = train::train_charlm_on(
-        &CharLmConfig { hidden: 9, ..with(cfg(&other, 1), |o| o.init = Some(best)) },
+        &CharLmConfig { hidden: Some(9), ..with(cfg(&other, 1), |o| o.init = Some(best)) },
         &quiet(),
         &c,
     )

@@ -110,14 +110,15 @@ fn charlm_cfg(dir: &std::path::Path, out: &std::path::Path) -> CharLmConfig {
         data: dir.join("pg2265.txt"),
         corpus: data::CorpusArgs::hamlet(),
         out: out.to_owned(),
-        streams: 32,
+        streams: Some(32),
         window: 100,
-        embed_dim: 0,
-        hidden: 128,
-        layers: 1,
-        dropout: 0.5,
+        embed_dim: Some(0),
+        hidden: Some(128),
+        layers: Some(1),
+        dropout: Some(0.5),
         opts: TrainOptions { epochs: Some(12), patience: Some(3), ..TrainOptions::default() },
         random_offsets: false,
+        chosen: None,
     }
 }
 
@@ -171,7 +172,7 @@ fn interrupted_and_resumed_run_equals_uninterrupted() {
         return;
     };
     let small = |out: &std::path::Path, epochs| CharLmConfig {
-        hidden: 32,
+        hidden: Some(32),
         window: 50,
         opts: TrainOptions { epochs: Some(epochs), patience: Some(100), ..TrainOptions::default() },
         ..charlm_cfg(&dir, out)

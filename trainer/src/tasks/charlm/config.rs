@@ -21,24 +21,26 @@ pub struct CharLmConfig {
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/charlm")]
     pub out: PathBuf,
-    /// Parallel streams (batch rows).
-    #[arg(long, default_value_t = 64)]
-    pub streams: usize,
+    /// Parallel streams (batch rows) [default: 32 from the corpus; 64
+    /// unfitted].
+    #[arg(long)]
+    pub streams: Option<usize>,
     /// Steps per truncated-BPTT window.
     #[arg(long, default_value_t = 100)]
     pub window: usize,
-    /// Embedding width (0 = one-hot input).
-    #[arg(long, default_value_t = 0)]
-    pub embed_dim: usize,
-    /// LSTM hidden width.
-    #[arg(long, default_value_t = 128)]
-    pub hidden: usize,
-    /// Stacked LSTM layers.
-    #[arg(long, default_value_t = 1)]
-    pub layers: usize,
-    /// Dropout after each LSTM layer.
-    #[arg(long, default_value_t = 0.5)]
-    pub dropout: f32,
+    /// Embedding width, 0 = one-hot input [default: from the corpus, 16].
+    #[arg(long)]
+    pub embed_dim: Option<usize>,
+    /// LSTM hidden width [default: from the corpus, 128].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Stacked LSTM layers [default: from the corpus: 2 from 50,000
+    /// characters on, else 1].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Dropout after each LSTM layer [default: from the corpus, 0.25].
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// The training options both tasks share.
     #[command(flatten)]
     #[serde(flatten)]
@@ -47,9 +49,42 @@ pub struct CharLmConfig {
     /// [0, --window): the windows' boundaries move from epoch to epoch.
     #[arg(long)]
     pub random_offsets: bool,
+    /// What the defaults chosen from the corpus were and why (filled by the
+    /// run, recorded in `metrics.json`).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
+}
+
+/// A language model's shape: the flags, each absent one from the corpus
+/// ([`crate::tasks::charlm::defaults`]) or, unfitted, these.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shape {
+    /// Embedding width (0: one-hot).
+    pub embed_dim: usize,
+    /// LSTM width.
+    pub hidden: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Dropout after each layer.
+    pub dropout: f32,
+    /// Parallel streams.
+    pub streams: usize,
 }
 
 impl CharLmConfig {
+    /// The shape: each flag given, else the unfitted defaults (one-hot
+    /// input, one layer of 128, dropout 0.5, 64 streams).
+    pub fn shape(&self) -> Shape {
+        Shape {
+            embed_dim: self.embed_dim.unwrap_or(0),
+            hidden: self.hidden.unwrap_or(128),
+            layers: self.layers.unwrap_or(1),
+            dropout: self.dropout.unwrap_or(0.5),
+            streams: self.streams.unwrap_or(64),
+        }
+    }
+
     /// A language model's training values: what an option not given takes.
     pub fn defaults() -> Training {
         Training {

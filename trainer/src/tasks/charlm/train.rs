@@ -8,33 +8,35 @@ use crate::error::{Error, Result};
 use crate::fit::{fit, train_json, Run, RunOptions, Summary};
 use crate::net::{NetConfig, Readout, Task};
 use crate::tasks::charlm::config::CharLmConfig;
+use crate::tasks::charlm::defaults::fit_to_corpus;
 use crate::tasks::charlm::objective::CharLmObjective;
 use crate::tasks::charlm::windows::charlm_windows;
 
 /// Trains the character language model.
 pub fn train_charlm(cfg: &CharLmConfig, opts: &RunOptions) -> Result<Summary> {
     let corpus = data::read_corpus(&cfg.data, &cfg.corpus)?;
-    train_charlm_on(cfg, opts, &corpus)
+    train_charlm_on(&fit_to_corpus(cfg, &corpus), opts, &corpus)
 }
 
 /// Trains the character language model on a prepared corpus.
 pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &CharCorpus) -> Result<Summary> {
-    if cfg.streams == 0 || cfg.window == 0 {
+    let shape = cfg.shape();
+    if shape.streams == 0 || cfg.window == 0 {
         return Err(Error::Config("--streams and --window must be positive".into()));
     }
-    if corpus.train.len() < cfg.streams + 1 {
+    if corpus.train.len() < shape.streams + 1 {
         return Err(Error::Empty {
             path: cfg.data.clone(),
-            what: format!("a training text for {} streams", cfg.streams),
+            what: format!("a training text for {} streams", shape.streams),
         });
     }
     let v = corpus.charset.len();
     let net_cfg = NetConfig {
         vocab: v,
-        embed_dim: cfg.embed_dim,
-        hidden: cfg.hidden,
-        layers: cfg.layers,
-        dropout: cfg.dropout,
+        embed_dim: shape.embed_dim,
+        hidden: shape.hidden,
+        layers: shape.layers,
+        dropout: shape.dropout,
         outputs: v,
         readout: Readout::EveryStep,
     };
@@ -47,13 +49,13 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &CharCorpu
         random_offsets: cfg.random_offsets,
         windows: Vec::new(),
         valid: &corpus.valid,
-        streams: cfg.streams,
+        streams: shape.streams,
         vocab: v,
         seed: t.seed,
         state: None,
         dropout: StdRng::seed_from_u64(0),
     };
-    let plan = t.plan(charlm_windows(&corpus.train, cfg.streams, cfg.window).len() as u64);
+    let plan = t.plan(charlm_windows(&corpus.train, shape.streams, cfg.window).len() as u64);
     run.keep_from = plan.keep_from;
     let title =
         if cfg.corpus.start_marker.as_deref() == Some(data::HAMLET_MARKER) { "Hamlet char LM" } else { "char LM" };

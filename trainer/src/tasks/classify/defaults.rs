@@ -46,9 +46,11 @@ impl DataStats {
     }
 }
 
-/// The defaults for a training part: sizes, and the epoch budget.
+/// The defaults for a training part: sizes, the rate and the epoch budget.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Choice {
+    /// Adam's peak rate.
+    pub lr: f32,
     /// Vocabulary, widths, dropout, word dropout, distillation.
     pub sizes: Sizes,
     /// Maximum epochs (patience on validation stops before).
@@ -65,7 +67,7 @@ pub fn choose(stats: &DataStats) -> (Choice, String) {
     let mean = stats.tokens / stats.texts.max(1);
     if stats.texts >= LARGE {
         let why = format!("{} training texts: the IMDb recipe's sizes", stats.texts);
-        return (Choice { sizes: Sizes::IMDB, epochs: 5, patience: 5 }, why);
+        return (Choice { sizes: Sizes::IMDB, lr: 3e-3, epochs: 5, patience: 5 }, why);
     }
     // Every token seen twice, up to the recipe's 8,000 (a token seen once
     // teaches nothing that generalises).
@@ -77,12 +79,13 @@ pub fn choose(stats: &DataStats) -> (Choice, String) {
         hidden: if small { 32 } else { 64 },
         dropout: 0.5,
         word_dropout: 0.2,
-        distill: 0.5,
+        distill: 0.8,
     };
+    let (lr, epochs, patience) = (1e-2, 60, 10);
     let why = format!(
         "{} training texts of {mean} tokens on average, {} classes: vocabulary {} (tokens seen twice), embedding \
-         {}, LSTM {}, dropout {}, word dropout {}, distillation {} from the bag-of-words baseline; up to {} \
-         epochs, patience {}",
+         {}, LSTM {}, dropout {}, word dropout {}, distillation {} from the bag-of-words baseline, lr {lr}, up to \
+         {epochs} epochs, patience {patience}",
         stats.texts,
         stats.classes,
         sizes.vocab,
@@ -91,10 +94,8 @@ pub fn choose(stats: &DataStats) -> (Choice, String) {
         sizes.dropout,
         sizes.word_dropout,
         sizes.distill,
-        60,
-        10
     );
-    (Choice { sizes, epochs: 60, patience: 10 }, why)
+    (Choice { sizes, lr, epochs, patience }, why)
 }
 
 /// `cfg` with every size it leaves open, and the epoch budget, chosen from
@@ -109,6 +110,7 @@ pub fn fit_to_data(cfg: &ClassifierConfig, d: &ClassifierData) -> ClassifierConf
     out.dropout = cfg.dropout.or(Some(c.sizes.dropout));
     out.word_dropout = cfg.word_dropout.or(Some(c.sizes.word_dropout));
     out.distill = cfg.distill.or(Some(c.sizes.distill));
+    out.opts.lr = cfg.opts.lr.or(Some(c.lr));
     out.opts.epochs = cfg.opts.epochs.or(Some(c.epochs));
     out.opts.patience = cfg.opts.patience.or(Some(c.patience));
     let given = [
@@ -118,6 +120,7 @@ pub fn fit_to_data(cfg: &ClassifierConfig, d: &ClassifierData) -> ClassifierConf
         ("--dropout", cfg.dropout.is_some()),
         ("--word-dropout", cfg.word_dropout.is_some()),
         ("--distill", cfg.distill.is_some()),
+        ("--lr", cfg.opts.lr.is_some()),
         ("--epochs", cfg.opts.epochs.is_some()),
         ("--patience", cfg.opts.patience.is_some()),
     ];
