@@ -70,7 +70,7 @@ fn random(name: &str, kind: ModelKind, dims: Dims, pooling: Pooling, max_tokens:
 /// Build the firmware for `board` with these models; the ELF's path.
 fn build(board: Board, classifier: Option<&Path>, charlm: Option<&Path>) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    firmware::build(board, Models { classifier: classifier, charlm }).unwrap_or_else(|e| panic!("{e:#}"))
+    firmware::build(board, Models { classifier, charlm }).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Run the firmware; the error carries its stderr.

@@ -243,7 +243,7 @@ enum CharLmAction {
     #[command(mut_args(CharLmConfig::defaults().with_defaults_shown()))]
     Train {
         #[command(flatten)]
-        cfg: CharLmConfig,
+        cfg: Box<CharLmConfig>,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn the_epochs_follow_the_corpus_size() {
         // Hamlet: 160,000 training characters, 50 windows of 32 x 100.
-        assert_eq!(choose(160_000, 50), (Shape { embed_dim: 16, hidden: 128, layers: 2, dropout: 0.25, streams: 32 }, 150));
+        assert_eq!(
+            choose(160_000, 50),
+            (Shape { embed_dim: 16, hidden: 128, layers: 2, dropout: 0.25, streams: 32 }, 150)
+        );
         // A million characters: 312 windows, 40 epochs (12,480 steps).
         assert_eq!(choose(1_000_000, 312).1, 40);
         assert_eq!(choose(600_000, 187).1, 53);
