@@ -20,7 +20,8 @@
 //! - [`fit`]: the options both tasks share and the one training loop;
 //! - [`tasks`]: the classifier and the language model, each an objective,
 //!   batches and evaluation on that loop;
-//! - [`float`] (a checkpoint to a `FloatModel`), [`export`] (calibration
+//! - [`float`] (a checkpoint to a `FloatModel`), [`budget`] (the shape
+//!   that fits `--max-bytes`), [`export`] (calibration
 //!   and quantization), [`eval`], [`predict`], [`inspect`] (model files
 //!   through the runtime), [`bench`].
 #![deny(missing_docs)]
@@ -40,6 +41,7 @@ pub mod net;
 pub mod fit;
 pub mod tasks;
 pub mod float;
+pub mod budget;
 pub mod export;
 pub mod eval;
 pub mod predict;

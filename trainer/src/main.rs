@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use trainer::budget::{self, ByteSize};
 use trainer::data::CorpusArgs;
 use trainer::data::InputArgs;
 use trainer::export::Calibrate;
@@ -113,18 +114,69 @@ struct ExportAfter {
     /// integer runtime, and write the figures to `<out>/eval.json`.
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
-    /// Bits per embedding value of that file: 8, or 4 (two values a byte).
-    #[arg(long, default_value_t = 8)]
-    embed_bits: u8,
+    /// Bits per embedding value of that file: 8, or 4 (two values a byte)
+    /// [default: 8, or what --max-bytes needs].
+    #[arg(long)]
+    embed_bits: Option<u8>,
     /// Bits per LSTM weight of that file: 8, or 4 (two a byte, a scale per
-    /// row; the dense head stays at 8).
-    #[arg(long, default_value_t = 8)]
-    lstm_bits: u8,
+    /// row; the dense head stays at 8) [default: 8, or what --max-bytes
+    /// needs].
+    #[arg(long)]
+    lstm_bits: Option<u8>,
+    /// A flash budget for the model file (65536, 64KiB, 1MiB): the
+    /// vocabulary, widths and weight bits you do not give are chosen to fit
+    /// it (bits first, then a smaller vocabulary, then narrower layers).
+    /// The firmware's own code comes on top (about 77 KB on a Cortex-M4;
+    /// `cargo xtask size`).
+    #[arg(long, value_name = "BYTES")]
+    max_bytes: Option<ByteSize>,
 }
 
 impl ExportAfter {
     fn bits(&self) -> host::Bits {
-        host::Bits { embed: self.embed_bits, lstm: self.lstm_bits }
+        host::Bits { embed: self.embed_bits.unwrap_or(8), lstm: self.lstm_bits.unwrap_or(8) }
+    }
+
+    /// The bits and the sizes the user left free, fitted to `--max-bytes`
+    /// from the `start` shape; prints what it chose.
+    fn fit_budget(
+        &self,
+        start: budget::Fit,
+        fixed: budget::Fixed,
+        min_vocab: usize,
+        bytes: impl FnMut(&budget::Fit) -> trainer::Result<usize>,
+        quiet: bool,
+    ) -> anyhow::Result<Option<budget::Fit>> {
+        let Some(limit) = self.max_bytes else { return Ok(None) };
+        let fixed = budget::Fixed { embed_bits: self.embed_bits, lstm_bits: self.lstm_bits, ..fixed };
+        let f = budget::fit(limit, start, fixed, min_vocab, bytes)?;
+        if !quiet {
+            eprintln!(
+                "--max-bytes {}: vocabulary {}, embedding {}, LSTM {}, {}-bit embedding and {}-bit LSTM weights: a \
+                 model file of at most {} bytes (the firmware's code comes on top: about 77 KB on a Cortex-M4)",
+                limit.0, f.vocab, f.embed_dim, f.hidden, f.bits.embed, f.bits.lstm, f.bytes
+            );
+        }
+        Ok(Some(f))
+    }
+}
+
+/// Fails when a written model file is over the budget (the search makes
+/// sure it is not; this says so in the run).
+fn within_budget(after: &ExportAfter, bytes: usize) -> anyhow::Result<()> {
+    match after.max_bytes {
+        Some(limit) if bytes > limit.0 => {
+            anyhow::bail!("the model file is {bytes} bytes, over --max-bytes {}", limit.0)
+        }
+        Some(limit) => {
+            println!(
+                "model file {bytes} bytes, within --max-bytes {} ({:.1}%)",
+                limit.0,
+                100.0 * bytes as f64 / limit.0 as f64
+            );
+            Ok(())
+        }
+        None => Ok(()),
     }
 }
 
@@ -305,11 +357,39 @@ fn save_eval(out: &std::path::Path, e: &eval::Evaluation) -> anyhow::Result<()> 
 fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after: &ExportAfter) -> anyhow::Result<()> {
     let uses_test = eval_test || after.export.is_some();
     let d = classify::classifier_data(cfg, uses_test)?;
-    let cfg = &classify::fit_to_data(cfg, &d);
+    let mut fitted = classify::fit_to_data(cfg, &d);
+    if !run.quiet {
+        eprintln!("{}", fitted.chosen.as_deref().unwrap_or_default());
+    }
+    let mut bits = after.bits();
+    let s = fitted.sizes();
+    let start = budget::Fit { vocab: s.vocab, embed_dim: s.embed_dim, hidden: s.hidden, bits, bytes: 0 };
+    let fixed = budget::Fixed { vocab: cfg.vocab, embed_dim: cfg.embed_dim, hidden: cfg.hidden, ..Default::default() };
+    let outputs = classify::class_outputs(d.classes.len());
+    let stand_in = |f: &budget::Fit| {
+        let net = trainer::net::NetConfig {
+            vocab: f.vocab + 2,
+            embed_dim: f.embed_dim,
+            hidden: f.hidden,
+            layers: fitted.layers,
+            dropout: 0.0,
+            outputs,
+            readout: trainer::net::Readout::Pooled(fitted.pooling),
+        };
+        let task = budget::classifier_task(f.vocab, fitted.punctuation, fitted.max_tokens, &d.classes);
+        budget::file_bytes(&task, &net, f.bits)
+    };
+    if after.max_bytes.is_some() && s.vocab == 0 {
+        anyhow::bail!("--max-bytes needs a vocabulary (--vocab above 0)");
+    }
+    if let Some(f) = after.fit_budget(start, fixed, 100, stand_in, run.quiet)? {
+        (fitted.vocab, fitted.embed_dim, fitted.hidden, bits) =
+            (Some(f.vocab), Some(f.embed_dim), Some(f.hidden), f.bits);
+    }
+    let cfg = &fitted;
     let (words, train, valid) = classify::classifier_examples(cfg, &d)?;
     if !run.quiet {
         eprintln!("{}", d.split_line(words.vocab_size(), uses_test));
-        eprintln!("{}", cfg.chosen.as_deref().unwrap_or_default());
     }
     let test_reviews = &d.test;
     let test = if uses_test { trainer::data::examples(test_reviews, &words, cfg.max_tokens) } else { Vec::new() };
@@ -326,8 +406,9 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
     if let Some(file) = &after.export {
         let ckpt = Checkpoint::load(&summary.best)?;
         let calib = export::classifier_calibration(&d.calibration, &ckpt.meta.task);
-        let bytes = export::write_model(&ckpt, &summary.best, &calib, after.bits(), file)?;
+        let bytes = export::write_model(&ckpt, &summary.best, &calib, bits, file)?;
         println!("wrote {} ({} bytes)", file.display(), bytes.len());
+        within_budget(after, bytes.len())?;
         let mut e = eval::classifier_on(file, &bytes, test_reviews, Some(&ckpt), !run.quiet, 0)?;
         println!("{}", e.line());
         e.val_accuracy = summary.best_val_accuracy;
@@ -359,7 +440,29 @@ fn write_test_texts(out: &std::path::Path, texts: &[trainer::data::Text], classe
 /// the integer model (the exported one, or one quantized in memory).
 fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyhow::Result<()> {
     let corpus = trainer::data::read_corpus(&cfg.data, &cfg.corpus)?;
-    let cfg = &charlm::fit_to_corpus(cfg, &corpus);
+    let mut fitted = charlm::fit_to_corpus(cfg, &corpus);
+    let mut bits = after.bits();
+    let shape = fitted.shape();
+    let v = corpus.charset.len();
+    let start = budget::Fit { vocab: v, embed_dim: shape.embed_dim, hidden: shape.hidden, bits, bytes: 0 };
+    let fixed = budget::Fixed { vocab: Some(v), embed_dim: cfg.embed_dim, hidden: cfg.hidden, ..Default::default() };
+    let task = trainer::net::Task::CharLm { charset: corpus.charset.clone() };
+    let stand_in = |f: &budget::Fit| {
+        let net = trainer::net::NetConfig {
+            vocab: v,
+            embed_dim: f.embed_dim,
+            hidden: f.hidden,
+            layers: shape.layers,
+            dropout: 0.0,
+            outputs: v,
+            readout: trainer::net::Readout::EveryStep,
+        };
+        budget::file_bytes(&task, &net, f.bits)
+    };
+    if let Some(f) = after.fit_budget(start, fixed, v, stand_in, run.quiet)? {
+        (fitted.embed_dim, fitted.hidden, bits) = (Some(f.embed_dim), Some(f.hidden), f.bits);
+    }
+    let cfg = &fitted;
     if !run.quiet {
         eprintln!(
             "{} characters: {} training, {} validation; charset of {} bytes",
@@ -376,14 +479,15 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
     let calib = export::charlm_calibration(&corpus);
     let bytes = match &after.export {
         Some(file) => {
-            let bytes = export::write_model(&ckpt, &summary.best, &calib, after.bits(), file)?;
+            let bytes = export::write_model(&ckpt, &summary.best, &calib, bits, file)?;
             println!("wrote {} ({} bytes)", file.display(), bytes.len());
+            within_budget(after, bytes.len())?;
             let e = eval::charlm_on(file, &bytes, &corpus, Some(&float::to_float_model(&ckpt)))?;
             println!("{}", e.line());
             save_eval(&cfg.out, &e)?;
             bytes
         }
-        None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, after.bits())?,
+        None => export::quantize_checkpoint(&ckpt, &summary.best, &calib, bits)?,
     };
     let seed = cfg.training().seed;
     let sampler = runtime::Sampler::new(seed, 256, 5);
@@ -392,8 +496,8 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
     println!(
         "sample of the integer model ({}-bit embedding, {}-bit LSTM; `charlm generate --prime \"The \" --len 300 \
          --seed {} --top-k 5` prints the same):\n{}",
-        after.embed_bits,
-        after.lstm_bits,
+        bits.embed,
+        bits.lstm,
         seed,
         String::from_utf8_lossy(&text)
     );
