@@ -116,7 +116,7 @@ pub fn fit(
         // An even embedding width (a 4-bit table packs two values a byte).
         let e = match fixed.embed_dim {
             Some(e) => e,
-            None if start.embed_dim > 0 => (width(None, start.embed_dim, 4) + 1) / 2 * 2,
+            None if start.embed_dim > 0 => width(None, start.embed_dim, 4).div_ceil(2) * 2,
             None => 0,
         };
         let h = width(fixed.hidden, start.hidden, 8);
