@@ -102,8 +102,8 @@ mod tests {
         assert_eq!((f.hidden, f.embed_dim, f.layers, f.streams), (Some(64), Some(16), Some(1), Some(32)));
         let t = f.training();
         assert_eq!((t.lr, t.schedule, t.weight_drop), (1e-3, LrSchedule::Cosine, 0.2));
-        // 36,000 characters, 32 streams of 100: 11 windows, 150 epochs.
+        // 36,000 characters, 32 streams of 100: 12 windows (the last one short), 150 epochs.
         assert_eq!(t.epochs, 150);
-        assert!(f.chosen.unwrap().contains("36000 training characters, 11 windows"));
+        assert!(f.chosen.unwrap().contains("36000 training characters, 12 windows"));
     }
 }
