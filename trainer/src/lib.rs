@@ -23,7 +23,7 @@
 //! - [`float`] (a checkpoint to a `FloatModel`), [`budget`] (the shape
 //!   that fits `--max-bytes`), [`export`] (calibration
 //!   and quantization), [`eval`], [`predict`], [`inspect`] (model files
-//!   through the runtime), [`bench`].
+//!   through the runtime), [`mod@bench`].
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

@@ -8,7 +8,7 @@
 //!
 //! Layers, each using only those before it: [`tensor`] (the tensor type,
 //! the batch layout, shared copies), [`layers`] (embedding, dropout, dense,
-//! pooling), [`lstm`], [`loss`].
+//! pooling), [`loss`], [`mod@lstm`].
 
 pub mod tensor;
 
