@@ -251,7 +251,7 @@ enum ClassifyAction {
     },
     /// Train on labelled texts (validation and test carved out of them
     /// unless given; IMDb: its test split).
-    #[command(after_help = FORMATS, mut_args(ClassifierConfig::defaults().with_defaults_shown()))]
+    #[command(after_help = FORMATS, mut_args(ClassifierConfig::defaults().with_defaults_shown(classify::defaults::SHOWN)))]
     Train {
         #[command(flatten)]
         cfg: Box<ClassifierConfig>,
@@ -292,7 +292,7 @@ enum CharLmAction {
     },
     /// Train with truncated BPTT over stateful windows; ends with a sample
     /// from the integer model, as the device would print it.
-    #[command(mut_args(CharLmConfig::defaults().with_defaults_shown()))]
+    #[command(mut_args(CharLmConfig::defaults().with_defaults_shown(charlm::defaults::SHOWN)))]
     Train {
         #[command(flatten)]
         cfg: Box<CharLmConfig>,

@@ -181,10 +181,19 @@ impl Training {
     /// The help of the shared flags with these values as their defaults
     /// (`[default: X]` after each, as clap shows a default): a
     /// subcommand's `mut_args` takes it.
-    pub fn with_defaults_shown(&self) -> impl FnMut(clap::Arg) -> clap::Arg {
+    /// The flags in `chosen` show their text instead (a default the run
+    /// chooses from the data).
+    pub fn with_defaults_shown(
+        &self,
+        chosen: &'static [(&'static str, &'static str)],
+    ) -> impl FnMut(clap::Arg) -> clap::Arg {
         let t = self.clone();
         move |arg| {
-            let shown = match arg.get_id().as_str() {
+            let id = arg.get_id().as_str();
+            let shown = match id {
+                id if chosen.iter().any(|(c, _)| *c == id) => {
+                    chosen.iter().find(|(c, _)| *c == id).map_or(String::new(), |(_, text)| (*text).to_owned())
+                }
                 "lr" => t.lr.to_string(),
                 "schedule" => format!("{:?}", t.schedule).to_lowercase(),
                 "warmup" => t.warmup.to_string(),

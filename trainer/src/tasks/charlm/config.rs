@@ -21,24 +21,23 @@ pub struct CharLmConfig {
     /// Output directory (checkpoints, metrics, curves).
     #[arg(long, default_value = "runs/charlm")]
     pub out: PathBuf,
-    /// Parallel streams (batch rows) [default: 32 from the corpus; 64
-    /// unfitted].
+    /// Parallel streams (batch rows) [default: 32].
     #[arg(long)]
     pub streams: Option<usize>,
     /// Steps per truncated-BPTT window.
     #[arg(long, default_value_t = 100)]
     pub window: usize,
-    /// Embedding width, 0 = one-hot input [default: from the corpus, 16].
+    /// Embedding width, 0 = one-hot input [default: 16].
     #[arg(long)]
     pub embed_dim: Option<usize>,
-    /// LSTM hidden width [default: from the corpus, 128].
+    /// LSTM hidden width [default: 128].
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Stacked LSTM layers [default: from the corpus: 2 from 50,000
     /// characters on, else 1].
     #[arg(long)]
     pub layers: Option<usize>,
-    /// Dropout after each LSTM layer [default: from the corpus, 0.25].
+    /// Dropout after each LSTM layer [default: 0.25].
     #[arg(long)]
     pub dropout: Option<f32>,
     /// The training options both tasks share.
@@ -73,8 +72,9 @@ pub struct Shape {
 }
 
 impl CharLmConfig {
-    /// The shape: each flag given, else the unfitted defaults (one-hot
-    /// input, one layer of 128, dropout 0.5, 64 streams).
+    /// The shape: each flag given, else (for a configuration not fitted to
+    /// its corpus by [`crate::tasks::charlm::fit_to_corpus`], as the CLI's
+    /// always is) one-hot input, one layer of 128, dropout 0.5, 64 streams.
     pub fn shape(&self) -> Shape {
         Shape {
             embed_dim: self.embed_dim.unwrap_or(0),

@@ -12,6 +12,18 @@ use crate::fit::LrSchedule;
 use crate::tasks::charlm::config::{CharLmConfig, Shape};
 use crate::tasks::charlm::windows::charlm_windows;
 
+/// The training flags whose defaults [`fit_to_corpus`] sets, as `--help`
+/// shows them.
+pub const SHOWN: &[(&str, &str)] = &[
+    ("lr", "0.006"),
+    ("schedule", "cosine"),
+    ("warmup", "100"),
+    ("lr_floor", "0.0001"),
+    ("weight_drop", "0.2"),
+    ("epochs", "from the corpus size: about 10,000 steps, 40 to 150 epochs"),
+    ("patience", "the epochs"),
+];
+
 /// Training steps the epoch count aims at.
 const STEPS: usize = 10_000;
 

@@ -59,6 +59,14 @@ pub struct Choice {
     pub patience: usize,
 }
 
+/// The training flags whose defaults [`choose`] sets, as `--help` shows
+/// them.
+pub const SHOWN: &[(&str, &str)] = &[
+    ("lr", "from the data: 0.01 below 20,000 training texts, 0.003 from 20,000 on"),
+    ("epochs", "from the data: 60 below 20,000 training texts, 5 from 20,000 on"),
+    ("patience", "from the data: 10 below 20,000 training texts, 5 from 20,000 on"),
+];
+
 /// Training parts of at least this many texts get the IMDb recipe.
 pub const LARGE: usize = 20_000;
 
