@@ -367,15 +367,8 @@ fn classify_train(cfg: &ClassifierConfig, run: &RunArgs, eval_test: bool, after:
     let fixed = budget::Fixed { vocab: cfg.vocab, embed_dim: cfg.embed_dim, hidden: cfg.hidden, ..Default::default() };
     let outputs = classify::class_outputs(d.classes.len());
     let stand_in = |f: &budget::Fit| {
-        let net = trainer::net::NetConfig {
-            vocab: f.vocab + 2,
-            embed_dim: f.embed_dim,
-            hidden: f.hidden,
-            layers: fitted.layers,
-            dropout: 0.0,
-            outputs,
-            readout: trainer::net::Readout::Pooled(fitted.pooling),
-        };
+        let sized = ClassifierConfig { embed_dim: Some(f.embed_dim), hidden: Some(f.hidden), ..fitted.clone() };
+        let net = sized.net_config(f.vocab + 2, outputs);
         let task = budget::classifier_task(f.vocab, fitted.punctuation, fitted.max_tokens, &d.classes);
         budget::file_bytes(&task, &net, f.bits)
     };
@@ -448,15 +441,7 @@ fn charlm_train(cfg: &CharLmConfig, run: &RunArgs, after: &ExportAfter) -> anyho
     let fixed = budget::Fixed { vocab: Some(v), embed_dim: cfg.embed_dim, hidden: cfg.hidden, ..Default::default() };
     let task = trainer::net::Task::CharLm { charset: corpus.charset.clone() };
     let stand_in = |f: &budget::Fit| {
-        let net = trainer::net::NetConfig {
-            vocab: v,
-            embed_dim: f.embed_dim,
-            hidden: f.hidden,
-            layers: shape.layers,
-            dropout: 0.0,
-            outputs: v,
-            readout: trainer::net::Readout::EveryStep,
-        };
+        let net = charlm::Shape { embed_dim: f.embed_dim, hidden: f.hidden, ..shape }.net_config(v);
         budget::file_bytes(&task, &net, f.bits)
     };
     if let Some(f) = after.fit_budget(start, fixed, v, stand_in, run.quiet)? {

@@ -24,14 +24,21 @@ pub fn examples(reviews: &[Text], words: &Words, max_tokens: usize) -> Vec<Examp
     })
 }
 
+/// How often each token (by its hash, as the device looks it up) occurs in
+/// `texts`.
+pub fn token_counts(texts: &[Text], punctuation: bool) -> std::collections::HashMap<u32, u64> {
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    for t in texts {
+        WordTokenizer::for_each_token(punctuation, t.text.as_bytes(), |h| *counts.entry(h).or_default() += 1);
+    }
+    counts
+}
+
 /// The vocabulary of the `size` most frequent tokens of `reviews` (ties
 /// broken by hash, so the choice is reproducible), counted by their hash,
 /// exactly as the device will look them up.
 pub fn build_vocab(reviews: &[Text], punctuation: bool, size: usize) -> Words {
-    let mut counts = std::collections::HashMap::<u32, u64>::new();
-    for r in reviews {
-        WordTokenizer::for_each_token(punctuation, r.text.as_bytes(), |h| *counts.entry(h).or_default() += 1);
-    }
+    let counts = token_counts(reviews, punctuation);
     let mut by_count: Vec<(u32, u64)> = counts.into_iter().collect();
     by_count.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut hashes: Vec<u32> = by_count.into_iter().take(size).map(|(h, _)| h).collect();

@@ -187,28 +187,16 @@ impl Training {
         &self,
         chosen: &'static [(&'static str, &'static str)],
     ) -> impl FnMut(clap::Arg) -> clap::Arg {
-        let t = self.clone();
+        // Each field by its flag's id (the field's name), as its flag shows it.
+        let values = serde_json::to_value(self).expect("serializes");
         move |arg| {
             let id = arg.get_id().as_str();
-            let shown = match id {
-                id if chosen.iter().any(|(c, _)| *c == id) => {
-                    chosen.iter().find(|(c, _)| *c == id).map_or(String::new(), |(_, text)| (*text).to_owned())
-                }
-                "lr" => t.lr.to_string(),
-                "schedule" => format!("{:?}", t.schedule).to_lowercase(),
-                "warmup" => t.warmup.to_string(),
-                "lr_floor" => t.lr_floor.to_string(),
-                "clip" => t.clip.to_string(),
-                "epochs" => t.epochs.to_string(),
-                "min_steps" => t.min_steps.to_string(),
-                "patience" => t.patience.to_string(),
-                "minutes" => t.minutes.to_string(),
-                "ema" => t.ema.to_string(),
-                "average_last" => t.average_last.to_string(),
-                "qat_embed_bits" => t.qat_embed_bits.to_string(),
-                "qat_lstm_bits" => t.qat_lstm_bits.to_string(),
-                "weight_drop" => t.weight_drop.to_string(),
-                "seed" => t.seed.to_string(),
+            let shown = match (chosen.iter().find(|(c, _)| *c == id), values.get(id)) {
+                (Some((_, text)), _) => (*text).to_owned(),
+                (None, Some(serde_json::Value::String(s))) => s.to_lowercase(),
+                (None, Some(v)) if v.is_u64() => v.to_string(),
+                // An f32 field: shown as the f32 it is (0.003, not 0.0030000000260770321).
+                (None, Some(v)) if v.is_f64() => (v.as_f64().unwrap_or_default() as f32).to_string(),
                 _ => return arg,
             };
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::CorpusArgs;
 use crate::fit::{LrSchedule, TrainOptions, Training};
+use crate::net::{NetConfig, Readout};
 
 /// Character language model training configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -69,6 +70,21 @@ pub struct Shape {
     pub dropout: f32,
     /// Parallel streams.
     pub streams: usize,
+}
+
+impl Shape {
+    /// The network of this shape over a charset of `chars` bytes.
+    pub fn net_config(&self, chars: usize) -> NetConfig {
+        NetConfig {
+            vocab: chars,
+            embed_dim: self.embed_dim,
+            hidden: self.hidden,
+            layers: self.layers,
+            dropout: self.dropout,
+            outputs: chars,
+            readout: Readout::EveryStep,
+        }
+    }
 }
 
 impl CharLmConfig {

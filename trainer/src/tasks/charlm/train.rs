@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use crate::data::{self, CharCorpus};
 use crate::error::{Error, Result};
 use crate::fit::{fit, train_json, Run, RunOptions, Summary};
-use crate::net::{NetConfig, Readout, Task};
+use crate::net::Task;
 use crate::tasks::charlm::config::CharLmConfig;
 use crate::tasks::charlm::defaults::fit_to_corpus;
 use crate::tasks::charlm::objective::CharLmObjective;
@@ -31,15 +31,7 @@ pub fn train_charlm_on(cfg: &CharLmConfig, opts: &RunOptions, corpus: &CharCorpu
         });
     }
     let v = corpus.charset.len();
-    let net_cfg = NetConfig {
-        vocab: v,
-        embed_dim: shape.embed_dim,
-        hidden: shape.hidden,
-        layers: shape.layers,
-        dropout: shape.dropout,
-        outputs: v,
-        readout: Readout::EveryStep,
-    };
+    let net_cfg = shape.net_config(v);
     let t = cfg.training();
     let task = Task::CharLm { charset: corpus.charset.clone() };
     let mut run = Run::start(&cfg.out, task, net_cfg, &t, train_json(cfg, &t)?, opts.resume)?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::InputArgs;
 use crate::fit::{LrSchedule, TrainOptions, Training};
+use crate::net::{NetConfig, Readout};
 
 /// `--pooling last|mean-max`: the model format's own [`Pooling`].
 fn pooling_parser() -> impl TypedValueParser<Value = Pooling> {
@@ -144,6 +145,21 @@ impl Sizes {
 }
 
 impl ClassifierConfig {
+    /// The network these sizes make, for a vocabulary of `vocab_size` ids
+    /// and a head of `outputs`.
+    pub fn net_config(&self, vocab_size: usize, outputs: usize) -> NetConfig {
+        let s = self.sizes();
+        NetConfig {
+            vocab: vocab_size,
+            embed_dim: s.embed_dim,
+            hidden: s.hidden,
+            layers: self.layers,
+            dropout: s.dropout,
+            outputs,
+            readout: Readout::Pooled(self.pooling),
+        }
+    }
+
     /// The sizes: each flag given, else [`Sizes::IMDB`]'s.
     pub fn sizes(&self) -> Sizes {
         let d = Sizes::IMDB;

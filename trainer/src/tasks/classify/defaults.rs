@@ -11,8 +11,7 @@
 //! smaller the set, the more a linear bag-of-words model knows that an
 //! LSTM cannot learn from few examples.
 
-use runtime::tokenizer::WordTokenizer;
-
+use crate::data::vocab::token_counts;
 use crate::data::Text;
 use crate::tasks::classify::config::{ClassifierConfig, Sizes};
 use crate::tasks::classify::data::ClassifierData;
@@ -33,14 +32,8 @@ pub struct DataStats {
 impl DataStats {
     /// Counts the training texts' tokens as the vocabulary will.
     pub fn of(train: &[Text], classes: usize, punctuation: bool) -> DataStats {
-        let mut counts = std::collections::HashMap::<u32, u32>::new();
-        let mut tokens = 0;
-        for t in train {
-            WordTokenizer::for_each_token(punctuation, t.text.as_bytes(), |h| {
-                tokens += 1;
-                *counts.entry(h).or_default() += 1;
-            });
-        }
+        let counts = token_counts(train, punctuation);
+        let tokens = counts.values().sum::<u64>() as usize;
         let repeated = counts.values().filter(|&&c| c >= 2).count();
         DataStats { texts: train.len(), tokens, repeated, classes }
     }

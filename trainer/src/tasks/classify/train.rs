@@ -14,7 +14,7 @@ use crate::data::{self, Example, Text};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::fit::{fit, train_json, Run, RunOptions, Summary};
-use crate::net::{Checkpoint, NetConfig, Readout, Task};
+use crate::net::{Checkpoint, Task};
 use crate::tasks::classify::batches::batches_per_epoch;
 use crate::tasks::classify::config::ClassifierConfig;
 use crate::tasks::classify::data::{classifier_data, classifier_examples};
@@ -55,7 +55,7 @@ pub fn train_classifier_on(
     }
     let t = cfg.training();
     let task = Task::Classifier { words: words.clone(), max_tokens: cfg.max_tokens, classes: classes.to_vec() };
-    let net_cfg = classifier_net_config(cfg, words, classes.len());
+    let net_cfg = cfg.net_config(words.vocab_size() as usize, class_outputs(classes.len()));
     let mut run = Run::start(&cfg.out, task, net_cfg, &t, train_json(cfg, &t)?, opts.resume)?;
     let mut objective = ClassifierObjective {
         outputs: class_outputs(classes.len()),
@@ -90,18 +90,6 @@ pub fn train_classifier_on(
     let stopped = fit(&mut run, &mut objective, &plan, opts.quiet, &title)?;
     run.average(&mut objective, plan.qat_embed_bits, opts.quiet)?;
     Ok(run.summary(&stopped))
-}
-
-fn classifier_net_config(cfg: &ClassifierConfig, words: &Words, classes: usize) -> NetConfig {
-    NetConfig {
-        vocab: words.vocab_size() as usize,
-        embed_dim: cfg.sizes().embed_dim,
-        hidden: cfg.sizes().hidden,
-        layers: cfg.layers,
-        dropout: cfg.sizes().dropout,
-        outputs: class_outputs(classes),
-        readout: Readout::Pooled(cfg.pooling),
-    }
 }
 
 /// Evaluates a classifier checkpoint on `reviews` (the test part) with the
