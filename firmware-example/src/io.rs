@@ -5,33 +5,7 @@
 use core::fmt;
 
 use cortex_m_semihosting::{nr, syscall};
-
-/// What went wrong talking to the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IoError {
-    /// The command line does not fit the buffer, or the host has none.
-    CmdLine,
-    /// A path is longer than the firmware's path buffer.
-    PathTooLong,
-    /// The host could not open the file.
-    Open,
-    /// The host failed a read.
-    Read,
-    /// The host failed a write.
-    Write,
-}
-
-impl fmt::Display for IoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            IoError::CmdLine => "the host gave no command line, or one longer than the firmware's buffer",
-            IoError::PathTooLong => "the path is longer than the firmware's path buffer",
-            IoError::Open => "the host could not open the file",
-            IoError::Read => "the host failed a read",
-            IoError::Write => "the host failed a write",
-        })
-    }
-}
+use lstm_firmware_app::io::{IoError, Sink, Source};
 
 /// The semihosting command line (`SYS_GET_CMDLINE`): under QEMU, the
 /// `-kernel` path, a space, then the `-append` string with runs of spaces
@@ -75,9 +49,10 @@ impl File {
         }
         Ok(Self { fd })
     }
+}
 
-    /// Read up to `buf.len()` bytes; `Ok(0)` at the end of the file.
-    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+impl Source for File {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
         // SAFETY: a writable buffer and its length.
         let not_read = unsafe { syscall!(READ, self.fd, buf.as_mut_ptr(), buf.len()) };
         if not_read > buf.len() {
@@ -140,8 +115,17 @@ impl Out {
         Self::open(nr::open::W_APPEND)
     }
 
+    fn flush_buf(&mut self) {
+        if write_fd(self.fd, &self.buf[..self.len]).is_err() {
+            self.failed = true;
+        }
+        self.len = 0;
+    }
+}
+
+impl Sink for Out {
     /// Append bytes, writing to the host whenever the buffer fills.
-    pub fn write(&mut self, mut bytes: &[u8]) {
+    fn write(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             if self.len == OUT_BUF {
                 self.flush_buf();
@@ -153,8 +137,7 @@ impl Out {
         }
     }
 
-    /// Append one byte.
-    pub fn byte(&mut self, b: u8) {
+    fn byte(&mut self, b: u8) {
         if self.len == OUT_BUF {
             self.flush_buf();
         }
@@ -162,15 +145,7 @@ impl Out {
         self.len += 1;
     }
 
-    fn flush_buf(&mut self) {
-        if write_fd(self.fd, &self.buf[..self.len]).is_err() {
-            self.failed = true;
-        }
-        self.len = 0;
-    }
-
-    /// Write out what is buffered; an error if any write so far failed.
-    pub fn flush(&mut self) -> Result<(), IoError> {
+    fn flush(&mut self) -> Result<(), IoError> {
         self.flush_buf();
         if self.failed {
             Err(IoError::Write)

@@ -295,6 +295,10 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
         Ok(())
     }
 
+    // One copy, not one a caller (`feed_lines` has two): the tokenizer and
+    // the LSTM step inlined twice cost a Cortex-M3 holding the shipped
+    // language model the last 2 KiB of its flash.
+    #[inline(never)]
     fn feed_bytes<const N: usize>(&self, state: &mut ClassifierState<H, L, N>, bytes: &[u8]) {
         for &b in bytes {
             for hash in state.tokenizer.push(b).into_iter().flatten() {
