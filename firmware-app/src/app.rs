@@ -23,10 +23,14 @@ pub type LmRun = CharLmState<{ lm::H }, { lm::L }, { lm::V }>;
 /// Bytes read from a source at a time.
 pub const CHUNK: usize = 256;
 
+// Inlined: a frame of their own would sit under `Model::from_bytes` and
+// raise the peak stack by its size.
+#[inline(always)]
 fn classifier_model() -> Result<Clf, Failure> {
     Ok(Clf::from_bytes(cl::MODEL.ok_or(Failure::NoModel("CLASSIFIER_MODEL"))?)?)
 }
 
+#[inline(always)]
 fn charlm_model() -> Result<Lm, Failure> {
     Ok(Lm::from_bytes(lm::MODEL.ok_or(Failure::NoModel("CHARLM_MODEL"))?)?)
 }

@@ -298,3 +298,75 @@ fn cortex_m3_matches_the_host() {
     let host = host::run::generate_text(&charlm, b"To be", 300, Sampler::new(3, 200, 20)).expect("host");
     assert!(device == host, "generate: {}", first_difference(&device, &host));
 }
+
+/// Run a job on a serial board; its output, or a panic with the error.
+fn job_ok(board: Board, elf: &Path, job: firmware::Job<'_>) -> Vec<u8> {
+    firmware::run_job(board, elf, job, false, &[]).unwrap_or_else(|e| panic!("{}: {e:#}", board.machine())).stdout
+}
+
+/// The STM32F4 firmware (`firmware-stm32f4`, its `qemu` build) on both of
+/// QEMU's STM32F405 machines, over USART2: the demo's snapshots, the IMDb
+/// reviews, primes with newlines, the kernel digest, and a wrong command
+/// line; and its `board` build (HSE clocks, defmt) links for the
+/// STM32F4DISCOVERY.
+#[test]
+fn stm32f4_boards_match_the_host() {
+    use firmware::Job;
+    firmware::require_qemu();
+    let sentiment = model("sentiment.lstm", ModelKind::Classifier);
+    let charlm = model("charlm.lstm", ModelKind::CharLm);
+    let elf = build(Board::Netduinoplus2, Some(&sentiment), Some(&charlm));
+    let classifier = std::fs::read(&sentiment).expect("model");
+    let lm = std::fs::read(&charlm).expect("model");
+    let all = reviews();
+    for (board, reviews) in [(Board::Netduinoplus2, 200), (Board::OlimexStm32H405, 20)] {
+        if shipped() {
+            let device = job_ok(board, &elf, Job::Classify(tools::demo::REVIEWS.as_bytes()));
+            snapshot("demo-sentiment.txt", &device);
+            let demo = Job::Generate {
+                prime: tools::demo::PRIME.as_bytes(),
+                len: tools::demo::LEN,
+                seed: tools::demo::SEED,
+                temperature_q8: tools::demo::TEMPERATURE_Q8,
+                top_k: tools::demo::TOP_K,
+            };
+            snapshot("demo-generate.txt", &job_ok(board, &elf, demo));
+        }
+        let text: Vec<u8> = all.split_inclusive(|&b| b == b'\n').take(reviews).flatten().copied().collect();
+        let device = job_ok(board, &elf, Job::Classify(&text));
+        let host = host::run::predict_lines(&classifier, &text, false).expect("host");
+        assert_eq!(host.lines().count(), reviews);
+        assert!(device == host.as_bytes(), "{}: {}", board.machine(), first_difference(&device, host.as_bytes()));
+
+        // Newlines and runs of spaces in the prime, and a line of its own
+        // that looks like a command: the payload is bytes, not lines.
+        let prime = b"ROMEO:\nready\n  But  soft, what light";
+        for (seed, temperature, top_k) in [(42u64, 256u16, 0u16), (7, 180, 10)] {
+            let job = Job::Generate { prime, len: 500, seed, temperature_q8: temperature, top_k };
+            let device = job_ok(board, &elf, job);
+            let host = host::run::generate_text(&lm, prime, 500, Sampler::new(seed, temperature, top_k)).expect("host");
+            assert!(device == host, "{} generate seed {seed}: {}", board.machine(), first_difference(&device, &host));
+        }
+
+        let device = job_ok(board, &elf, Job::KernelCheck);
+        let host = format!("kernel digest {:#010x}\n", runtime::kernel::battery_digest());
+        assert_eq!(String::from_utf8_lossy(&device), host);
+        let info = String::from_utf8(job_ok(board, &elf, Job::Info)).expect("UTF-8");
+        assert!(info.contains(&format!("classifier: {} bytes", classifier.len())), "{info}");
+
+        // A wrong command line: one error line as the output, exit 1.
+        let err = match firmware::run_serial(board, &elf, "classify ten", b"", &[]) {
+            Ok(r) => panic!("a wrong command exited 0: {:?}", String::from_utf8_lossy(&r.stdout)),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("error: usage: classify N"), "{err}");
+    }
+
+    // The hardware build links, with the board's memory map.
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let models = Models { classifier: Some(&sentiment), charlm: Some(&charlm) };
+    let board_elf = firmware::build_variant(Board::Netduinoplus2, firmware::Variant::Hardware, models)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let bytes = std::fs::read(&board_elf).expect("the board build's ELF");
+    assert_eq!(&bytes[..4], b"\x7fELF");
+}

@@ -22,10 +22,14 @@ struct Cli {
 /// The QEMU machine to run on.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum BoardArg {
-    /// mps2-an386: Cortex-M4F, 4 MiB flash, 4 MiB RAM.
+    /// mps2-an386: Cortex-M4F, 4 MiB flash, 4 MiB RAM (semihosting).
     Mps2An386,
-    /// lm3s6965evb: Cortex-M3, 256 KiB flash, 64 KiB RAM.
+    /// lm3s6965evb: Cortex-M3, 256 KiB flash, 64 KiB RAM (semihosting).
     Lm3s6965evb,
+    /// netduinoplus2: STM32F405, 1 MiB flash, 128 KiB RAM (firmware-stm32f4 over USART2).
+    Netduinoplus2,
+    /// olimex-stm32-h405: STM32F405, 1 MiB flash, 128 KiB RAM (firmware-stm32f4 over USART2).
+    OlimexStm32H405,
 }
 
 impl From<BoardArg> for Board {
@@ -33,8 +37,18 @@ impl From<BoardArg> for Board {
         match b {
             BoardArg::Mps2An386 => Board::Mps2An386,
             BoardArg::Lm3s6965evb => Board::Lm3s6965evb,
+            BoardArg::Netduinoplus2 => Board::Netduinoplus2,
+            BoardArg::OlimexStm32H405 => Board::OlimexStm32H405,
         }
     }
+}
+
+/// `--board`, for the commands that run on one.
+#[derive(Args, Clone, Copy)]
+struct BoardFlag {
+    /// QEMU machine.
+    #[arg(long, value_enum, default_value_t = BoardArg::Mps2An386)]
+    board: BoardArg,
 }
 
 /// One of the two shipped models, each trained by its recipe `models/<name>.toml`.
@@ -73,7 +87,7 @@ struct ModelArgs {
 
 #[derive(Subcommand)]
 enum Qemu {
-    /// Classify each line of a file (one text a line) on the Cortex-M4
+    /// Classify each line of a file (one text a line) on the device
     /// (`sentiment`, its old name, is the same command).
     #[command(visible_alias = "sentiment")]
     Classify {
@@ -83,14 +97,18 @@ enum Qemu {
         /// Texts, one a line.
         #[arg(long)]
         file: PathBuf,
+        #[command(flatten)]
+        board: BoardFlag,
     },
-    /// Generate text from a prime on the Cortex-M4.
+    /// Generate text from a prime on the device.
     Generate {
         /// Language model file.
         #[arg(long, default_value = "models/charlm.lstm")]
         model: PathBuf,
         #[command(flatten)]
         sample: host::cli::SampleArgs,
+        #[command(flatten)]
+        board: BoardFlag,
     },
 }
 
@@ -107,6 +125,8 @@ enum RunWhat {
         /// The run's folder (default: target/run/<data file name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        board: BoardFlag,
         /// More flags for `trainer classify train`, after `--`.
         #[arg(last = true)]
         flags: Vec<String>,
@@ -126,6 +146,8 @@ enum RunWhat {
         /// Characters to sample.
         #[arg(long, default_value_t = 200)]
         len: usize,
+        #[command(flatten)]
+        board: BoardFlag,
         /// More flags for `trainer charlm train`, after `--`.
         #[arg(last = true)]
         flags: Vec<String>,
@@ -135,7 +157,7 @@ enum RunWhat {
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the firmware with the shipped models and run both under QEMU.
-    Demo,
+    Demo(BoardFlag),
     /// Reproduce the shipped models from the raw data sets with their
     /// recipes (models/sentiment.toml, models/charlm.toml: the trainer
     /// command, the data file and each stage's flags): train, export to
@@ -319,6 +341,7 @@ fn ci(data: &Path) -> Result<()> {
     run_one(RunWhat::Classify {
         data: root().join("examples/voice-commands.csv"),
         out: Some(root().join("target/run/ci-voice-commands")),
+        board: BoardFlag { board: BoardArg::Mps2An386 },
         flags: Vec::new(),
     })?;
     let quick_lm = ["--start-marker", "The Tragedie of Hamlet", "--hidden", "32", "--streams", "16", "--epochs", "2"];
@@ -327,6 +350,7 @@ fn ci(data: &Path) -> Result<()> {
         out: Some(root().join("target/run/ci-hamlet")),
         prime: "The ".into(),
         len: 100,
+        board: BoardFlag { board: BoardArg::Mps2An386 },
         flags: quick_lm.iter().map(|s| s.to_string()).collect(),
     })?;
     miri()?;
@@ -369,14 +393,14 @@ fn existing(p: &Path, what: &str) -> Result<PathBuf> {
     Ok(abs)
 }
 
-fn demo() -> Result<()> {
+fn demo(board: Board) -> Result<()> {
     setup()?;
     let sentiment = existing(Path::new("models/sentiment.lstm"), "the shipped sentiment model")?;
     let charlm = existing(Path::new("models/charlm.lstm"), "the shipped language model")?;
     let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
     std::fs::write(&reviews, demo::REVIEWS)?;
-    println!("== sentiment on the Cortex-M4 (QEMU mps2-an386) ==");
-    let out = firmware::qemu_classify(&sentiment, &reviews)?;
+    println!("== sentiment on the device (QEMU {}) ==", board.machine());
+    let out = firmware::qemu_classify(board, &sentiment, &reviews)?;
     for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
@@ -387,7 +411,8 @@ fn demo() -> Result<()> {
         demo::SEED,
         demo::TOP_K
     );
-    let text = firmware::qemu_generate(&charlm, demo::PRIME, demo::LEN, demo::SEED, demo::TEMPERATURE_Q8, demo::TOP_K)?;
+    let text =
+        firmware::qemu_generate(board, &charlm, demo::PRIME, demo::LEN, demo::SEED, demo::TEMPERATURE_Q8, demo::TOP_K)?;
     println!("{text}");
     Ok(())
 }
@@ -401,8 +426,10 @@ fn release_trainer() -> Result<PathBuf> {
 /// `cargo xtask run classify|charlm`.
 fn run_one(what: RunWhat) -> Result<()> {
     setup()?;
-    let (data, out) = match &what {
-        RunWhat::Classify { data, out, .. } | RunWhat::Charlm { data, out, .. } => (data, out),
+    let (data, out, board) = match &what {
+        RunWhat::Classify { data, out, board, .. } | RunWhat::Charlm { data, out, board, .. } => {
+            (data, out, Board::from(board.board))
+        }
     };
     let data = std::fs::canonicalize(data).with_context(|| format!("{} does not exist", data.display()))?;
     let out = match out {
@@ -412,11 +439,13 @@ fn run_one(what: RunWhat) -> Result<()> {
     let trainer = release_trainer()?;
     let report = match &what {
         RunWhat::Classify { flags, .. } => {
-            tools::run::classify(&tools::run::Job { trainer: &trainer, data: &data, out: &out, flags })?
+            tools::run::classify(&tools::run::Job { trainer: &trainer, data: &data, out: &out, flags, board })?
         }
-        RunWhat::Charlm { flags, prime, len, .. } => {
-            tools::run::charlm(&tools::run::Job { trainer: &trainer, data: &data, out: &out, flags }, prime, *len)?
-        }
+        RunWhat::Charlm { flags, prime, len, .. } => tools::run::charlm(
+            &tools::run::Job { trainer: &trainer, data: &data, out: &out, flags, board },
+            prime,
+            *len,
+        )?,
     };
     println!("\n== result ==\n{report}");
     Ok(())
@@ -463,7 +492,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
-        Cmd::Demo => demo(),
+        Cmd::Demo(b) => demo(b.board.into()),
         Cmd::Bless { data } => {
             let data = std::fs::canonicalize(&data)
                 .with_context(|| format!("the data directory {} does not exist (pass --data DIR)", data.display()))?;
@@ -491,14 +520,23 @@ fn main() -> Result<()> {
         }
         Cmd::Train { data, only, resume } => train(&data, only, resume),
         Cmd::Run(what) => run_one(what),
-        Cmd::Qemu(Qemu::Classify { model, file }) => {
-            print!("{}", firmware::qemu_classify(&existing(&model, "the model")?, &file)?);
+        Cmd::Qemu(Qemu::Classify { model, file, board }) => {
+            print!("{}", firmware::qemu_classify(board.board.into(), &existing(&model, "the model")?, &file)?);
             Ok(())
         }
-        Cmd::Qemu(Qemu::Generate { model, sample }) => {
+        Cmd::Qemu(Qemu::Generate { model, sample, board }) => {
             let t = sample.temperature_q8().map_err(anyhow::Error::msg)?;
             let model = existing(&model, "the model")?;
-            println!("{}", firmware::qemu_generate(&model, &sample.prime, sample.len, sample.seed, t, sample.top_k)?);
+            let text = firmware::qemu_generate(
+                board.board.into(),
+                &model,
+                &sample.prime,
+                sample.len,
+                sample.seed,
+                t,
+                sample.top_k,
+            )?;
+            println!("{text}");
             Ok(())
         }
         Cmd::Size(m) => {

@@ -6,7 +6,8 @@
 //! 2. run the model on the host runtime: the test texts (classifier) or a
 //!    sample (language model);
 //! 3. build the firmware with the model and run the same input on the
-//!    Cortex-M4 under QEMU, which must print the same bytes;
+//!    board under QEMU (the Cortex-M4 `mps2-an386` unless `--board` says
+//!    another), which must print the same bytes;
 //! 4. report flash, static RAM and peak stack, and instructions per token.
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct Job<'a> {
     pub out: &'a Path,
     /// More `trainer ... train` flags.
     pub flags: &'a [String],
+    /// The QEMU machine the model runs on.
+    pub board: Board,
 }
 
 fn step(n: usize, what: &str) {
@@ -64,11 +67,9 @@ fn shown(path: &Path) -> String {
 }
 
 /// Size and cost of a firmware with this one model.
-fn size_and_cost(models: Models<'_>) -> Result<String> {
-    let size =
-        spin("building the firmware and measuring its size", || firmware::size_report(Board::Mps2An386, models))?;
-    let cost =
-        spin("counting instructions under QEMU", || firmware::cost_report(Board::Mps2An386, models, 256, false))?;
+fn size_and_cost(board: Board, models: Models<'_>) -> Result<String> {
+    let size = spin("building the firmware and measuring its size", || firmware::size_report(board, models))?;
+    let cost = spin("counting instructions under QEMU", || firmware::cost_report(board, models, 256, false))?;
     Ok(format!("{size}{cost}"))
 }
 
@@ -89,14 +90,15 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
     let right = host.lines().zip(labels.lines()).filter(|(p, l)| p.ends_with(&format!(" {l}"))).count();
     let n = labels.lines().count();
 
-    step(3, "the same texts on the Cortex-M4 (QEMU mps2-an386)");
-    let device = spin("building the firmware and running QEMU", || firmware::qemu_classify(&model, &texts_path))?;
+    step(3, &format!("the same texts on the device (QEMU {})", job.board.machine()));
+    let device =
+        spin("building the firmware and running QEMU", || firmware::qemu_classify(job.board, &model, &texts_path))?;
     if device != host {
         bail!("the device printed other bytes than the host:\nhost:\n{host}\ndevice:\n{device}");
     }
 
     step(4, "flash, RAM and instructions per token");
-    let measures = size_and_cost(Models { classifier: Some(&model), charlm: None })?;
+    let measures = size_and_cost(job.board, Models { classifier: Some(&model), charlm: None })?;
     let classes: Vec<String> = eval["classes"]
         .as_array()
         .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
@@ -106,13 +108,14 @@ pub fn classify(job: &Job<'_>) -> Result<String> {
     let majority = classes.get(b["majority_class"].as_u64().unwrap_or(0) as usize).cloned().unwrap_or_default();
     Ok(format!(
         "classes: {}\n\
-         test accuracy: {:.4} on {n} texts, integer model on the host and the Cortex-M4 alike ({right} right; \
+         test accuracy: {:.4} on {n} texts, integer model on the host and the device ({}) alike ({right} right; \
          float checkpoint {:.4}); the device's output is byte-identical to the host's\n\
          baselines (validation, test): LSTM {}, {:.4}; tf-idf + logistic regression {}, {}; majority class \
          ({majority}) {}, {}\n\
          model: {} ({} bytes)\n{measures}",
         classes.join(", "),
         right as f64 / n.max(1) as f64,
+        job.board.machine(),
         eval["float_accuracy"].as_f64().unwrap_or(f64::NAN),
         figure(&eval["val_accuracy"]),
         right as f64 / n.max(1) as f64,
@@ -138,9 +141,9 @@ pub fn charlm(job: &Job<'_>, prime: &str, len: usize) -> Result<String> {
     let host = host::run::generate_text(&bytes, prime.as_bytes(), len, sampler)
         .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
 
-    step(3, "the same sample on the Cortex-M4 (QEMU mps2-an386)");
+    step(3, &format!("the same sample on the device (QEMU {})", job.board.machine()));
     let device = spin("building the firmware and running QEMU", || {
-        firmware::qemu_generate(&model, prime, len, SEED, TEMPERATURE_Q8, TOP_K)
+        firmware::qemu_generate(job.board, &model, prime, len, SEED, TEMPERATURE_Q8, TOP_K)
     })?;
     if device.as_bytes() != host.as_slice() {
         bail!(
@@ -150,16 +153,17 @@ pub fn charlm(job: &Job<'_>, prime: &str, len: usize) -> Result<String> {
     }
 
     step(4, "flash, RAM and instructions per character");
-    let measures = size_and_cost(Models { classifier: None, charlm: Some(&model) })?;
+    let measures = size_and_cost(job.board, Models { classifier: None, charlm: Some(&model) })?;
     Ok(format!(
         "validation loss: {:.4} nats/char ({:.4} bits/char) over {} characters, integer model (float checkpoint \
          {:.4})\n\
-         sample (seed {SEED}, temperature 1, top-k {TOP_K}), byte-identical on the host and the Cortex-M4:\n{}\n\
+         sample (seed {SEED}, temperature 1, top-k {TOP_K}), byte-identical on the host and the device ({}):\n{}\n\
          model: {} ({} bytes)\n{measures}",
         eval["val_nats"].as_f64().unwrap_or(f64::NAN),
         eval["val_bits"].as_f64().unwrap_or(f64::NAN),
         eval["n"].as_u64().unwrap_or(0),
         eval["float_val_nats"].as_f64().unwrap_or(f64::NAN),
+        job.board.machine(),
         String::from_utf8_lossy(&host),
         shown(&model),
         bytes.len(),
