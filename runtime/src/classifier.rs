@@ -147,6 +147,8 @@ pub struct ClassifierState<const H: usize, const L: usize, const N: usize> {
     max: [i16; H],
     /// [`Classifier::feed_lines`]: a review (line) has begun.
     line_open: bool,
+    /// A review has started and not finished ([`Classifier::resume`]).
+    started: bool,
 }
 
 impl<const H: usize, const L: usize, const N: usize> ClassifierState<H, L, N> {
@@ -161,6 +163,7 @@ impl<const H: usize, const L: usize, const N: usize> ClassifierState<H, L, N> {
             sum: [0; H],
             max: [i16::MIN; H],
             line_open: false,
+            started: false,
         }
     }
 
@@ -175,6 +178,7 @@ impl<const H: usize, const L: usize, const N: usize> ClassifierState<H, L, N> {
         self.sum = [0; H];
         self.max = [i16::MIN; H];
         self.line_open = false;
+        self.started = false;
     }
 }
 
@@ -287,11 +291,24 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
         Ok(Review { clf: self, state })
     }
 
+    /// The review `state` holds, to feed further or finish: the same
+    /// review [`Classifier::start`] returned, for callers that cannot keep
+    /// it between calls (the C API). `None` unless a review has started on
+    /// `state` and not finished (so a state that was never started, or
+    /// whose review finished, cannot be fed).
+    pub fn resume<'r, const N: usize>(
+        &'r self,
+        state: &'r mut ClassifierState<H, L, N>,
+    ) -> Option<Review<'r, 'a, E, H, L, N, C>> {
+        (state.started && self.window() <= N).then_some(Review { clf: self, state })
+    }
+
     fn begin<const N: usize>(&self, state: &mut ClassifierState<H, L, N>) -> Result<(), Error> {
         if self.window() > N {
             return Err(Error::DimensionMismatch { what: "token window", compiled: N, model: self.window() });
         }
         state.reset(&self.ids);
+        state.started = true;
         Ok(())
     }
 
@@ -414,6 +431,7 @@ impl<'a, const E: usize, const H: usize, const L: usize, const C: usize> Classif
         } else {
             scores.best = softmax_q15(logits, head.out_frac, &mut scores.probabilities);
         }
+        state.started = false;
         scores
     }
 

@@ -445,7 +445,8 @@ pub fn qemu_generate(
     text(run_job(board, &elf, job, false, &[])?.stdout)
 }
 
-fn llvm_tool(name: &str) -> Result<PathBuf> {
+/// A tool of rustup's `llvm-tools` component (`llvm-size`, `llvm-nm`, `rust-lld` ...).
+pub(crate) fn llvm_tool(name: &str) -> Result<PathBuf> {
     let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let sysroot = String::from_utf8(out.stdout)?.trim().to_string();
     let host = Command::new("rustc").arg("-vV").output().context("running rustc")?;

@@ -185,6 +185,26 @@ enum Cmd {
     Qemu(Qemu),
     /// Flash and static RAM (llvm-size) and peak stack of the firmware, per model.
     Size(ModelArgs),
+    /// The runtime from C: write DIR/include/lstm.h (with lstm_config.h,
+    /// this build's capacities and storage sizes) and DIR/lib/liblstm.a
+    /// (only `lstm_*` symbols global), and print the link line.
+    Capi {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Target triple (default: the host): thumbv7em-none-eabihf,
+        /// thumbv7m-none-eabi, thumbv6m-none-eabi, ...
+        #[arg(long)]
+        target: Option<String>,
+        /// Size the classifier's storage for this model (default: the
+        /// shipped model on a device target, the format's maxima on the host).
+        #[arg(long)]
+        classifier: Option<PathBuf>,
+        /// Size the language model's storage for this model (defaults as
+        /// for --classifier).
+        #[arg(long)]
+        charlm: Option<PathBuf>,
+    },
     /// Guest instructions per token and per MAC, counted by a QEMU plugin.
     Cost {
         #[command(flatten)]
@@ -537,6 +557,13 @@ fn main() -> Result<()> {
                 sample.top_k,
             )?;
             println!("{text}");
+            Ok(())
+        }
+        Cmd::Capi { out, target, classifier, charlm } => {
+            let models = tools::capi::CapiModels { classifier: classifier.as_deref(), charlm: charlm.as_deref() };
+            let link = tools::capi::package(&out, target.as_deref(), models)?;
+            println!("wrote {0}/include/lstm.h, {0}/include/lstm_config.h, {0}/lib/liblstm.a", out.display());
+            println!("link: {link}");
             Ok(())
         }
         Cmd::Size(m) => {

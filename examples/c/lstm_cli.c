@@ -1,0 +1,182 @@
+/* lstm_cli: the LSTM runtime's C API (lstm.h, liblstm.a), the way a C
+   program uses it. It prints exactly what the Rust CLI prints:
+
+     lstm_cli classify MODEL TEXTS          one line a text:  `trainer classify predict`
+     lstm_cli generate MODEL LEN SEED TEMPERATURE_Q8 TOP_K PRIME_FILE
+                                            the prime, LEN sampled bytes and a
+                                            newline: `trainer charlm generate`
+
+   On the host MODEL is a file. Built with -DLSTM_EMBEDDED_MODELS (the
+   Cortex-M firmware, `models.S`), MODEL is `classifier` or `charlm`: the
+   model files linked into flash, read in place. TEXTS and PRIME_FILE are
+   files (on the device through semihosting). C99; the storage is static,
+   the only heap use is the host's copy of a model file. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lstm.h"
+
+/* The storage, aligned for any type the library keeps (LSTM_STORAGE_ALIGN
+   is 8: the alignment of uint64_t). */
+static union {
+    uint64_t align;
+    unsigned char bytes[LSTM_CLASSIFIER_STORAGE_BYTES];
+} classifier_storage;
+static union {
+    uint64_t align;
+    unsigned char bytes[LSTM_CHARLM_STORAGE_BYTES];
+} charlm_storage;
+
+#ifdef LSTM_EMBEDDED_MODELS
+extern const uint8_t lstm_classifier_model[], lstm_classifier_model_end[];
+extern const uint8_t lstm_charlm_model[], lstm_charlm_model_end[];
+
+static int model(const char *name, const uint8_t **bytes, size_t *len) {
+    if (strcmp(name, "classifier") == 0) {
+        *bytes = lstm_classifier_model;
+        *len = (size_t)(lstm_classifier_model_end - lstm_classifier_model);
+    } else if (strcmp(name, "charlm") == 0) {
+        *bytes = lstm_charlm_model;
+        *len = (size_t)(lstm_charlm_model_end - lstm_charlm_model);
+    } else {
+        fprintf(stderr, "error: the embedded models are `classifier` and `charlm`, not %s\n", name);
+        return -1;
+    }
+    return 0;
+}
+#else
+static int model(const char *path, const uint8_t **bytes, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    uint8_t *buf;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "error: cannot read %s\n", path);
+        return -1;
+    }
+    buf = (uint8_t *)malloc((size_t)n + 1);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "error: cannot read %s\n", path);
+        return -1;
+    }
+    fclose(f);
+    *bytes = buf;
+    *len = (size_t)n;
+    return 0;
+}
+#endif
+
+static int fail(const char *what, lstm_status s) {
+    fprintf(stderr, "error: %s: %s (%d)\n", what, lstm_status_message(s), (int)s);
+    return 1;
+}
+
+/* Each line of `texts` (a last line without a newline too) is one text. */
+static int classify(const char *model_name, const char *texts) {
+    const uint8_t *bytes;
+    size_t len;
+    lstm_classifier *c;
+    lstm_status s;
+    unsigned char chunk[256];
+    size_t n;
+    int open = 0;
+    FILE *f;
+    if (model(model_name, &bytes, &len) != 0) return 1;
+    s = lstm_classifier_open(classifier_storage.bytes, sizeof classifier_storage.bytes, bytes, len, &c);
+    if (s != LSTM_OK) return fail("lstm_classifier_open", s);
+    f = fopen(texts, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", texts);
+        return 1;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        size_t at = 0;
+        while (at < n) {
+            unsigned char *nl = (unsigned char *)memchr(chunk + at, '\n', n - at);
+            size_t end = nl ? (size_t)(nl - chunk) : n;
+            if (!open) {
+                if ((s = lstm_classifier_start(c)) != LSTM_OK) return fail("lstm_classifier_start", s);
+                open = 1;
+            }
+            if ((s = lstm_classifier_feed(c, chunk + at, end - at)) != LSTM_OK) return fail("lstm_classifier_feed", s);
+            if (nl) {
+                lstm_prediction p;
+                char line[96];
+                if ((s = lstm_classifier_finish(c, &p)) != LSTM_OK) return fail("lstm_classifier_finish", s);
+                lstm_prediction_format(&p, line, sizeof line);
+                printf("%s\n", line);
+                open = 0;
+                at = end + 1;
+            } else {
+                at = end;
+            }
+        }
+    }
+    fclose(f);
+    if (open) {
+        lstm_prediction p;
+        char line[96];
+        if ((s = lstm_classifier_finish(c, &p)) != LSTM_OK) return fail("lstm_classifier_finish", s);
+        lstm_prediction_format(&p, line, sizeof line);
+        printf("%s\n", line);
+    }
+    return 0;
+}
+
+static int generate(const char *model_name, long n, uint64_t seed, unsigned temperature, unsigned top_k,
+                    const char *prime_file) {
+    const uint8_t *bytes;
+    size_t len;
+    lstm_charlm *g;
+    lstm_status s;
+    unsigned char chunk[256];
+    size_t got;
+    long i;
+    FILE *f;
+    if (model(model_name, &bytes, &len) != 0) return 1;
+    s = lstm_charlm_open(charlm_storage.bytes, sizeof charlm_storage.bytes, bytes, len, seed, (uint16_t)temperature,
+                         (uint16_t)top_k, &g);
+    if (s != LSTM_OK) return fail("lstm_charlm_open", s);
+    f = fopen(prime_file, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", prime_file);
+        return 1;
+    }
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        fwrite(chunk, 1, got, stdout);
+        if ((s = lstm_charlm_prime(g, chunk, got)) != LSTM_OK) return fail("lstm_charlm_prime", s);
+    }
+    fclose(f);
+    for (i = 0; i < n; i++) {
+        uint8_t b;
+        if ((s = lstm_charlm_next(g, &b)) != LSTM_OK) return fail("lstm_charlm_next", s);
+        putchar(b);
+    }
+    /* The trainer ends its output with a newline. */
+    putchar('\n');
+    return 0;
+}
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: lstm_cli classify MODEL TEXTS\n"
+            "       lstm_cli generate MODEL LEN SEED TEMPERATURE_Q8 TOP_K PRIME_FILE\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    int status;
+    if (argc == 4 && strcmp(argv[1], "classify") == 0) {
+        status = classify(argv[2], argv[3]);
+    } else if (argc == 8 && strcmp(argv[1], "generate") == 0) {
+        status = generate(argv[2], strtol(argv[3], NULL, 10), (uint64_t)strtoull(argv[4], NULL, 10),
+                          (unsigned)strtoul(argv[5], NULL, 10), (unsigned)strtoul(argv[6], NULL, 10), argv[7]);
+    } else {
+        status = usage();
+    }
+    fflush(stdout);
+    /* exit, not return: on a semihosting device, returning from main does
+       not end the program. */
+    exit(status);
+}
