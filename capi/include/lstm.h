@@ -183,7 +183,7 @@ lstm_status lstm_classifier_open(void *storage, size_t storage_len, const uint8_
  text.
 
  # Safety
- `c` is NULL or a handle from `lstm_classifier_open` (see the header).
+ `c` is NULL or a handle from `lstm_classifier_open` (storage that stays readable and writable).
  */
 lstm_status lstm_classifier_start(struct lstm_classifier *c);
 
@@ -267,11 +267,6 @@ lstm_status lstm_classifier_storage_size(const uint8_t *model, size_t model_len,
  As `lstm_classifier_storage_size`.
  */
 lstm_status lstm_charlm_storage_size(const uint8_t *model, size_t model_len, size_t *bytes);
-
-/*
- The C library's `abort`.
- */
-extern void abort(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -724,6 +724,27 @@ fn profile_lines(functions: &[(u64, String)], blocks: &str, total: u64, tokens: 
 /// 168 MHz; the cycle figure is the one to scale).
 const MHZ: u32 = 168;
 
+/// Instructions of each marked region (`lstm_cost_begin` to
+/// `lstm_cost_end`) of a run of `elf` under QEMU, counted by the plugin:
+/// `run` starts QEMU with the plugin's arguments added and returns what the
+/// firmware printed, one line a region; returns each line with its count.
+pub fn region_instructions(elf: &Path, run: impl FnOnce(&[&str]) -> Result<Vec<u8>>) -> Result<Vec<(String, u64)>> {
+    let so = plugin()?;
+    let (begin, end) = (symbol(elf, "lstm_cost_begin")?, symbol(elf, "lstm_cost_end")?);
+    let counts = scratch("regions.txt", b"")?;
+    let plugin_arg = format!("{},begin={begin:#x},end={end:#x},out={}", so.display(), counts.display());
+    let out = run(&["-plugin", &plugin_arg, "-d", "plugin"]);
+    let regions = std::fs::read_to_string(&counts);
+    std::fs::remove_file(&counts).ok();
+    let (out, regions) = (text(out?)?, regions?);
+    let counts: Vec<u64> = regions.lines().filter_map(|l| l.split_whitespace().nth(2)?.parse().ok()).collect();
+    let lines: Vec<String> = out.lines().map(str::to_string).collect();
+    if lines.len() != counts.len() {
+        bail!("{} regions counted for {} reported:\n{out}{regions}", counts.len(), lines.len());
+    }
+    Ok(lines.into_iter().zip(counts).collect())
+}
+
 /// `cargo xtask cost`: guest instructions per token, counted exactly by a
 /// QEMU plugin between the firmware's `lstm_cost_begin` and
 /// `lstm_cost_end`, over `tokens` tokens per model. One line per region:

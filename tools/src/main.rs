@@ -157,7 +157,14 @@ enum RunWhat {
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the firmware with the shipped models and run both under QEMU.
-    Demo(BoardFlag),
+    Demo {
+        #[command(flatten)]
+        board: BoardFlag,
+        /// Run the C example firmware (examples/c, on the C API) instead of
+        /// the Rust one: the same output (mps2-an386 only).
+        #[arg(long)]
+        c: bool,
+    },
     /// Reproduce the shipped models from the raw data sets with their
     /// recipes (models/sentiment.toml, models/charlm.toml: the trainer
     /// command, the data file and each stage's flags): train, export to
@@ -215,6 +222,10 @@ enum Cmd {
         /// Also show the functions the instructions are spent in.
         #[arg(long)]
         profile: bool,
+        /// Count the C example firmware (examples/c, on the C API) instead:
+        /// a text of N words classified, N characters generated.
+        #[arg(long)]
+        c: bool,
     },
     /// Fuzz model loading (decode plus inference, portable and AVX2
     /// kernels, under AddressSanitizer) and the tokenizer with libFuzzer
@@ -237,8 +248,8 @@ enum Cmd {
         data: PathBuf,
     },
     /// Install what building and testing need: the Cortex-M Rust targets,
-    /// llvm-tools, and QEMU 10 (from bookworm-backports; needs root, or
-    /// says what to install).
+    /// llvm-tools, the Arm GCC with picolibc (for the C example), and QEMU
+    /// 10 (from bookworm-backports; needs root, or says what to install).
     Setup,
     /// The whole CI gate: setup, fmt, clippy, host tests (the data-set tests
     /// and QEMU included), no_std builds of the runtime, docs, `run
@@ -311,6 +322,7 @@ fn setup() -> Result<()> {
     if !components.lines().any(|l| l.starts_with("llvm-tools")) {
         run(Command::new("rustup").args(["component", "add", "llvm-tools"]))?;
     }
+    c_toolchain()?;
     match qemu_major() {
         Some(v) if v >= 10 => {}
         found => {
@@ -334,6 +346,20 @@ fn setup() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The Arm GCC and picolibc, for the C example firmware (Debian packages).
+fn c_toolchain() -> Result<()> {
+    let specs = Path::new("/usr/lib/picolibc/arm-none-eabi/picolibc.specs");
+    if output(Command::new("arm-none-eabi-gcc").arg("--version")).is_some() && specs.exists() {
+        return Ok(());
+    }
+    let how = "apt-get install -y --no-install-recommends gcc-arm-none-eabi picolibc-arm-none-eabi";
+    if !is_root() {
+        bail!("the C example needs the Arm GCC and picolibc: as root, run `apt-get update && {how}`");
+    }
+    run(Command::new("apt-get").args(["update", "-q"]))?;
+    run(Command::new("sh").args(["-c", &format!("DEBIAN_FRONTEND=noninteractive {how}")]))
 }
 
 fn ci(data: &Path) -> Result<()> {
@@ -413,14 +439,25 @@ fn existing(p: &Path, what: &str) -> Result<PathBuf> {
     Ok(abs)
 }
 
-fn demo(board: Board) -> Result<()> {
+fn demo(board: Board, c: bool) -> Result<()> {
     setup()?;
+    if c && board != Board::Mps2An386 {
+        bail!("the C example firmware runs on mps2-an386 only");
+    }
     let sentiment = existing(Path::new("models/sentiment.lstm"), "the shipped sentiment model")?;
     let charlm = existing(Path::new("models/charlm.lstm"), "the shipped language model")?;
     let reviews = std::env::temp_dir().join("lstm-demo-reviews.txt");
     std::fs::write(&reviews, demo::REVIEWS)?;
+    let c_elf = if c { Some(tools::capi::c_firmware(&sentiment, &charlm)?) } else { None };
     println!("== sentiment on the device (QEMU {}) ==", board.machine());
-    let out = firmware::qemu_classify(board, &sentiment, &reviews)?;
+    let out = match &c_elf {
+        Some(elf) => String::from_utf8(tools::capi::run_c_firmware(
+            elf,
+            &format!("classify classifier {}", reviews.display()),
+            &[],
+        )?)?,
+        None => firmware::qemu_classify(board, &sentiment, &reviews)?,
+    };
     for (review, line) in demo::REVIEWS.lines().zip(out.lines()) {
         println!("{line}  {review}");
     }
@@ -431,8 +468,34 @@ fn demo(board: Board) -> Result<()> {
         demo::SEED,
         demo::TOP_K
     );
-    let text =
-        firmware::qemu_generate(board, &charlm, demo::PRIME, demo::LEN, demo::SEED, demo::TEMPERATURE_Q8, demo::TOP_K)?;
+    let text = match &c_elf {
+        Some(elf) => {
+            let prime = std::env::temp_dir().join("lstm-demo-prime.txt");
+            std::fs::write(&prime, demo::PRIME)?;
+            let args = format!(
+                "generate charlm {} {} {} {} {}",
+                demo::LEN,
+                demo::SEED,
+                demo::TEMPERATURE_Q8,
+                demo::TOP_K,
+                prime.display()
+            );
+            // The C program ends its output with a newline, as the trainer
+            // does; `println!` below adds it.
+            let mut out = String::from_utf8(tools::capi::run_c_firmware(elf, &args, &[])?)?;
+            out.pop();
+            out
+        }
+        None => firmware::qemu_generate(
+            board,
+            &charlm,
+            demo::PRIME,
+            demo::LEN,
+            demo::SEED,
+            demo::TEMPERATURE_Q8,
+            demo::TOP_K,
+        )?,
+    };
     println!("{text}");
     Ok(())
 }
@@ -512,7 +575,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Setup => setup(),
         Cmd::Ci { data } => ci(&data),
-        Cmd::Demo(b) => demo(b.board.into()),
+        Cmd::Demo { board, c } => demo(board.board.into(), c),
         Cmd::Bless { data } => {
             let data = std::fs::canonicalize(&data)
                 .with_context(|| format!("the data directory {} does not exist (pass --data DIR)", data.display()))?;
@@ -571,7 +634,12 @@ fn main() -> Result<()> {
             print!("{}", firmware::size_report(m.board.into(), Models { classifier: Some(&s), charlm: Some(&c) })?);
             Ok(())
         }
-        Cmd::Cost { models: m, tokens, profile } => {
+        Cmd::Cost { models: m, tokens, c: true, .. } => {
+            let (s, c) = models(&m)?;
+            print!("{}", tools::capi::c_cost_report(&s, &c, tokens)?);
+            Ok(())
+        }
+        Cmd::Cost { models: m, tokens, profile, c: false } => {
             let (s, c) = models(&m)?;
             let report = firmware::cost_report(
                 m.board.into(),
