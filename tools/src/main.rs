@@ -351,12 +351,14 @@ fn setup() -> Result<()> {
 /// The Arm GCC and picolibc, for the C example firmware (Debian packages).
 fn c_toolchain() -> Result<()> {
     let specs = Path::new("/usr/lib/picolibc/arm-none-eabi/picolibc.specs");
-    if output(Command::new("arm-none-eabi-gcc").arg("--version")).is_some() && specs.exists() {
+    let have = |tool: &str| output(Command::new(tool).arg("--version")).is_some();
+    if have("arm-none-eabi-gcc") && specs.exists() && have("cc") && have("c++") {
         return Ok(());
     }
-    let how = "apt-get install -y --no-install-recommends gcc-arm-none-eabi picolibc-arm-none-eabi";
+    // The host's C and C++ compilers too: the C API's tests build with both.
+    let how = "apt-get install -y --no-install-recommends gcc g++ gcc-arm-none-eabi picolibc-arm-none-eabi";
     if !is_root() {
-        bail!("the C example needs the Arm GCC and picolibc: as root, run `apt-get update && {how}`");
+        bail!("the C API's example and tests need the C compilers and picolibc: as root, run `apt-get update && {how}`");
     }
     run(Command::new("apt-get").args(["update", "-q"]))?;
     run(Command::new("sh").args(["-c", &format!("DEBIAN_FRONTEND=noninteractive {how}")]))
