@@ -194,50 +194,46 @@ fn check_storage(storage: *mut c_void, storage_len: usize, bytes: usize) -> Resu
     Ok(storage.cast())
 }
 
-/// The open classifier behind a handle.
+/// The open network of `magic` behind a handle.
 ///
 /// # Safety
-/// `c` is NULL or points at readable and writable memory of at least
-/// `LSTM_CLASSIFIER_STORAGE_BYTES`, aligned, not used through another
-/// reference while the result lives (the header's contract for handles).
-unsafe fn classifier<'s>(c: *mut lstm_classifier) -> Result<&'s mut Storage, lstm_status> {
-    if c.is_null() {
+/// `h` is NULL or points at readable and writable memory of at least the
+/// storage bytes of its kind, aligned, not used through another reference
+/// while the result lives (the header's contract for handles); `T` is the
+/// storage type `magic` stands for.
+unsafe fn opened<'s, T>(h: *mut u8, magic: u32) -> Result<&'s mut T, lstm_status> {
+    if h.is_null() {
         return Err(LSTM_ERR_NULL_ARGUMENT);
     }
-    if !(c as usize).is_multiple_of(STORAGE_ALIGN) {
+    if !(h as usize).is_multiple_of(STORAGE_ALIGN) {
         return Err(LSTM_ERR_NOT_OPEN);
     }
-    let p = c.cast::<Storage>();
     // SAFETY: readable and aligned (the contract); the magic is the first
     // word of every storage (`repr(C)`), read before anything else of the
     // storage is trusted.
-    let magic = unsafe { c.cast::<u32>().read() };
-    if magic != CLASSIFIER_MAGIC {
+    if unsafe { h.cast::<u32>().read() } != magic {
         return Err(LSTM_ERR_NOT_OPEN);
     }
-    // SAFETY: the magic says `lstm_classifier_open` wrote a `Storage` here.
-    Ok(unsafe { &mut *p })
+    // SAFETY: the magic says the open function of this kind wrote a `T`.
+    Ok(unsafe { &mut *h.cast::<T>() })
+}
+
+/// The open classifier behind a handle.
+///
+/// # Safety
+/// As [`opened`], with `LSTM_CLASSIFIER_STORAGE_BYTES`.
+unsafe fn classifier<'s>(c: *mut lstm_classifier) -> Result<&'s mut Storage, lstm_status> {
+    // SAFETY: the caller's contract.
+    unsafe { opened(c.cast(), CLASSIFIER_MAGIC) }
 }
 
 /// The open language model behind a handle.
 ///
 /// # Safety
-/// As [`classifier`], with `LSTM_CHARLM_STORAGE_BYTES`.
+/// As [`opened`], with `LSTM_CHARLM_STORAGE_BYTES`.
 unsafe fn charlm<'s>(g: *mut lstm_charlm) -> Result<&'s mut LmStorage, lstm_status> {
-    if g.is_null() {
-        return Err(LSTM_ERR_NULL_ARGUMENT);
-    }
-    if !(g as usize).is_multiple_of(STORAGE_ALIGN) {
-        return Err(LSTM_ERR_NOT_OPEN);
-    }
-    let p = g.cast::<LmStorage>();
-    // SAFETY: as in `classifier`.
-    let magic = unsafe { g.cast::<u32>().read() };
-    if magic != CHARLM_MAGIC {
-        return Err(LSTM_ERR_NOT_OPEN);
-    }
-    // SAFETY: the magic says `lstm_charlm_open` wrote an `LmStorage` here.
-    Ok(unsafe { &mut *p })
+    // SAFETY: the caller's contract.
+    unsafe { opened(g.cast(), CHARLM_MAGIC) }
 }
 
 fn done(r: Result<(), lstm_status>) -> lstm_status {
