@@ -358,7 +358,9 @@ fn c_toolchain() -> Result<()> {
     // The host's C and C++ compilers too: the C API's tests build with both.
     let how = "apt-get install -y --no-install-recommends gcc g++ gcc-arm-none-eabi picolibc-arm-none-eabi";
     if !is_root() {
-        bail!("the C API's example and tests need the C compilers and picolibc: as root, run `apt-get update && {how}`");
+        bail!(
+            "the C API's example and tests need the C compilers and picolibc: as root, run `apt-get update && {how}`"
+        );
     }
     run(Command::new("apt-get").args(["update", "-q"]))?;
     run(Command::new("sh").args(["-c", &format!("DEBIAN_FRONTEND=noninteractive {how}")]))
