@@ -8,7 +8,7 @@
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
 use crate::format::{row_bytes, LstmLayer, ValidModel};
-use crate::kernel::{gate_pre4, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
+use crate::kernel::{cells, gate_pre4, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -106,7 +106,16 @@ fn layer_step_rows<K: RowKind>(
         .zip(layer.scale_x.shifts.0[..rows].as_chunks::<4>().0)
         .zip(layer.scale_h.shifts.0[..rows].as_chunks::<4>().0)
         .zip(h[..hidden].iter_mut().zip(c[..hidden].iter_mut()));
-    for (((((((wx, wh), bias), mx), mh), sx), sh), (h, c)) in per_unit {
+    // With AVX2 (a host), the pre-activations of every unit first, gate by
+    // gate, then the cell of eight units at a time (`kernel::cells`);
+    // elsewhere each unit's cell right after its kernel block, which keeps
+    // the Cortex-M4's registers on one unit.
+    #[cfg(target_arch = "x86_64")]
+    let mut gates = [[0i16; crate::format::MAX_HIDDEN]; 4];
+    #[cfg(not(target_arch = "x86_64"))]
+    let mut gates = [[0i16; 0]; 4];
+    let batched = simd.is_some() && gates[0].len() >= hidden;
+    for (j, (((((((wx, wh), bias), mx), mh), sx), sh), (h, c))) in per_unit.enumerate() {
         let (ax, ah) = (K::dot4(simd, wx, x), K::dot4(simd, wh, h_old));
         // Gate pre-activations i, f, g, o of the unit, Q3.12.
         macro_rules! pre {
@@ -114,12 +123,27 @@ fn layer_step_rows<K: RowKind>(
                 gate_pre(ax[$g], ah[$g], word(bias, $g), word(mx, $g), word(mh, $g), sx[$g], sh[$g])
             };
         }
-        if let Some(pre) = gate_pre4(simd, ax, ah, bias, mx, mh, sx, sh) {
+        let pre = match gate_pre4(simd, ax, ah, bias, mx, mh, sx, sh) {
+            Some(pre) => pre,
+            None => [pre!(0), pre!(1), pre!(2), pre!(3)],
+        };
+        if batched {
+            for (g, z) in gates.iter_mut().enumerate() {
+                if let Some(slot) = z.get_mut(j) {
+                    *slot = pre[g];
+                }
+            }
+        } else {
             (*h, *c) = cell(pre, *c, cf);
-            continue;
         }
-        let pre = [pre!(0), pre!(1), pre!(2), pre!(3)];
-        (*h, *c) = cell(pre, *c, cf);
+    }
+    if batched {
+        let [zi, zf, zg, zo] = &gates;
+        let (hs, cs) = (&mut h[..hidden], &mut c[..hidden]);
+        let done = cells(simd, [&zi[..hidden], &zf[..hidden], &zg[..hidden], &zo[..hidden]], cs, hs, cf);
+        for j in done..hidden {
+            (hs[j], cs[j]) = cell([zi[j], zf[j], zg[j], zo[j]], cs[j], cf);
+        }
     }
 }
 
@@ -277,5 +301,41 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     /// [`Lstm::step`] on each id). Stops at the first invalid id.
     pub fn run(&self, state: &mut LstmState<H, L>, ids: &[u32]) -> Result<(), Error> {
         ids.iter().try_for_each(|&id| self.step(state, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+
+    /// The batched cell (AVX2 where the CPU has it) gives the scalar
+    /// cell's bits, for random and extreme pre-activations and cells, at
+    /// every `cell_frac`, on widths with a partial group.
+    #[test]
+    fn batched_cells_equal_the_scalar_cell() {
+        let simd = cpu::Avx2::detect();
+        let mut rng = Rng::new(3);
+        let extremes = [i16::MIN, i16::MIN + 1, -32767, -4096, -1, 0, 1, 127, 128, 4095, 32766, i16::MAX];
+        let mut value = |k: usize| -> i16 {
+            if k.is_multiple_of(3) {
+                extremes[rng.next_u32() as usize % extremes.len()]
+            } else {
+                rng.next_u32() as i16
+            }
+        };
+        for n in [8usize, 21, 64, 256] {
+            for cf in 0..=15u32 {
+                let z: [Vec<i16>; 4] = core::array::from_fn(|g| (0..n).map(|k| value(k + g)).collect());
+                let c0: Vec<i16> = (0..n).map(&mut value).collect();
+                let (mut c, mut h) = (c0.clone(), vec![0i16; n]);
+                let done = cells(simd, [&z[0][..], &z[1][..], &z[2][..], &z[3][..]], &mut c, &mut h, cf);
+                assert_eq!(done, if simd.is_some() { n & !7 } else { 0 });
+                for j in 0..done {
+                    let want = cell([z[0][j], z[1][j], z[2][j], z[3][j]], c0[j], cf);
+                    assert_eq!((h[j], c[j]), want, "unit {j} of {n}, cell_frac {cf}");
+                }
+            }
+        }
     }
 }

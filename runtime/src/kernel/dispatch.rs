@@ -190,6 +190,20 @@ pub(crate) fn gate_pre4(
     None
 }
 
+/// The LSTM cell of the units of `c` and `h` in whole groups of eight, from
+/// their gates' pre-activations `z[g][j]`, where the CPU has AVX2
+/// ([`x86::cells`]); returns the units done (0 without AVX2: the caller's
+/// scalar cell does them all).
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+pub(crate) fn cells(simd: Simd, z: [&[i16]; 4], c: &mut [i16], h: &mut [i16], cf: u32) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::cells(avx2, z, c, h, cf);
+    }
+    0
+}
+
 /// A weight-row encoding, for code generic over the LSTM's weight bits
 /// (each layer's loop is compiled once for each, so that nothing branches
 /// on the bits inside it).

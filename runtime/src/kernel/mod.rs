@@ -59,7 +59,7 @@ mod battery;
 mod tests;
 
 pub use battery::battery_digest;
-pub(crate) use dispatch::gate_pre4;
+pub(crate) use dispatch::{cells, gate_pre4};
 pub use dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot_q4, Int4Rows, Int8Rows, RowKind, Simd};
 pub use layout::{PrepBuf, Prepared};
 #[cfg(test)]

@@ -281,3 +281,82 @@ fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
     }
     out
 }
+
+/// [`crate::fixed::sigmoid_q15`] or [`crate::fixed::tanh_q15`] of eight
+/// Q3.12 values (in i32 lanes): one gather reads each value's two table
+/// entries at once (the 32 bits at entry `idx`: `idx` low, `idx + 1`
+/// high), then the same interpolation.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lookup8(table: &[i16; crate::fixed::ACT_TABLE_LEN], x: __m256i) -> __m256i {
+    let u = _mm256_add_epi32(x, _mm256_set1_epi32(32768));
+    let idx = _mm256_srli_epi32::<7>(u);
+    let frac = _mm256_and_si256(u, _mm256_set1_epi32(127));
+    // SAFETY: `idx` is at most 65535 >> 7 = 511, so the four bytes read at
+    // entry `idx` (entries idx and idx + 1) are inside the 513 entries.
+    let pair = unsafe { _mm256_i32gather_epi32::<2>(table.as_ptr().cast(), idx) };
+    let a = _mm256_srai_epi32::<16>(_mm256_slli_epi32::<16>(pair));
+    let b = _mm256_srai_epi32::<16>(pair);
+    let d = _mm256_mullo_epi32(_mm256_sub_epi32(b, a), frac);
+    _mm256_add_epi32(a, _mm256_srai_epi32::<7>(_mm256_add_epi32(d, _mm256_set1_epi32(64))))
+}
+
+/// Round-half-up arithmetic shift right by `n` (1..=31) of eight lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn round_shift8(v: __m256i, n: u32) -> __m256i {
+    let half = _mm256_set1_epi32(1 << (n - 1));
+    _mm256_sra_epi32(_mm256_add_epi32(v, half), _mm_cvtsi32_si128(n as i32))
+}
+
+/// The LSTM cell of eight units, from their gates' pre-activations (Q3.12,
+/// `z[g]` the eight units' gate g) and old `c`: the new `h` (Q0.15) and
+/// `c` (Q(15-cf).cf), the same bits as the scalar cell in `lstm.rs`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn cell8(z: [&[i16]; 4], c: &mut [i16], h: &mut [i16], cf: u32) {
+    use crate::fixed::{SIGMOID_TABLE, TANH_TABLE};
+    assert!(z.iter().all(|g| g.len() >= 8) && c.len() >= 8 && h.len() >= 8 && cf <= 15);
+    // SAFETY: unaligned 16-byte loads of eight i16 from slices of at least
+    // eight (asserted above).
+    let load = |s: &[i16]| _mm256_cvtepi16_epi32(unsafe { _mm_loadu_si128(s.as_ptr().cast()) });
+    let i = lookup8(&SIGMOID_TABLE, load(z[0]));
+    let f = lookup8(&SIGMOID_TABLE, load(z[1]));
+    let g = lookup8(&TANH_TABLE, load(z[2]));
+    let o = lookup8(&SIGMOID_TABLE, load(z[3]));
+    let c_old = load(c);
+    let (lo, hi) = (_mm256_set1_epi32(i32::from(i16::MIN)), _mm256_set1_epi32(i32::from(i16::MAX)));
+    let sat = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    let fc = round_shift8(_mm256_mullo_epi32(f, c_old), 15);
+    let ig = round_shift8(_mm256_mullo_epi32(i, g), 30 - cf);
+    let c_new = sat(_mm256_add_epi32(fc, ig));
+    let c12 = match cf {
+        12 => c_new,
+        13..=15 => round_shift8(c_new, cf - 12),
+        _ => sat(_mm256_sll_epi32(c_new, _mm_cvtsi32_si128(12 - cf as i32))),
+    };
+    let h_new = round_shift8(_mm256_mullo_epi32(o, lookup8(&TANH_TABLE, c12)), 15);
+    // Both in i16 range: pack (per 128-bit lane) and put the lanes back in order.
+    let packed = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(c_new, h_new));
+    // SAFETY: unaligned 16-byte stores of eight i16 into slices of at least
+    // eight (asserted above).
+    unsafe {
+        _mm_storeu_si128(c.as_mut_ptr().cast(), _mm256_castsi256_si128(packed));
+        _mm_storeu_si128(h.as_mut_ptr().cast(), _mm256_extracti128_si256::<1>(packed));
+    }
+}
+
+/// The LSTM cell of every whole group of eight units of `c` and `h` (from
+/// `z[g][j]`, gate g of unit j); returns the units done (a multiple of
+/// eight; the rest is the caller's).
+pub fn cells(_: Avx2, z: [&[i16]; 4], c: &mut [i16], h: &mut [i16], cf: u32) -> usize {
+    let n = c.len().min(h.len()) & !7;
+    let mut j = 0;
+    while j < n {
+        let zj = [&z[0][j..], &z[1][j..], &z[2][j..], &z[3][j..]];
+        // SAFETY: the token proves the CPU has AVX2.
+        unsafe { cell8(zj, &mut c[j..j + 8], &mut h[j..j + 8], cf) };
+        j += 8;
+    }
+    n
+}
