@@ -260,7 +260,7 @@ pub fn run_c_firmware(elf: &Path, args: &str, extra: &[&str]) -> Result<Vec<u8>>
 pub fn c_cost_report(classifier: &Path, charlm: &Path, tokens: usize) -> Result<String> {
     let elf = c_firmware(classifier, charlm)?;
     let regions =
-        crate::firmware::region_instructions(&elf, |extra| run_c_firmware(&elf, &format!("cost {tokens}"), extra))?;
+        crate::cost::region_instructions(&elf, |extra| run_c_firmware(&elf, &format!("cost {tokens}"), extra))?;
     let mut report = String::new();
     for (line, insns) in regions {
         let name = line.split_whitespace().next().unwrap_or("?");

@@ -1,11 +1,13 @@
 //! The xtask's library half: building and running each board's firmware
-//! under QEMU ([`firmware`]), the C library and its header ([`capi`]), the one command from raw data to the device
-//! ([`run`]), the shipped models' training recipes ([`recipe`]), and the
-//! demo's inputs ([`demo`]). The `cargo xtask`
-//! binary and the QEMU tests (`tests/tests/qemu.rs`) share it, so the
-//! firmware is built and run one way only.
+//! under QEMU ([`firmware`]) and counting its instructions ([`cost`]), the
+//! C library and its header ([`capi`]), the one command from raw data to
+//! the device ([`run`]), the shipped models' training recipes ([`recipe`]),
+//! and the demo's inputs ([`demo`]). The `cargo xtask` binary and the QEMU
+//! and C API tests share it, so the firmware is built and run one way only.
 
 pub mod firmware;
+
+pub mod cost;
 
 pub mod capi;
 pub mod recipe;

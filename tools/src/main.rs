@@ -645,7 +645,7 @@ fn main() -> Result<()> {
         }
         Cmd::Cost { models: m, tokens, profile, c: false } => {
             let (s, c) = models(&m)?;
-            let report = firmware::cost_report(
+            let report = tools::cost::cost_report(
                 m.board.into(),
                 Models { classifier: Some(&s), charlm: Some(&c) },
                 tokens,

@@ -69,7 +69,7 @@ fn shown(path: &Path) -> String {
 /// Size and cost of a firmware with this one model.
 fn size_and_cost(board: Board, models: Models<'_>) -> Result<String> {
     let size = spin("building the firmware and measuring its size", || firmware::size_report(board, models))?;
-    let cost = spin("counting instructions under QEMU", || firmware::cost_report(board, models, 256, false))?;
+    let cost = spin("counting instructions under QEMU", || crate::cost::cost_report(board, models, 256, false))?;
     Ok(format!("{size}{cost}"))
 }
 
