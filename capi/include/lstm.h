@@ -69,93 +69,93 @@ typedef struct lstm_prediction {
 /*
  The model file is shorter than its prefix and CRC.
  */
-#define LSTM_ERR_TRUNCATED -1
+#define LSTM_ERR_TRUNCATED (-1)
 
 /*
  The model file does not start with "LSTM".
  */
-#define LSTM_ERR_BAD_MAGIC -2
+#define LSTM_ERR_BAD_MAGIC (-2)
 
 /*
  The model file's format version is not one this library reads.
  */
-#define LSTM_ERR_UNSUPPORTED_VERSION -3
+#define LSTM_ERR_UNSUPPORTED_VERSION (-3)
 
 /*
  The model file's CRC-32 does not match its contents.
  */
-#define LSTM_ERR_CRC_MISMATCH -4
+#define LSTM_ERR_CRC_MISMATCH (-4)
 
 /*
  The model file's body is not a valid encoding.
  */
-#define LSTM_ERR_MALFORMED -5
+#define LSTM_ERR_MALFORMED (-5)
 
 /*
  The model file has bytes after its body.
  */
-#define LSTM_ERR_TRAILING_BYTES -6
+#define LSTM_ERR_TRAILING_BYTES (-6)
 
 /*
  An array of the model has the wrong length for its dimensions.
  */
-#define LSTM_ERR_LENGTH_MISMATCH -7
+#define LSTM_ERR_LENGTH_MISMATCH (-7)
 
 /*
  A value of the model is out of the supported range.
  */
-#define LSTM_ERR_OUT_OF_RANGE -8
+#define LSTM_ERR_OUT_OF_RANGE (-8)
 
 /*
  Parts of the model contradict each other.
  */
-#define LSTM_ERR_INCONSISTENT -9
+#define LSTM_ERR_INCONSISTENT (-9)
 
 /*
  The model is larger than this build's capacities (`lstm_config.h`).
  */
-#define LSTM_ERR_DIMENSION_MISMATCH -10
+#define LSTM_ERR_DIMENSION_MISMATCH (-10)
 
 /*
  The model is of the other kind (a classifier for a language model, or
  the reverse).
  */
-#define LSTM_ERR_WRONG_KIND -11
+#define LSTM_ERR_WRONG_KIND (-11)
 
 /*
  An output buffer is too small.
  */
-#define LSTM_ERR_BUFFER_TOO_SMALL -12
+#define LSTM_ERR_BUFFER_TOO_SMALL (-12)
 
 /*
  A pointer argument is NULL.
  */
-#define LSTM_ERR_NULL_ARGUMENT -20
+#define LSTM_ERR_NULL_ARGUMENT (-20)
 
 /*
  The storage is shorter than `LSTM_*_STORAGE_BYTES`.
  */
-#define LSTM_ERR_STORAGE_TOO_SMALL -21
+#define LSTM_ERR_STORAGE_TOO_SMALL (-21)
 
 /*
  The storage is not aligned to `LSTM_STORAGE_ALIGN`.
  */
-#define LSTM_ERR_STORAGE_MISALIGNED -22
+#define LSTM_ERR_STORAGE_MISALIGNED (-22)
 
 /*
  The handle is not an open network of this kind.
  */
-#define LSTM_ERR_NOT_OPEN -23
+#define LSTM_ERR_NOT_OPEN (-23)
 
 /*
  No text has started (`lstm_classifier_start`), or it has finished.
  */
-#define LSTM_ERR_NOT_STARTED -24
+#define LSTM_ERR_NOT_STARTED (-24)
 
 /*
  A runtime error this library has no code for.
  */
-#define LSTM_ERR_UNKNOWN -99
+#define LSTM_ERR_UNKNOWN (-99)
 
 #ifdef __cplusplus
 extern "C" {

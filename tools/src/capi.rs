@@ -36,7 +36,18 @@ pub fn header() -> Result<String> {
         .map_err(|e| anyhow!("cbindgen on capi/: {e}"))?;
     let mut out = Vec::new();
     bindings.write(&mut out);
-    Ok(String::from_utf8(out)?)
+    // Negative statuses in parentheses, so that a macro stays one operand
+    // in any C expression (`x - LSTM_ERR_TRUNCATED`).
+    let text = String::from_utf8(out)?;
+    Ok(text
+        .lines()
+        .map(|l| match l.strip_prefix("#define ").and_then(|d| d.split_once(" -")) {
+            Some((name, n)) if n.chars().all(|c| c.is_ascii_digit()) => format!("#define {name} (-{n})"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n")
 }
 
 /// The models whose sizes a library build's capacities take (`None`: the
