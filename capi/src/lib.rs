@@ -180,6 +180,34 @@ unsafe fn model_bytes(model: *const u8, len: usize) -> Result<&'static [u8], lst
     Ok(unsafe { core::slice::from_raw_parts(model, len) })
 }
 
+/// A text argument: `len` bytes at `text`, or none when `text` is NULL and
+/// `len` 0; NULL with a length is `LSTM_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `text` is NULL or points at `len` readable bytes for the call.
+unsafe fn text_bytes<'t>(text: *const u8, len: usize) -> Result<&'t [u8], lstm_status> {
+    match (text.is_null(), len) {
+        (true, 0) => Ok(&[]),
+        (true, _) => Err(LSTM_ERR_NULL_ARGUMENT),
+        // SAFETY: non-NULL, and the caller's promise above.
+        (false, _) => Ok(unsafe { core::slice::from_raw_parts(text, len) }),
+    }
+}
+
+/// Write `value` into the checked storage `p` and its handle into `out`.
+///
+/// # Safety
+/// `p` is writable and aligned for a `T` (from [`check_storage`] with
+/// `T`'s storage bytes, which the compile-time checks bound); `out` is
+/// non-NULL and writable.
+unsafe fn place<T, H>(p: *mut u8, value: T, out: *mut *mut H) {
+    // SAFETY: the caller's promise above.
+    unsafe {
+        p.cast::<T>().write(value);
+        out.write(p.cast());
+    }
+}
+
 /// Check the caller's storage for a `T` of `bytes` bytes.
 fn check_storage(storage: *mut c_void, storage_len: usize, bytes: usize) -> Result<*mut u8, lstm_status> {
     if storage.is_null() {
@@ -275,11 +303,9 @@ pub unsafe extern "C" fn lstm_classifier_open(
         // SAFETY: the contract on `model`.
         let clf = open_classifier(unsafe { model_bytes(model, model_len) }?)?;
         let value = Storage { magic: CLASSIFIER_MAGIC, clf, state: ClassifierState::new() };
-        // SAFETY: `p` is writable for the storage bytes, which hold a
-        // `Storage` (the compile-time check above), and aligned for it.
-        unsafe { p.cast::<Storage>().write(value) };
-        // SAFETY: `out` is non-NULL and writable (the contract).
-        unsafe { out.write(p.cast()) };
+        // SAFETY: `p` was checked for the classifier's storage bytes; `out`
+        // is non-NULL and writable (the contract).
+        unsafe { place(p, value, out) };
         Ok(())
     })())
 }
@@ -305,12 +331,8 @@ pub unsafe extern "C" fn lstm_classifier_feed(c: *mut lstm_classifier, text: *co
     done((|| {
         // SAFETY: the contract on `c`.
         let s = unsafe { classifier(c) }?;
-        let bytes: &[u8] = match (text.is_null(), len) {
-            (true, 0) => &[],
-            (true, _) => return Err(LSTM_ERR_NULL_ARGUMENT),
-            // SAFETY: the contract on `text`.
-            (false, _) => unsafe { core::slice::from_raw_parts(text, len) },
-        };
+        // SAFETY: the contract on `text`.
+        let bytes = unsafe { text_bytes(text, len) }?;
         s.clf.resume(&mut s.state).ok_or(LSTM_ERR_NOT_STARTED)?.feed(bytes);
         Ok(())
     })())
@@ -418,10 +440,9 @@ pub unsafe extern "C" fn lstm_charlm_open(
             state: CharLmState::new(),
             sampler: Sampler::new(seed, temperature_q8_8, top_k),
         };
-        // SAFETY: as in `lstm_classifier_open`, for an `LmStorage`.
-        unsafe { p.cast::<LmStorage>().write(value) };
-        // SAFETY: `out` is non-NULL and writable (the contract).
-        unsafe { out.write(p.cast()) };
+        // SAFETY: `p` was checked for the language model's storage bytes;
+        // `out` is non-NULL and writable (the contract).
+        unsafe { place(p, value, out) };
         Ok(())
     })())
 }
@@ -436,12 +457,8 @@ pub unsafe extern "C" fn lstm_charlm_prime(g: *mut lstm_charlm, text: *const u8,
     done((|| {
         // SAFETY: the contract on `g`.
         let s = unsafe { charlm(g) }?;
-        let bytes: &[u8] = match (text.is_null(), len) {
-            (true, 0) => &[],
-            (true, _) => return Err(LSTM_ERR_NULL_ARGUMENT),
-            // SAFETY: the contract on `text`.
-            (false, _) => unsafe { core::slice::from_raw_parts(text, len) },
-        };
+        // SAFETY: the contract on `text`.
+        let bytes = unsafe { text_bytes(text, len) }?;
         s.lm.prime(&mut s.state, bytes);
         Ok(())
     })())

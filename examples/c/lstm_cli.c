@@ -76,6 +76,17 @@ static int fail(const char *what, lstm_status s) {
     return 1;
 }
 
+/* End the text: print its line as the CLI does. */
+static int finish_line(lstm_classifier *c) {
+    lstm_prediction p;
+    char line[96];
+    lstm_status s = lstm_classifier_finish(c, &p);
+    if (s != LSTM_OK) return fail("lstm_classifier_finish", s);
+    lstm_prediction_format(&p, line, sizeof line);
+    printf("%s\n", line);
+    return 0;
+}
+
 /* Each line of `texts` (a last line without a newline too) is one text. */
 static int classify(const char *model_name, const char *texts) {
     const uint8_t *bytes;
@@ -105,11 +116,7 @@ static int classify(const char *model_name, const char *texts) {
             }
             if ((s = lstm_classifier_feed(c, chunk + at, end - at)) != LSTM_OK) return fail("lstm_classifier_feed", s);
             if (nl) {
-                lstm_prediction p;
-                char line[96];
-                if ((s = lstm_classifier_finish(c, &p)) != LSTM_OK) return fail("lstm_classifier_finish", s);
-                lstm_prediction_format(&p, line, sizeof line);
-                printf("%s\n", line);
+                if (finish_line(c) != 0) return 1;
                 open = 0;
                 at = end + 1;
             } else {
@@ -118,14 +125,7 @@ static int classify(const char *model_name, const char *texts) {
         }
     }
     fclose(f);
-    if (open) {
-        lstm_prediction p;
-        char line[96];
-        if ((s = lstm_classifier_finish(c, &p)) != LSTM_OK) return fail("lstm_classifier_finish", s);
-        lstm_prediction_format(&p, line, sizeof line);
-        printf("%s\n", line);
-    }
-    return 0;
+    return open ? finish_line(c) : 0;
 }
 
 static int generate(const char *model_name, long n, uint64_t seed, unsigned temperature, unsigned top_k,

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::firmware::llvm_tool;
+use crate::firmware::{host_triple, llvm_tool};
 
 /// The `capi` folder.
 pub fn capi_dir() -> PathBuf {
@@ -66,15 +66,6 @@ pub struct Built {
     pub lib: PathBuf,
     /// `lstm_config.h` of this build.
     pub config: PathBuf,
-}
-
-/// The host's target triple.
-fn host_triple() -> Result<String> {
-    let out = Command::new("rustc").arg("-vV").output().context("running rustc")?;
-    String::from_utf8(out.stdout)?
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        .ok_or_else(|| anyhow!("rustc -vV names no host"))
 }
 
 /// Build the library for `target` (the host when `None`).

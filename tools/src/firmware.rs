@@ -445,16 +445,20 @@ pub fn qemu_generate(
     text(run_job(board, &elf, job, false, &[])?.stdout)
 }
 
+/// The host's target triple (`rustc -vV`).
+pub(crate) fn host_triple() -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc")?;
+    String::from_utf8(out.stdout)?
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .ok_or_else(|| anyhow!("rustc -vV names no host"))
+}
+
 /// A tool of rustup's `llvm-tools` component (`llvm-size`, `llvm-nm`, `rust-lld` ...).
 pub(crate) fn llvm_tool(name: &str) -> Result<PathBuf> {
     let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let sysroot = String::from_utf8(out.stdout)?.trim().to_string();
-    let host = Command::new("rustc").arg("-vV").output().context("running rustc")?;
-    let host = String::from_utf8(host.stdout)?
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        .ok_or_else(|| anyhow!("rustc -vV names no host"))?;
-    let path = Path::new(&sysroot).join("lib/rustlib").join(host).join("bin").join(name);
+    let path = Path::new(&sysroot).join("lib/rustlib").join(host_triple()?).join("bin").join(name);
     if !path.exists() {
         bail!("{} not found: rustup component add llvm-tools", path.display());
     }
