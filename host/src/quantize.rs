@@ -9,7 +9,8 @@
 //! [`runtime::ValidModel`]) before it is returned.
 
 use runtime::format::{
-    Embedding, Head, Header, I32s, I8s, LstmLayer, Model, RowScales, Tokenizer, CRC_LEN, PREFIX_LEN,
+    embed_shift, fused_bias_limit, padded_cols, Embedding, Head, Header, I32s, I8s, LstmLayer, Model, RowScales,
+    Tokenizer, Weights, CRC_LEN, PREFIX_LEN,
 };
 
 use runtime::tokenizer::WordIds;
@@ -211,6 +212,96 @@ pub fn pack_q4(row: &[i8]) -> Vec<u8> {
     out
 }
 
+/// The scale of the embedding table at `bits` (8 or 4): one clipped scale
+/// for the whole table ([`clipped_scale`]).
+pub fn embed_scale(embedding: &[f32], bits: u8) -> f64 {
+    clipped_scale(embedding, levels(bits))
+}
+
+/// What a fused row (format version 5) multiplies a layer's input weights
+/// by, so that one grid serves `[W_x W_h]`: layer 0 reads the embedding's
+/// integers shifted left by [`embed_shift`] (so its values are
+/// `v * 2^15 / (s_emb * 2^(15 - shift))` in the hidden state's Q0.15),
+/// which the row's input part undoes; later layers read Q0.15 as the
+/// recurrent part does (1).
+pub fn input_ratio(layer: usize, s_emb: f64, embed_bits: u8) -> f64 {
+    if layer == 0 {
+        s_emb * 2f64.powi(15 - embed_shift(embed_bits) as i32)
+    } else {
+        1.0
+    }
+}
+
+/// Row `r` of a fused layer in float: `[w_x[r] * ratio, w_h[r]]`.
+pub fn fused_row(w_x: &[f32], w_h: &[f32], input: usize, hidden: usize, r: usize, ratio: f64) -> Vec<f32> {
+    let x = w_x[r * input..(r + 1) * input].iter().map(|&v| (f64::from(v) * ratio) as f32);
+    x.chain(w_h[r * hidden..(r + 1) * hidden].iter().copied()).collect()
+}
+
+/// Round the rows of a layer's `w_x` (`[4H][input]`) and `w_h`
+/// (`[4H][hidden]`) to the fused grid the exporter writes at `bits`: each
+/// gate's `[w_x * ratio, w_h]` on one [`row_scale`] (quantization-aware
+/// training reads the weights so).
+pub fn fake_quantize_fused(w_x: &mut [f32], w_h: &mut [f32], input: usize, hidden: usize, ratio: f64, bits: u8) {
+    let q = levels(bits);
+    for r in 0..w_h.len() / hidden.max(1) {
+        let row = fused_row(w_x, w_h, input, hidden, r, ratio);
+        let s = row_scale(&row, bits).max(1e-12);
+        for (k, v) in w_x[r * input..(r + 1) * input].iter_mut().enumerate() {
+            *v = (level(row[k], s, q) * s / ratio) as f32;
+        }
+        for (k, v) in w_h[r * hidden..(r + 1) * hidden].iter_mut().enumerate() {
+            *v = (level(row[input + k], s, q) * s) as f32;
+        }
+    }
+}
+
+/// One row of int4 values (each in `[-7, 7]`) in version 5's layout: the
+/// nibble order of [`pack_q4`], offset binary (`v + 8`), padded with
+/// nibbles 8 (zero) to `cols` columns (a multiple of 8).
+pub fn pack_q4_offset(row: &[i8], cols: usize) -> Vec<u8> {
+    let mut out = vec![0x88u8; runtime::format::row_bytes(4, cols)];
+    for (k, &v) in row.iter().enumerate() {
+        let (g, j) = (k / 8, k % 8);
+        let byte = &mut out[4 * g + j % 4];
+        let nib = (v + 8) as u8;
+        *byte = if j < 4 { (*byte & 0xf0) | nib } else { (*byte & 0x0f) | (nib << 4) };
+    }
+    out
+}
+
+/// A fused layer's rows (`rows_order`: the runtime's row `k` is float row
+/// `rows_order[k]`) at `bits`, padded ([`padded_cols`]), and each row's
+/// scale, at least `min_scale[k]`.
+#[allow(clippy::too_many_arguments)]
+fn fused_quantize(
+    w_x: &[f32],
+    w_h: &[f32],
+    input: usize,
+    hidden: usize,
+    ratio: f64,
+    rows_order: &[usize],
+    min_scale: &[f64],
+    bits: u8,
+) -> (Vec<u8>, Vec<f64>) {
+    let cols = padded_cols(bits, input + hidden);
+    let q = levels(bits);
+    let (mut bytes, mut scales) = (Vec::new(), Vec::new());
+    for (k, &r) in rows_order.iter().enumerate() {
+        let row = fused_row(w_x, w_h, input, hidden, r, ratio);
+        let s = row_scale(&row, bits).max(min_scale[k]).max(1e-12);
+        let ints: Vec<i8> = row.iter().map(|&v| level(v, s, q) as i8).collect();
+        if bits == 4 {
+            bytes.extend(pack_q4_offset(&ints, cols));
+        } else {
+            bytes.extend(ints.iter().map(|&v| v as u8));
+            bytes.extend(std::iter::repeat_n(0u8, cols - ints.len()));
+        }
+        scales.push(s);
+    }
+    (bytes, scales)
+}
+
 /// The bytes of a [`RowScales`]: little-endian multipliers, then shifts.
 struct ScaleBytes {
     multipliers: Vec<u8>,
@@ -235,11 +326,9 @@ impl ScaleBytes {
 
 /// A layer's integer arrays, before the format's view is laid over them.
 struct LayerBytes {
-    w_x: Vec<u8>,
-    w_h: Vec<u8>,
+    w: Vec<u8>,
     bias: Vec<u8>,
-    scale_x: ScaleBytes,
-    scale_h: ScaleBytes,
+    scale: ScaleBytes,
     cell_frac: u8,
 }
 
@@ -284,7 +373,7 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
         8 => 127.0,
         b => return Err(QuantizeError::EmbedBits(b)),
     };
-    let s_emb = clipped_scale(&model.embedding, qmax);
+    let s_emb = embed_scale(&model.embedding, embed_bits);
     let eq: Vec<i8> = model.embedding.iter().map(|&v| level(v, s_emb, qmax) as i8).collect();
     let embedding: Vec<u8> = if embed_bits == 4 {
         eq.chunks_exact(2).map(|p| ((p[0] as u8) & 0x0f) | ((p[1] as u8) << 4)).collect()
@@ -296,19 +385,20 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
     let q15 = 2f64.powi(-15);
     let mut layers = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
-        let s_in = if l == 0 { s_emb } else { q15 };
-        // The bias must fit in 2^30 accumulator units.
-        let min_sx: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (2f64.powi(30) * s_in)).collect();
-        let (w_x, sx) = row_quantize(&layer.w_x, layer.input, &order, &min_sx, bits.lstm);
-        let (w_h, sh) = row_quantize(&layer.w_h, hd, &order, &vec![0.0; order.len()], bits.lstm);
-        let bias = bias_bytes(order.iter().zip(&sx).map(|(&r, &s)| (layer.bias[r], s * s_in)));
+        // One row a gate over [x; h], whose values are all in Q0.15 (layer
+        // 0's embedding shifted up): the input part scaled by the ratio.
+        let ratio = input_ratio(l, s_emb, embed_bits);
+        // The bias must stay within the row's limit in accumulator units.
+        let limit = f64::from(fused_bias_limit(bits.lstm, layer.input + hd));
+        let min_s: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (limit * q15)).collect();
+        let (w, s) = fused_quantize(&layer.w_x, &layer.w_h, layer.input, hd, ratio, &order, &min_s, bits.lstm);
+        let bias = bias_bytes(order.iter().zip(&s).map(|(&r, &s)| (layer.bias[r], s * q15)));
         // Accumulators to Q3.12 pre-activations.
-        let scale_x = ScaleBytes::of(sx.iter().map(|s| s * s_in * 4096.0));
-        let scale_h = ScaleBytes::of(sh.iter().map(|s| s * q15 * 4096.0));
+        let scale = ScaleBytes::of(s.iter().map(|s| s * q15 * 4096.0));
         let cmax = (f64::from(cal.cell_abs_max.get(l).copied().unwrap_or(1.0)).max(1e-3) * 1.05).min(CELL_RANGE_CAP);
         let int_bits = cmax.log2().ceil().max(0.0) as i32;
         let cell_frac = (15 - int_bits).clamp(0, 15) as u8;
-        layers.push(LayerBytes { w_x, w_h, bias, scale_x, scale_h, cell_frac });
+        layers.push(LayerBytes { w, bias, scale, cell_frac });
     }
     let features = model.head.pooling.features(hd);
     let outputs = model.head.b.len();
@@ -335,11 +425,8 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
         let view = LstmLayer {
             input: float.input as u16,
             bits: bits.lstm,
-            w_x: I8s(&l.w_x),
-            w_h: I8s(&l.w_h),
+            weights: Weights::Fused { w: I8s(&l.w), scale: l.scale.view() },
             bias: I32s(&l.bias),
-            scale_x: l.scale_x.view(),
-            scale_h: l.scale_h.view(),
             cell_frac: l.cell_frac,
         };
         if views.push(view).is_err() {

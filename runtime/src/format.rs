@@ -1,8 +1,11 @@
-//! The model file format, version 4 (the spec is `runtime/FORMAT.md`):
-//! version 4 adds 4-bit LSTM weights ([`LstmLayer::bits`]); version 3 added
+//! The model file format, version 5 (the spec is `runtime/FORMAT.md`):
+//! version 5 fuses each gate's input and recurrent rows into one row over
+//! `[x; h]` with one scale ([`Weights::Fused`]); version 4 added 4-bit LSTM
+//! weights ([`LstmLayer::bits`]); version 3 added
 //! the class names and classifiers of 3 to [`MAX_CLASSES`] classes (a
-//! softmax head). Version 1 to 3 files (8-bit LSTM weights; before 3, two
-//! classes and no names) still load.
+//! softmax head). Version 1 to 4 files (split rows; before 4, 8-bit LSTM
+//! weights; before 3, two classes and no names) still load, and run on
+//! their own path.
 //!
 //! ```text
 //! offset 0   4 bytes   magic "LSTM"
@@ -234,38 +237,142 @@ pub const fn row_bytes(bits: u8, cols: usize) -> usize {
     }
 }
 
-/// One LSTM layer. Rows are ordered unit-major: row `4*j + g` is gate `g`
-/// (0 = i, 1 = f, 2 = g, 3 = o) of unit `j`, so one unit's four gates are
-/// adjacent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Columns of one fused row of a version 5 layer over `cols` = I + H
+/// inputs at `bits` a weight, zero-padded so that the kernels have no
+/// scalar tail: to a multiple of 4 at 8 bits (one `SXTB16` word), of 8 at
+/// 4 bits (one word of nibbles).
+pub const fn padded_cols(bits: u8, cols: usize) -> usize {
+    if bits == 4 {
+        cols.next_multiple_of(8)
+    } else {
+        cols.next_multiple_of(4)
+    }
+}
+
+/// The left shift layer 0 of a version 5 model applies to the embedding's
+/// values, so that they use the int16 range as the hidden state does
+/// (`|v| << shift <= 32512`): 8 for an 8-bit embedding, 12 for a 4-bit one.
+pub const fn embed_shift(embed_bits: u8) -> u32 {
+    16 - embed_bits as u32
+}
+
+/// Largest absolute bias of a version 5 row of `cols` columns at `bits`:
+/// the accumulator starts at the bias and takes at most
+/// `cols * max|w| * 2^15` more, which stays below `2^31` (and at most
+/// [`MAX_BIAS`]).
+pub const fn fused_bias_limit(bits: u8, cols: usize) -> i32 {
+    let wmax: i64 = if bits == 4 { 7 } else { 127 };
+    let room = i32::MAX as i64 - wmax * 32768 * cols as i64;
+    if room < MAX_BIAS as i64 {
+        room as i32
+    } else {
+        MAX_BIAS
+    }
+}
+
+/// A layer's weights and requantization, in one of two layouts. Rows are
+/// ordered unit-major: row `4*j + g` is gate `g` (0 = i, 1 = f, 2 = g,
+/// 3 = o) of unit `j`, so one unit's four gates are adjacent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights<'a> {
+    /// Versions 1 to 4: the input and the recurrent rows apart, each with
+    /// its own scale (two accumulators and two requantizations a gate).
+    /// 4-bit nibbles are signed (two's complement, `[-7, 7]`).
+    Split {
+        /// Input weights `[4H][I]`, rows of [`row_bytes`]`(bits, I)` bytes.
+        w_x: I8s<'a>,
+        /// Recurrent weights `[4H][H]`, rows of [`row_bytes`]`(bits, H)` bytes.
+        w_h: I8s<'a>,
+        /// Input accumulator (plus bias) to gate pre-activation Q3.12, `[4H]`.
+        scale_x: RowScales<'a>,
+        /// Recurrent accumulator to gate pre-activation Q3.12, `[4H]`.
+        scale_h: RowScales<'a>,
+    },
+    /// Version 5: one row a gate over the concatenated `[x; h]` (the
+    /// textbook's `[W_x W_h]`), with one scale: one accumulator and one
+    /// requantization a gate. Row `r` is [`padded_cols`]`(bits, I + H)`
+    /// columns: the I input columns, the H recurrent ones, zeros. Layer 0
+    /// reads the embedding's values shifted left by [`embed_shift`]; every
+    /// input is then int16 in the hidden state's range.
+    /// - 8 bits: int8 in `[-127, 127]`, padding 0;
+    /// - 4 bits: offset binary, the nibble is `w + 8` for `w` in
+    ///   `[-7, 7]` (nibble 0 is not allowed), padding nibbles 8 (zero),
+    ///   in the nibble order of version 4 (byte `k` of a group of eight
+    ///   columns holds column `k` low and `k + 4` high). The Cortex-M4
+    ///   multiplies the unsigned nibbles and subtracts `8 * sum(x)` once,
+    ///   which keeps the sums in 32 bits.
+    Fused {
+        /// `[4H]` rows of [`row_bytes`]`(bits, `[`padded_cols`]`(bits, I + H))` bytes.
+        w: I8s<'a>,
+        /// Accumulator (from the bias) to gate pre-activation Q3.12, `[4H]`.
+        scale: RowScales<'a>,
+    },
+}
+
+/// One LSTM layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LstmLayer<'a> {
     /// Input width I (E for layer 0, H after).
     pub input: u16,
-    /// Bits of a weight of `w_x` and `w_h` (version 4; 8 before):
+    /// Bits of a weight (version 4 and later; 8 before):
     /// - 8: one int8 in `[-127, 127]` a byte;
     /// - 4: int4 in `[-7, 7]`, each row in groups of eight columns, four
     ///   bytes a group: byte `k` of a group holds column `k` in its low
     ///   nibble and column `k + 4` in its high nibble (the pairs the
-    ///   Cortex-M4's `SXTB16` makes); the last group of a row is padded with
-    ///   zero nibbles ([`row_bytes`]).
+    ///   Cortex-M4's `SXTB16` makes); the last group of a row is padded
+    ///   ([`row_bytes`]); the nibble's code depends on the layout
+    ///   ([`Weights`]).
     pub bits: u8,
-    /// Input weights `[4H][I]`, rows of [`row_bytes`]`(bits, I)` bytes.
-    #[serde(borrow)]
-    pub w_x: I8s<'a>,
-    /// Recurrent weights `[4H][H]`, rows of [`row_bytes`]`(bits, H)` bytes.
-    #[serde(borrow)]
-    pub w_h: I8s<'a>,
-    /// Bias `[4H]`, in the scale of the input accumulator.
-    #[serde(borrow)]
+    /// The weights and their scales.
+    pub weights: Weights<'a>,
+    /// Bias `[4H]`, in the scale of the (input) accumulator.
     pub bias: I32s<'a>,
-    /// Input accumulator (plus bias) to gate pre-activation Q3.12, `[4H]`.
-    #[serde(borrow)]
-    pub scale_x: RowScales<'a>,
-    /// Recurrent accumulator to gate pre-activation Q3.12, `[4H]`.
-    #[serde(borrow)]
-    pub scale_h: RowScales<'a>,
     /// Fractional bits of the int16 cell state (Q(15-f).f), in `0..=15`.
     pub cell_frac: u8,
+}
+
+impl LstmLayer<'_> {
+    /// The format version this layer's layout is written in: 5 for fused
+    /// rows, 4 for split ones.
+    pub fn version(&self) -> u16 {
+        match self.weights {
+            Weights::Split { .. } => 4,
+            Weights::Fused { .. } => 5,
+        }
+    }
+}
+
+/// Postcard writes a struct as its fields in order; a layer is written as
+/// its version lays it out (version 4: `input bits w_x w_h bias scale_x
+/// scale_h cell_frac`; version 5: `input bits w bias scale cell_frac`).
+impl Serialize for LstmLayer<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        match self.weights {
+            Weights::Split { w_x, w_h, scale_x, scale_h } => {
+                let mut t = s.serialize_tuple(8)?;
+                t.serialize_element(&self.input)?;
+                t.serialize_element(&self.bits)?;
+                t.serialize_element(&w_x)?;
+                t.serialize_element(&w_h)?;
+                t.serialize_element(&self.bias)?;
+                t.serialize_element(&scale_x)?;
+                t.serialize_element(&scale_h)?;
+                t.serialize_element(&self.cell_frac)?;
+                t.end()
+            }
+            Weights::Fused { w, scale } => {
+                let mut t = s.serialize_tuple(6)?;
+                t.serialize_element(&self.input)?;
+                t.serialize_element(&self.bits)?;
+                t.serialize_element(&w)?;
+                t.serialize_element(&self.bias)?;
+                t.serialize_element(&scale)?;
+                t.serialize_element(&self.cell_frac)?;
+                t.end()
+            }
+        }
+    }
 }
 
 /// The dense output layer.
@@ -297,26 +404,21 @@ pub struct Head<'a> {
 /// and [encode](Model::encode_into) it; a `Model` is therefore not known to
 /// be safe to run. The networks take a [`ValidModel`], which only
 /// [`Model::from_bytes`] makes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Model<'a> {
     /// Dimensions.
     pub header: Header,
     /// Tokenizer tables.
-    #[serde(borrow)]
     pub tokenizer: Tokenizer<'a>,
     /// Embedding.
-    #[serde(borrow)]
     pub embedding: Embedding<'a>,
     /// LSTM layers, input first.
-    #[serde(borrow)]
     pub layers: heapless::Vec<LstmLayer<'a>, MAX_LAYERS>,
     /// Dense output layer.
-    #[serde(borrow)]
     pub head: Head<'a>,
     /// A classifier's class names, in class order, each followed by `\n`
     /// (version 3; empty for a language model, and for a two-class model
     /// of version 1 or 2, whose names are [`DEFAULT_BINARY_LABELS`]).
-    #[serde(borrow)]
     pub labels: &'a str,
 }
 
@@ -475,25 +577,63 @@ fn check_bias(what: &'static str, b: I32s<'_>, rows: usize) -> Result<(), Error>
 }
 
 /// The layer list of a body of `version`: a postcard sequence (a varint
-/// count, then each layer's fields in order), without `bits` before
-/// version 4.
+/// count, then each layer's fields in order): split rows without `bits`
+/// before version 4, split rows with it in version 4, fused rows from
+/// version 5.
 fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<LstmLayer<'a>, MAX_LAYERS>, Error> {
     let count: usize = take(bytes)?;
     let mut layers = heapless::Vec::new();
     for _ in 0..count {
-        let layer = LstmLayer {
-            input: take(bytes)?,
-            bits: if version >= 4 { take(bytes)? } else { 8 },
-            w_x: take(bytes)?,
-            w_h: take(bytes)?,
-            bias: take(bytes)?,
-            scale_x: take(bytes)?,
-            scale_h: take(bytes)?,
-            cell_frac: take(bytes)?,
+        let input = take(bytes)?;
+        let bits = if version >= 4 { take(bytes)? } else { 8 };
+        let layer = if version >= 5 {
+            let w = take(bytes)?;
+            let bias = take(bytes)?;
+            let scale = take(bytes)?;
+            LstmLayer { input, bits, weights: Weights::Fused { w, scale }, bias, cell_frac: take(bytes)? }
+        } else {
+            let (w_x, w_h) = (take(bytes)?, take(bytes)?);
+            let bias = take(bytes)?;
+            let (scale_x, scale_h) = (take(bytes)?, take(bytes)?);
+            LstmLayer { input, bits, weights: Weights::Split { w_x, w_h, scale_x, scale_h }, bias, cell_frac: take(bytes)? }
         };
         layers.push(layer).map_err(|_| Error::Malformed)?;
     }
     Ok(layers)
+}
+
+/// Version 5 rows: the bytes of `rows` fused rows of `cols` columns at
+/// `bits`, each weight in range (8 bits: `[-127, 127]`; 4 bits: nibble
+/// 1 to 15, offset binary) and every padding weight zero (4 bits: nibble 8).
+fn check_fused_weights(w: I8s<'_>, bits: u8, rows: usize, cols: usize) -> Result<(), Error> {
+    let padded = padded_cols(bits, cols);
+    let rb = row_bytes(bits, padded);
+    check_len("w", rows * rb, w.len())?;
+    for row in w.0.chunks(rb.max(1)) {
+        if bits == 4 {
+            for (k, &b) in row.iter().enumerate() {
+                for (half, nib) in [(0, b & 0x0f), (1, b >> 4)] {
+                    let col = 8 * (k / 4) + k % 4 + 4 * half;
+                    if nib == 0 {
+                        return Err(Error::OutOfRange { what: "w", value: -8, min: -7, max: 7 });
+                    }
+                    if col >= cols && nib != 8 {
+                        return Err(Error::Inconsistent { what: "row padding is not zero" });
+                    }
+                }
+            }
+        } else {
+            for (col, &b) in row.iter().enumerate() {
+                if b as i8 == i8::MIN {
+                    return Err(Error::OutOfRange { what: "w", value: -128, min: -127, max: 127 });
+                }
+                if col >= cols && b != 0 {
+                    return Err(Error::Inconsistent { what: "row padding is not zero" });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl<'a> Model<'a> {
@@ -612,11 +752,27 @@ impl<'a> Model<'a> {
                     max: 8,
                 });
             }
-            check_layer_weights("w_x", layer.bits, layer.w_x, 4 * hidden, input)?;
-            check_layer_weights("w_h", layer.bits, layer.w_h, 4 * hidden, hidden)?;
-            check_bias("lstm bias", layer.bias, 4 * hidden)?;
-            check_scales("scale_x", layer.scale_x, 4 * hidden)?;
-            check_scales("scale_h", layer.scale_h, 4 * hidden)?;
+            if layer.version() != self.version() {
+                return Err(Error::Inconsistent { what: "layers of split and fused rows in one model" });
+            }
+            match layer.weights {
+                Weights::Split { w_x, w_h, scale_x, scale_h } => {
+                    check_layer_weights("w_x", layer.bits, w_x, 4 * hidden, input)?;
+                    check_layer_weights("w_h", layer.bits, w_h, 4 * hidden, hidden)?;
+                    check_bias("lstm bias", layer.bias, 4 * hidden)?;
+                    check_scales("scale_x", scale_x, 4 * hidden)?;
+                    check_scales("scale_h", scale_h, 4 * hidden)?;
+                }
+                Weights::Fused { w, scale } => {
+                    check_fused_weights(w, layer.bits, 4 * hidden, input + hidden)?;
+                    let limit = fused_bias_limit(layer.bits, input + hidden);
+                    check_len("lstm bias", 4 * 4 * hidden, layer.bias.0.len())?;
+                    for r in 0..4 * hidden {
+                        check_range("lstm bias", i64::from(layer.bias.get(r)), -i64::from(limit), i64::from(limit))?;
+                    }
+                    check_scales("scale", scale, 4 * hidden)?;
+                }
+            }
             check_range("cell_frac", i64::from(layer.cell_frac), 0, 15)?;
         }
         let head = &self.head;
@@ -693,13 +849,21 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// Serialize into `buf` (prefix, body, CRC); returns the bytes written.
+    /// The version this model is written in: its layers' layout
+    /// ([`LstmLayer::version`]: 5 for fused rows, the current
+    /// [`VERSION`]; 4 for split ones), which every layer shares.
+    pub fn version(&self) -> u16 {
+        self.layers.first().map_or(VERSION, LstmLayer::version)
+    }
+
+    /// Serialize into `buf` (prefix, body, CRC) in [`Model::version`];
+    /// returns the bytes written.
     pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
         if buf.len() < PREFIX_LEN + CRC_LEN {
             return Err(Error::BufferTooSmall);
         }
         buf[..4].copy_from_slice(&MAGIC);
-        buf[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        buf[4..6].copy_from_slice(&self.version().to_le_bytes());
         let end = buf.len() - CRC_LEN;
         let n = postcard::to_slice(self, &mut buf[PREFIX_LEN..end]).map_err(|_| Error::BufferTooSmall)?.len();
         let content = PREFIX_LEN + n;

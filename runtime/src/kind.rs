@@ -6,12 +6,14 @@
 use serde::{Deserialize, Serialize};
 
 /// The format version this runtime writes.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// The oldest version it reads: a version 1 body is a version 2 body that
 /// uses no `Tokenizer::Vocab`, a version 2 body is a version 3 body
 /// without `Model::labels` (a two-class model, its classes named
 /// `DEFAULT_BINARY_LABELS`), and a version 3 body is a version 4 body
-/// whose layers have no `LstmLayer::bits` (all 8).
+/// whose layers have no `LstmLayer::bits` (all 8). Version 4 is version 5
+/// with split weight rows (`Weights::Split`: input and recurrent rows
+/// apart, each with a scale) instead of fused ones.
 pub const OLDEST_VERSION: u16 = 1;
 
 /// What a model file does.

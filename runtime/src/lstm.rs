@@ -7,8 +7,8 @@
 //! generics. Nothing is allocated.
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
-use crate::format::{row_bytes, LstmLayer, ValidModel};
-use crate::kernel::{cells, gate_pre4, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
+use crate::format::{embed_shift, padded_cols, row_bytes, I32s, I8s, LstmLayer, RowScales, ValidModel, Weights};
+use crate::kernel::{cells, gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -38,7 +38,7 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
     }
 }
 
-/// One time step of one layer.
+/// One time step of one layer of split rows (format versions 1 to 4).
 ///
 /// - `x`: `[I]` input, prepared for the kernel (layer 0: the int8
 ///   embedding, sign-extended; later layers: the previous layer's new `h`,
@@ -49,7 +49,8 @@ impl<const H: usize, const L: usize> Default for LstmState<H, L> {
 ///
 /// The four gate rows of unit `j` are adjacent (`4j + g`), so each weight
 /// matrix is read once, front to back, four rows (a unit) a kernel call, at the
-/// layer's weight bits.
+/// layer's weight bits. A layer of fused rows does nothing here (see
+/// [`fused_layer_step`]).
 pub fn layer_step(layer: &LstmLayer<'_>, x: Prepared<'_>, h_old: Prepared<'_>, h: &mut [i16], c: &mut [i16]) {
     match cpu::Avx2::detect() {
         // On an x86-64 host with AVX2 the whole step is compiled for AVX2,
@@ -72,10 +73,82 @@ fn layer_step_any(
     h: &mut [i16],
     c: &mut [i16],
 ) {
-    if layer.bits == 4 {
-        layer_step_rows::<Int4Rows>(simd, layer, x, h_old, h, c)
-    } else {
-        layer_step_rows::<Int8Rows>(simd, layer, x, h_old, h, c)
+    if let Weights::Split { w_x, w_h, scale_x, scale_h } = layer.weights {
+        let split = Split { w_x, w_h, bias: layer.bias, scale_x, scale_h, cell_frac: layer.cell_frac };
+        if layer.bits == 4 {
+            layer_step_rows::<Int4Rows>(simd, &split, x, h_old, h, c)
+        } else {
+            layer_step_rows::<Int8Rows>(simd, &split, x, h_old, h, c)
+        }
+    }
+}
+
+/// A layer of split rows, its parts named.
+struct Split<'a> {
+    w_x: I8s<'a>,
+    w_h: I8s<'a>,
+    bias: I32s<'a>,
+    scale_x: RowScales<'a>,
+    scale_h: RowScales<'a>,
+    cell_frac: u8,
+}
+
+/// Where a layer's gate pre-activations go: with AVX2 (a host), into
+/// `z`, every unit's first, gate by gate, then the cell of eight units at
+/// a time (`kernel::cells`); elsewhere each unit's cell right after its
+/// kernel block, which keeps the Cortex-M4's registers on one unit.
+struct Gates {
+    #[cfg(target_arch = "x86_64")]
+    z: [[i16; crate::format::MAX_HIDDEN]; 4],
+    batched: bool,
+    cf: u32,
+}
+
+impl Gates {
+    #[inline(always)]
+    fn new(simd: Simd, hidden: usize, cell_frac: u8) -> Self {
+        let cf = u32::from(cell_frac);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let z = [[0i16; crate::format::MAX_HIDDEN]; 4];
+            Self { batched: simd.is_some() && z[0].len() >= hidden, z, cf }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (simd, hidden);
+            Self { batched: false, cf }
+        }
+    }
+
+    /// Unit `j`'s pre-activations: its cell now, or kept for [`Gates::finish`].
+    #[inline(always)]
+    fn unit(&mut self, j: usize, pre: [i16; 4], h: &mut i16, c: &mut i16) {
+        #[cfg(target_arch = "x86_64")]
+        if self.batched {
+            for (g, z) in self.z.iter_mut().enumerate() {
+                if let Some(slot) = z.get_mut(j) {
+                    *slot = pre[g];
+                }
+            }
+            return;
+        }
+        let _ = j;
+        (*h, *c) = cell(pre, *c, self.cf);
+    }
+
+    /// The kept units' cells (none unless batched).
+    #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+    fn finish(&self, simd: Simd, h: &mut [i16], c: &mut [i16]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.batched {
+            let hidden = h.len();
+            let [zi, zf, zg, zo] = &self.z;
+            let done = cells(simd, [&zi[..hidden], &zf[..hidden], &zg[..hidden], &zo[..hidden]], c, h, self.cf);
+            for j in done..hidden {
+                (h[j], c[j]) = cell([zi[j], zf[j], zg[j], zo[j]], c[j], self.cf);
+            }
+        }
     }
 }
 
@@ -83,7 +156,7 @@ fn layer_step_any(
 #[inline(always)]
 fn layer_step_rows<K: RowKind>(
     simd: Simd,
-    layer: &LstmLayer<'_>,
+    layer: &Split<'_>,
     x: Prepared<'_>,
     h_old: Prepared<'_>,
     h: &mut [i16],
@@ -91,12 +164,13 @@ fn layer_step_rows<K: RowKind>(
 ) {
     let (input, hidden) = (x.len(), h_old.len());
     let (rx, rh) = (row_bytes(K::BITS, input), row_bytes(K::BITS, hidden));
-    let cf = u32::from(layer.cell_frac);
     // Everything a unit reads, cut into its per-unit pieces once, so that
     // the loop below runs without bounds checks: unit j's four rows
     // (4j + g) of both matrices, its four biases and multipliers (16 bytes
     // each, little-endian i32s) and its four shifts of each scale.
     let rows = 4 * hidden;
+    let (h, c) = (&mut h[..hidden], &mut c[..hidden]);
+    let mut gates = Gates::new(simd, hidden, layer.cell_frac);
     let per_unit = layer.w_x.0[..rows * rx]
         .chunks_exact(4 * rx)
         .zip(layer.w_h.0[..rows * rh].chunks_exact(4 * rh))
@@ -105,16 +179,7 @@ fn layer_step_rows<K: RowKind>(
         .zip(layer.scale_h.multipliers.0[..4 * rows].as_chunks::<16>().0)
         .zip(layer.scale_x.shifts.0[..rows].as_chunks::<4>().0)
         .zip(layer.scale_h.shifts.0[..rows].as_chunks::<4>().0)
-        .zip(h[..hidden].iter_mut().zip(c[..hidden].iter_mut()));
-    // With AVX2 (a host), the pre-activations of every unit first, gate by
-    // gate, then the cell of eight units at a time (`kernel::cells`);
-    // elsewhere each unit's cell right after its kernel block, which keeps
-    // the Cortex-M4's registers on one unit.
-    #[cfg(target_arch = "x86_64")]
-    let mut gates = [[0i16; crate::format::MAX_HIDDEN]; 4];
-    #[cfg(not(target_arch = "x86_64"))]
-    let mut gates = [[0i16; 0]; 4];
-    let batched = simd.is_some() && gates[0].len() >= hidden;
+        .zip(h.iter_mut().zip(c.iter_mut()));
     for (j, (((((((wx, wh), bias), mx), mh), sx), sh), (h, c))) in per_unit.enumerate() {
         let (ax, ah) = (K::dot4(simd, wx, x), K::dot4(simd, wh, h_old));
         // Gate pre-activations i, f, g, o of the unit, Q3.12.
@@ -127,24 +192,84 @@ fn layer_step_rows<K: RowKind>(
             Some(pre) => pre,
             None => [pre!(0), pre!(1), pre!(2), pre!(3)],
         };
-        if batched {
-            for (g, z) in gates.iter_mut().enumerate() {
-                if let Some(slot) = z.get_mut(j) {
-                    *slot = pre[g];
-                }
-            }
+        gates.unit(j, pre, h, c);
+    }
+    gates.finish(simd, h, c);
+}
+
+/// One time step of one layer of fused rows (format version 5).
+///
+/// - `v`: the layer's `[x; h_old; 0...]`, laid out by [`CatBuf::prepare`]
+///   to the row's padded width (layer 0's `x`: the embedding's values
+///   shifted left by [`embed_shift`]; later layers': the previous layer's
+///   new `h`), and `sum`, its values' sum (read by 4-bit rows only);
+/// - `h`: `[H]` hidden state, Q0.15, overwritten with the new one;
+/// - `c`: `[H]` cell state, Q(15-f).f, updated in place.
+///
+/// A unit is one kernel block over its four adjacent rows and four
+/// requantizations. A layer of split rows does nothing here (see
+/// [`layer_step`]).
+pub fn fused_layer_step(layer: &LstmLayer<'_>, v: Prepared<'_>, sum: i32, h: &mut [i16], c: &mut [i16]) {
+    match cpu::Avx2::detect() {
+        Some(avx2) => avx2.vectorize(
+            #[inline(always)]
+            || fused_step_any(Some(avx2), layer, v, sum, h, c),
+        ),
+        None => fused_step_any(None, layer, v, sum, h, c),
+    }
+}
+
+#[inline(always)]
+fn fused_step_any(simd: Simd, layer: &LstmLayer<'_>, v: Prepared<'_>, sum: i32, h: &mut [i16], c: &mut [i16]) {
+    if let Weights::Fused { w, scale } = layer.weights {
+        if layer.bits == 4 {
+            fused_step_rows::<Int4Rows>(simd, w, layer.bias, scale, layer.cell_frac, v, sum, h, c)
         } else {
-            (*h, *c) = cell(pre, *c, cf);
+            fused_step_rows::<Int8Rows>(simd, w, layer.bias, scale, layer.cell_frac, v, sum, h, c)
         }
     }
-    if batched {
-        let [zi, zf, zg, zo] = &gates;
-        let (hs, cs) = (&mut h[..hidden], &mut c[..hidden]);
-        let done = cells(simd, [&zi[..hidden], &zf[..hidden], &zg[..hidden], &zo[..hidden]], cs, hs, cf);
-        for j in done..hidden {
-            (hs[j], cs[j]) = cell([zi[j], zf[j], zg[j], zo[j]], cs[j], cf);
-        }
+}
+
+/// [`fused_layer_step`] at `K`'s weight bits, on the kernels `simd` allows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fused_step_rows<K: RowKind>(
+    simd: Simd,
+    w: I8s<'_>,
+    bias: I32s<'_>,
+    scale: RowScales<'_>,
+    cell_frac: u8,
+    v: Prepared<'_>,
+    sum: i32,
+    h: &mut [i16],
+    c: &mut [i16],
+) {
+    let hidden = h.len().min(c.len());
+    let rb = row_bytes(K::BITS, v.len());
+    let rows = 4 * hidden;
+    let (h, c) = (&mut h[..hidden], &mut c[..hidden]);
+    let mut gates = Gates::new(simd, hidden, cell_frac);
+    // Unit j's four rows, biases, multipliers and shifts, cut once.
+    let per_unit = w.0[..rows * rb]
+        .chunks_exact(4 * rb)
+        .zip(bias.0[..4 * rows].as_chunks::<16>().0)
+        .zip(scale.multipliers.0[..4 * rows].as_chunks::<16>().0)
+        .zip(scale.shifts.0[..rows].as_chunks::<4>().0)
+        .zip(h.iter_mut().zip(c.iter_mut()));
+    for (j, ((((w4, b), m), s), (h, c))) in per_unit.enumerate() {
+        let acc = K::dot4_fused(simd, w4, v, sum);
+        let pre = [0, 1, 2, 3].map(|g| fused_pre(acc[g], word(b, g), word(m, g), s[g]));
+        gates.unit(j, pre, h, c);
     }
+    gates.finish(simd, h, c);
+}
+
+/// A fused row's pre-activation, Q3.12: the accumulator plus the bias
+/// (which validation keeps in i32), requantized by the row's scale,
+/// saturated.
+#[inline(always)]
+fn fused_pre(acc: i32, bias: i32, m: i32, s: u8) -> i16 {
+    sat16(requantize_sat32(acc + bias, m, s as i8, 1 << 20))
 }
 
 /// Word `g` of four little-endian i32s.
@@ -214,10 +339,14 @@ pub(crate) fn check_dim(what: &'static str, compiled: usize, model: usize) -> Re
 
 impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     /// Bytes of scratch [`Lstm::step`] keeps on the stack: the embedding
-    /// row and the three vectors laid out for the kernel. (A language
+    /// row and the vectors laid out for the kernel (three for split rows,
+    /// one `[x; h]` for fused rows, whichever is larger). (A language
     /// model's step adds one more `[i16; H]` for its dense layer.)
-    pub const STEP_SCRATCH_BYTES: usize =
-        core::mem::size_of::<[i16; E]>() + core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
+    pub const STEP_SCRATCH_BYTES: usize = {
+        let split = core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
+        let fused = core::mem::size_of::<CatBuf<E, H>>();
+        core::mem::size_of::<[i16; E]>() + if split > fused { split } else { fused }
+    };
 
     /// Check the model's dimensions against the compile-time capacities once.
     pub fn new(model: ValidModel<'a>) -> Result<Self, Error> {
@@ -245,7 +374,6 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
         &self.model
     }
 
-    /// Embedding row of `id` as int16 into `x`.
     /// An error unless `id` is in the model's vocabulary.
     pub fn check_id(&self, id: u32) -> Result<(), Error> {
         let vocab = self.model.header.vocab;
@@ -256,8 +384,8 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
         }
     }
 
-    fn embed(&self, id: u32, x: &mut [i16]) -> Result<(), Error> {
-        self.check_id(id)?;
+    /// Embedding row of `id` (checked by the caller) as int16 into `x`.
+    fn embed(&self, id: u32, x: &mut [i16]) {
         let table = self.model.embedding.table;
         let (id, e) = (id as usize, self.embed);
         if self.model.embedding.bits == 8 {
@@ -273,19 +401,32 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
                 *v = i16::from((nib as i8) >> 4);
             }
         }
-        Ok(())
     }
 
     /// Advance the state by one token; the new top-layer hidden state is
     /// [`Lstm::top`]. An id outside the vocabulary is an error and leaves
     /// the state unchanged.
     pub fn step(&self, state: &mut LstmState<H, L>, id: u32) -> Result<(), Error> {
+        self.check_id(id)?;
+        // Each layout's step in a function of its own, so that only one
+        // set of scratch is on the stack.
+        if self.model.version() >= 5 {
+            self.step_fused(state, id);
+        } else {
+            self.step_split(state, id);
+        }
+        Ok(())
+    }
+
+    /// [`Lstm::step`] of a model of split rows (versions 1 to 4).
+    #[inline(never)]
+    fn step_split(&self, state: &mut LstmState<H, L>, id: u32) {
         let (e, hd) = (self.embed, self.hidden);
         // Scratch, laid out for the kernel: the layer's input (the token's
         // embedding row for layer 0, int8 values as int16; the layer
         // below's new h above it) and the layer's own h before the step.
         let mut x = [0i16; E];
-        self.embed(id, &mut x[..e])?;
+        self.embed(id, &mut x[..e]);
         let mut emb = PrepBuf::<E>::new();
         let mut below = PrepBuf::<H>::new();
         let mut own = PrepBuf::<H>::new();
@@ -294,7 +435,23 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
             let h_old = own.prepare(&state.h[l][..hd]);
             layer_step(layer, input, h_old, &mut state.h[l][..hd], &mut state.c[l][..hd]);
         }
-        Ok(())
+    }
+
+    /// [`Lstm::step`] of a model of fused rows (version 5): each layer
+    /// reads one vector, `[x; h]`.
+    #[inline(never)]
+    fn step_fused(&self, state: &mut LstmState<H, L>, id: u32) {
+        let (e, hd) = (self.embed, self.hidden);
+        let mut x = [0i16; E];
+        self.embed(id, &mut x[..e]);
+        let mut cat = CatBuf::<E, H>::new();
+        let shift = embed_shift(self.model.embedding.bits);
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let (input, shift) = if l == 0 { (&x[..e], shift) } else { (&state.h[l - 1][..hd], 0) };
+            let cols = padded_cols(layer.bits, input.len() + hd);
+            let (v, sum) = cat.prepare(input, shift, &state.h[l][..hd], cols, layer.bits == 4);
+            fused_layer_step(layer, v, sum, &mut state.h[l][..hd], &mut state.c[l][..hd]);
+        }
     }
 
     /// Advance the state over a whole sequence (the same as calling

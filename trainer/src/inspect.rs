@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use runtime::format::Tokenizer;
+use runtime::format::{padded_cols, Tokenizer, Weights};
 
 use crate::files::{decode, read};
 use crate::Error;
@@ -59,13 +59,21 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
     }
     let _ = writeln!(s, "sizes: embedding {} B", m.embedding.table.len());
     for (i, l) in m.layers.iter().enumerate() {
-        let n = l.w_x.len() + l.w_h.len() + l.bias.0.len() + 2 * (l.scale_x.multipliers.0.len() + l.scale_x.len());
+        let scales = |r: &runtime::format::RowScales<'_>| r.multipliers.0.len() + r.len();
+        let (n, weights) = match l.weights {
+            Weights::Split { w_x, w_h, scale_x, scale_h } => (
+                w_x.len() + w_h.len() + l.bias.0.len() + scales(&scale_x) + scales(&scale_h),
+                format!("split rows: w_x {}, w_h {}", w_x.len(), w_h.len()),
+            ),
+            Weights::Fused { w, scale } => (
+                w.len() + l.bias.0.len() + scales(&scale),
+                format!("rows over [x; h]: {} B, {} columns padded", w.len(), padded_cols(l.bits, usize::from(l.input) + usize::from(m.header.hidden))),
+            ),
+        };
         let _ = writeln!(
             s,
-            "       lstm layer {i}: {n} B ({}-bit weights: w_x {}, w_h {}), cell Q{}.{}",
+            "       lstm layer {i}: {n} B ({}-bit weights, {weights}), cell Q{}.{}",
             l.bits,
-            l.w_x.len(),
-            l.w_h.len(),
             15 - l.cell_frac,
             l.cell_frac
         );

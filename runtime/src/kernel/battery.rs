@@ -1,10 +1,10 @@
 //! The kernel battery: a digest the firmware prints and the QEMU test
 //! compares with the host's.
 
-use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4};
+use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4};
 use super::layout::PrepBuf;
 
-/// A digest of [`dot`] and [`dot2`] over a fixed battery of rows and
+/// A digest of [`dot`], [`dot2`] and the four-row and 4-bit kernels over a fixed battery of rows and
 /// vectors: every length from 0 to 40, then 96, 150 and 512 columns, with
 /// seeded random values and with the extremes the format allows (weights
 /// ±127, values −32768 and 32767). The firmware prints it
@@ -91,6 +91,13 @@ pub fn battery_digest() -> u32 {
                     four[..2 * rb].copy_from_slice(&q[..2 * rb]);
                     four[2 * rb..4 * rb].copy_from_slice(&q[..2 * rb]);
                     dot4_q4(&four[..4 * rb], p).into_iter().for_each(&mut fold);
+                    if n.is_multiple_of(8) && n > 0 {
+                        // The same rows in version 5's offset binary
+                        // (padding is whole groups: none here).
+                        four[..4 * rb].iter_mut().for_each(|b| *b ^= 0x88);
+                        let sum = x[..n].iter().map(|&v| i32::from(v)).sum();
+                        dot4_u4(&four[..4 * rb], p, sum).into_iter().for_each(&mut fold);
+                    }
                 }
             }
         }

@@ -77,11 +77,11 @@ pub fn dot_q4(w: &[u8], x: Prepared<'_>) -> i32 {
     {
         let n8 = n & !7;
         let head = if n8 > 0 { dsp_q4::dot_q4_groups_of_8(w, x, n8) } else { 0 };
-        head + dot_q4_plain(w, x.0, n8)
+        head + dot_q4_plain::<false>(w, x.0, n8)
     }
     #[cfg(not(lstm_dsp))]
     {
-        dot_q4_plain(w, x.0, 0)
+        dot_q4_plain::<false>(w, x.0, 0)
     }
 }
 
@@ -160,10 +160,40 @@ fn dot4_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {
-        return x86::dot4_q4(avx2, w, x.0);
+        return x86::dot4_q4::<false>(avx2, w, x.0);
     }
     let (a, b) = (dot2_q4_on(simd, w, x), dot2_q4_on(simd, &w[2 * rb..], x));
     [a[0], a[1], b[0], b[1]]
+}
+
+/// Four consecutive offset-binary 4-bit rows (format version 5: nibble
+/// `w + 8`; `row_bytes(4, x.len())` bytes each) times `x`, whose values
+/// sum to `sum`: the signed sums `sum(w * x)`. On ARMv7E-M, where
+/// `x.len()` is a multiple of 8 (a padded row), one block that multiplies
+/// the unsigned nibbles and starts from `-8 * sum`; elsewhere the nibbles
+/// made two's complement (an XOR with 8) and the version 4 kernels.
+#[inline(always)]
+pub fn dot4_u4(w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
+    dot4_u4_on(cpu::Avx2::detect(), w, x, sum)
+}
+
+/// [`dot4_u4`] on the kernels `simd` allows.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+#[cfg_attr(not(lstm_dsp), allow(unused_variables))]
+fn dot4_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
+    let n = x.0.len();
+    let rb = crate::format::row_bytes(4, n);
+    let w = &w[..4 * rb];
+    #[cfg(lstm_dsp)]
+    if n.is_multiple_of(8) && n > 0 {
+        return dsp_q4::dot4_u4(w, x, -8 * sum);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::dot4_q4::<true>(avx2, w, x.0);
+    }
+    core::array::from_fn(|r| dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], x.0, 0))
 }
 
 /// The four gate pre-activations of a unit (Q3.12, as `lstm::gate_pre`
@@ -221,6 +251,12 @@ pub trait RowKind {
         let (p, q) = (Self::dot2(simd, a, x), Self::dot2(simd, b, x));
         [p[0], p[1], q[0], q[1]]
     }
+    /// Dot products of four consecutive fused rows (format version 5;
+    /// exactly four rows' bytes in `w`) with `x`, a padded `[x; h]` whose
+    /// values sum to `sum`, on the kernels `simd` allows: the signed sums.
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4];
+    /// Whether [`RowKind::dot4_fused`] needs the vector's sum.
+    const NEEDS_SUM: bool;
 }
 
 /// Int8 rows ([`dot2`]).
@@ -230,6 +266,11 @@ pub struct Int4Rows;
 
 impl RowKind for Int8Rows {
     const BITS: u8 = 8;
+    const NEEDS_SUM: bool = false;
+    #[inline(always)]
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, _sum: i32) -> [i32; 4] {
+        dot4_on(simd, w, x)
+    }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
         dot2_on(simd, w, x)
@@ -242,6 +283,11 @@ impl RowKind for Int8Rows {
 
 impl RowKind for Int4Rows {
     const BITS: u8 = 4;
+    const NEEDS_SUM: bool = true;
+    #[inline(always)]
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
+        dot4_u4_on(simd, w, x, sum)
+    }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
         dot2_q4_on(simd, w, x)

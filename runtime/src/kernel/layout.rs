@@ -48,3 +48,69 @@ impl Prepared<'_> {
         self.0.is_empty()
     }
 }
+
+/// Storage for the input of a fused layer (format version 5): the layer's
+/// input `x` (at most `max(E, H)` values: the embedding row, or the layer
+/// below's new `h`), the layer's own `h` before the step (at most `H`) right
+/// after it, then zeros up to the row's padded width; word-aligned. One
+/// vector, so that a gate's row is one dot product.
+///
+/// Its four arrays are one run of `E + 2H + 8` values ([`CatBuf::values`]):
+/// at least the `max(E, H) + H + 7` a padded row needs.
+#[derive(Clone, Debug)]
+#[repr(C, align(4))]
+pub struct CatBuf<const E: usize, const H: usize> {
+    x: [i16; E],
+    h: [i16; H],
+    more: [i16; H],
+    pad: [i16; 8],
+}
+
+impl<const E: usize, const H: usize> CatBuf<E, H> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        Self { x: [0; E], h: [0; H], more: [0; H], pad: [0; 8] }
+    }
+
+    /// All of the buffer's values, in order.
+    #[allow(unsafe_code)]
+    fn values(&mut self) -> &mut [i16] {
+        let len = E + 2 * H + 8;
+        // SAFETY: `CatBuf` is `repr(C)` and holds only `i16` arrays, whose
+        // alignment (2) divides every field's offset and size: the fields
+        // follow each other with no padding between them, so the struct's
+        // first `len` i16 are exactly its four arrays, initialized, inside
+        // the one object `self` borrows mutably for the slice's lifetime.
+        unsafe { core::slice::from_raw_parts_mut((self as *mut Self).cast::<i16>(), len) }
+    }
+
+    /// Lay out `[x << shift; h]`, zeros up to `cols` values, for the kernel;
+    /// returns it and, with `sum`, the sum of its values (else 0): what
+    /// the offset 4-bit kernel subtracts. Panics if `x` and `h` do not fit
+    /// in `cols`, or `cols` in the buffer, or if a shifted value leaves
+    /// the int16 range (the callers' sizes are checked when the network
+    /// is built, and the shift by [`crate::format::embed_shift`]).
+    pub fn prepare(&mut self, x: &[i16], shift: u32, h: &[i16], cols: usize, sum: bool) -> (Prepared<'_>, i32) {
+        let (nx, nh) = (x.len(), h.len());
+        assert!(nx + nh <= cols);
+        let out = &mut self.values()[..cols];
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v << shift;
+        }
+        out[nx..nx + nh].copy_from_slice(h);
+        out[nx + nh..].fill(0);
+        let total = if sum { out.iter().map(|&v| i32::from(v)).sum() } else { 0 };
+        if cfg!(lstm_dsp) {
+            for g in out.chunks_exact_mut(4) {
+                g.swap(1, 2);
+            }
+        }
+        (Prepared(out), total)
+    }
+}
+
+impl<const E: usize, const H: usize> Default for CatBuf<E, H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

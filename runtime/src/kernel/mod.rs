@@ -60,7 +60,7 @@ mod tests;
 
 pub use battery::battery_digest;
 pub(crate) use dispatch::{cells, gate_pre4};
-pub use dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot_q4, Int4Rows, Int8Rows, RowKind, Simd};
-pub use layout::{PrepBuf, Prepared};
+pub use dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4, dot_q4, Int4Rows, Int8Rows, RowKind, Simd};
+pub use layout::{CatBuf, PrepBuf, Prepared};
 #[cfg(test)]
 use portable::dot2_portable;

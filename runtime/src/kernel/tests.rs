@@ -114,6 +114,81 @@ fn dot_q4_equals_the_plain_sums_of_the_nibbles() {
     }
 }
 
+/// Version 5's offset-binary 4-bit rows (nibble `w + 8`, padded with
+/// nibbles 8 to whole groups) over a `CatBuf` vector, on this target's
+/// kernel and on the portable one, against the plain signed sums, at
+/// every padded width to 264 and on the extremes. Under Miri, widths to
+/// 40.
+#[test]
+fn offset_rows_over_a_cat_buf_equal_the_plain_sums() {
+    let longest = if cfg!(miri) { 40 } else { 264 };
+    let mut s = 4242u32;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s
+    };
+    let mut cat = CatBuf::<256, 8>::new();
+    for cols in (8..=longest).step_by(8) {
+        for pattern in 0..3 {
+            let n = cols - (next() % 8) as usize; // unpadded columns
+            let nx = n - n.min(8) / 2;
+            let v: std::vec::Vec<i16> = (0..n)
+                .map(|_| match pattern {
+                    0 => next() as i16,
+                    1 => i16::MIN,
+                    _ => [i16::MIN, i16::MAX][(next() & 1) as usize],
+                })
+                .collect();
+            let rows: std::vec::Vec<std::vec::Vec<i32>> = (0..4)
+                .map(|_| {
+                    (0..n)
+                        .map(|_| match pattern {
+                            0 => (next() % 15) as i32 - 7,
+                            1 => -7,
+                            _ => [7, -7][(next() & 1) as usize],
+                        })
+                        .collect()
+                })
+                .collect();
+            // Offset binary: the signed nibbles with bit 3 flipped; the
+            // padding (signed 0) becomes 8.
+            let padded: std::vec::Vec<std::vec::Vec<i32>> =
+                rows.iter().map(|r| r.iter().copied().chain(core::iter::repeat_n(0, cols - n)).collect()).collect();
+            let w: std::vec::Vec<u8> = pack_q4_rows(&padded).iter().map(|b| b ^ 0x88).collect();
+            let (p, sum) = cat.prepare(&v[..nx], 0, &v[nx..], cols, true);
+            assert_eq!(sum, v.iter().map(|&a| i32::from(a)).sum::<i32>());
+            let plain = |row: &[i32]| row.iter().zip(&v).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
+            let want: [i32; 4] = core::array::from_fn(|r| plain(&rows[r]));
+            assert_eq!(dot4_u4(&w, p, sum), want, "cols {cols}, n {n}, pattern {pattern}");
+            let portable: [i32; 4] = core::array::from_fn(|r| {
+                let rb = w.len() / 4;
+                super::portable::dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], p.0, 0)
+            });
+            if !cfg!(lstm_dsp) {
+                assert_eq!(portable, want, "portable, cols {cols}, n {n}, pattern {pattern}");
+            }
+        }
+    }
+}
+
+/// `CatBuf::prepare` shifts `x`, appends `h` and zeros, and lays the
+/// whole out for this target's kernel.
+#[test]
+fn a_cat_buf_concatenates_shifts_and_pads() {
+    let mut cat = CatBuf::<4, 3>::new();
+    let (p, sum) = cat.prepare(&[1, -2, 3], 8, &[5, 6], 8, true);
+    let want = [256, -512, 768, 5, 6, 0, 0, 0];
+    let laid: std::vec::Vec<i16> =
+        if cfg!(lstm_dsp) { want.chunks(4).flat_map(|g| [g[0], g[2], g[1], g[3]]).collect() } else { want.to_vec() };
+    assert_eq!(p.0, &laid[..]);
+    assert_eq!(sum, 256 - 512 + 768 + 11);
+    // The buffer holds max(E, H) + H + 7 values and more.
+    let (p, _) = cat.prepare(&[1; 4], 0, &[1; 3], 4 + 2 * 3 + 8, false);
+    assert_eq!(p.len(), 18);
+}
+
 /// The test build detects the CPU (the dev-dependency on `cpu/std`), so
 /// that the tests above compare the AVX2 kernels where the CPU has them.
 #[test]

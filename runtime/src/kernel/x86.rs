@@ -60,15 +60,18 @@ pub fn dot2_q4(_: Avx2, r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(r0.len() >= rb && r1.len() >= rb);
     // SAFETY: the token proves the CPU has AVX2.
-    unsafe { dot2_q4_avx2(&r0[..rb], &r1[..rb], x) }
+    unsafe { dot2_q4_avx2::<false>(&r0[..rb], &r1[..rb], x) }
 }
 
 /// Sixteen times the 32 weights of 16 bytes of 4-bit rows (four groups
 /// of eight columns), as int16 in column order: the low nibbles shifted
 /// up and masked, the high ones masked, interleaved back by group.
+/// `OFFSET`: offset-binary nibbles (version 5), made two's complement by
+/// an XOR with `0x88` first.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn widen(v: __m128i) -> (__m256i, __m256i) {
+fn widen<const OFFSET: bool>(v: __m128i) -> (__m256i, __m256i) {
+    let v = if OFFSET { _mm_xor_si128(v, _mm_set1_epi8(0x88_u8 as i8)) } else { v };
     let mask = _mm_set1_epi8(0xf0_u8 as i8);
     let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
     let hi = _mm_and_si128(v, mask);
@@ -76,7 +79,7 @@ fn widen(v: __m128i) -> (__m256i, __m256i) {
 }
 
 #[target_feature(enable = "avx2")]
-fn dot2_q4_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
+fn dot2_q4_avx2<const OFFSET: bool>(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let n = x.len();
     let n32 = n & !31;
     let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
@@ -87,15 +90,18 @@ fn dot2_q4_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
         unsafe {
             let (xa, xb) =
                 (_mm256_loadu_si256(x.as_ptr().add(k).cast()), _mm256_loadu_si256(x.as_ptr().add(k + 16).cast()));
-            let (u0, v0) = widen(_mm_loadu_si128(r0.as_ptr().add(k / 2).cast()));
-            let (u1, v1) = widen(_mm_loadu_si128(r1.as_ptr().add(k / 2).cast()));
+            let (u0, v0) = widen::<OFFSET>(_mm_loadu_si128(r0.as_ptr().add(k / 2).cast()));
+            let (u1, v1) = widen::<OFFSET>(_mm_loadu_si128(r1.as_ptr().add(k / 2).cast()));
             a0 = _mm256_add_epi32(a0, _mm256_add_epi32(_mm256_madd_epi16(u0, xa), _mm256_madd_epi16(v0, xb)));
             a1 = _mm256_add_epi32(a1, _mm256_add_epi32(_mm256_madd_epi16(u1, xa), _mm256_madd_epi16(v1, xb)));
         }
         k += 32;
     }
     // Every product is sixteen times the weight's: the shift is exact.
-    [(hsum(a0) >> 4) + portable::dot_q4_plain(r0, x, n32), (hsum(a1) >> 4) + portable::dot_q4_plain(r1, x, n32)]
+    [
+        (hsum(a0) >> 4) + portable::dot_q4_plain::<OFFSET>(r0, x, n32),
+        (hsum(a1) >> 4) + portable::dot_q4_plain::<OFFSET>(r1, x, n32),
+    ]
 }
 
 /// A unit's four gate pre-activations (Q3.12), as
@@ -241,18 +247,18 @@ fn dot4_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
 }
 
 /// Four 4-bit rows (`row_bytes(4, x.len())` bytes each, one after the
-/// other) times `x`.
+/// other) times `x`; `OFFSET` for version 5's offset-binary nibbles.
 #[inline(always)]
-pub fn dot4_q4(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
+pub fn dot4_q4<const OFFSET: bool>(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(w.len() >= 4 * rb);
     // SAFETY: the token proves the CPU has AVX2.
-    unsafe { dot4_q4_avx2(&w[..4 * rb], rb, x) }
+    unsafe { dot4_q4_avx2::<OFFSET>(&w[..4 * rb], rb, x) }
 }
 
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
+fn dot4_q4_avx2<const OFFSET: bool>(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
     let n = x.len();
     let n32 = n & !31;
     let mut acc = [_mm256_setzero_si256(); 4];
@@ -265,7 +271,7 @@ fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
             let (xa, xb) =
                 (_mm256_loadu_si256(x.as_ptr().add(k).cast()), _mm256_loadu_si256(x.as_ptr().add(k + 16).cast()));
             for (r, a) in acc.iter_mut().enumerate() {
-                let (u, v) = widen(_mm_loadu_si128(w.as_ptr().add(r * rb + k / 2).cast()));
+                let (u, v) = widen::<OFFSET>(_mm_loadu_si128(w.as_ptr().add(r * rb + k / 2).cast()));
                 *a = _mm256_add_epi32(*a, _mm256_add_epi32(_mm256_madd_epi16(u, xa), _mm256_madd_epi16(v, xb)));
             }
         }
@@ -276,7 +282,7 @@ fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
     unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), _mm_srai_epi32::<4>(hsum4(acc))) };
     if n32 < n {
         for (r, o) in out.iter_mut().enumerate() {
-            *o += portable::dot_q4_plain(&w[r * rb..(r + 1) * rb], x, n32);
+            *o += portable::dot_q4_plain::<OFFSET>(&w[r * rb..(r + 1) * rb], x, n32);
         }
     }
     out

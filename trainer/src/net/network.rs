@@ -24,8 +24,8 @@ pub struct Network {
     /// same grid from the trained table).
     pub embed_quant: Option<(f32, f32)>,
     /// Quantization-aware training of the LSTM weights: the bits (4 or 8)
-    /// whose per-row grid forward passes round `w_x` and `w_h` to (not
-    /// saved).
+    /// whose grid (one a fused row over `[x; h]`, as the exporter writes)
+    /// forward passes round `w_x` and `w_h` to (not saved).
     pub lstm_quant: Option<u8>,
     /// DropConnect on the recurrent weights `w_h` in training mode: the
     /// probability of dropping each weight, one mask a batch and layer
@@ -96,7 +96,7 @@ impl Network {
             w_x: self.tensor(Role::InputWeights(l)),
             w_h: self.tensor(Role::RecurrentWeights(l)),
             bias: self.tensor(Role::Bias(l)),
-            fake_bits: None,
+            fake: None,
             drop_h: None,
         }
     }
@@ -124,6 +124,23 @@ impl Network {
             }
             _ => None,
         };
+    }
+
+    /// What the exporter multiplies layer `l`'s input weights by to fuse
+    /// them with the recurrent ones ([`host::quantize::input_ratio`]), from
+    /// the embedding's scale now: its quantization-aware grid if it has
+    /// one, else its 8-bit export's (a one-hot input exports as an 8-bit
+    /// identity table).
+    pub fn input_ratio(&self, l: usize) -> f64 {
+        if l > 0 {
+            return 1.0;
+        }
+        let (s_emb, bits) = match (self.embed_quant, self.embedding()) {
+            (Some((s, qmax)), _) => (f64::from(s), if qmax <= 7.0 { 4 } else { 8 }),
+            (None, Some(table)) => (host::quantize::embed_scale(&table.as_vec(), 8), 8),
+            (None, None) => (host::quantize::embed_scale(&[1.0], 8), 8),
+        };
+        host::quantize::input_ratio(0, s_emb, bits)
     }
 
     /// The same network with these parameter values (in [`Network::params`]
@@ -170,7 +187,8 @@ impl Network {
                 }
                 _ => None,
             };
-            let w = LstmWeights { fake_bits: self.lstm_quant, drop_h: mask.as_deref(), ..layer };
+            let fake = self.lstm_quant.map(|bits| (bits, self.input_ratio(l)));
+            let w = LstmWeights { fake, drop_h: mask.as_deref(), ..layer };
             let init = state.map(|s| (s[l].0.as_slice(), s[l].1.as_slice()));
             let out = ops::lstm(input, w, seq, init);
             new_state.push((out.h_last, out.c_last));

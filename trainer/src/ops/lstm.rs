@@ -43,22 +43,15 @@ pub struct LstmWeights<'a> {
     /// `(1, 4H)`: `b_ih + b_hh`.
     pub bias: &'a T2,
     /// Quantization-aware training: `w_x` and `w_h` are read rounded to the
-    /// exporter's grid at these bits (a scale per row,
-    /// [`host::quantize::row_scale`]); the gradient passes straight through.
-    pub fake_bits: Option<u8>,
+    /// exporter's grid at these bits, with the input weights multiplied by
+    /// this ratio (a scale per fused row `[w_x * ratio, w_h]`,
+    /// [`host::quantize::fake_quantize_fused`]); the gradient passes
+    /// straight through.
+    pub fake: Option<(u8, f64)>,
     /// DropConnect: `w_h` is read multiplied by this mask `(4H, H)` (zeros
     /// and `1 / (1 - p)`), one mask for every row and step of the batch;
     /// `w_h`'s gradient is masked the same way.
     pub drop_h: Option<&'a [f32]>,
-}
-
-/// Round each row of `w` (`cols` wide) to the exporter's grid at `bits`.
-pub fn fake_quantize_rows(w: &mut [f32], cols: usize, bits: u8) {
-    let q = host::quantize::levels(bits);
-    for row in w.chunks_mut(cols.max(1)) {
-        let s = host::quantize::row_scale(row, bits).max(1e-12);
-        row.iter_mut().for_each(|v| *v = (host::quantize::level(*v, s, q) * s) as f32);
-    }
 }
 
 /// A DropConnect mask of `n` weights: each 0 with probability `p`, else
@@ -373,9 +366,8 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     assert_eq!(*w.bias.shape(), (1, h4), "lstm: bias shape");
     let (bsz, n) = (seq.batch, seq.rows());
     let (mut wx, mut wh) = (host(w.w_x), host(w.w_h));
-    if let Some(bits) = w.fake_bits {
-        fake_quantize_rows(&mut wx, inp, bits);
-        fake_quantize_rows(&mut wh, hid, bits);
+    if let Some((bits, ratio)) = w.fake {
+        host::quantize::fake_quantize_fused(&mut wx, &mut wh, inp, hid, ratio, bits);
     }
     let drop_h = w.drop_h.map(|m| {
         assert_eq!(m.len(), wh.len(), "lstm: DropConnect mask shape");
@@ -469,7 +461,7 @@ mod tests {
         let x = t2(fill(steps * bsz * inp, 4), steps * bsz, inp);
         let (h0, c0) = (fill(bsz * hid, 5), fill(bsz * hid, 6));
         let run = |blocks: usize| {
-            let w = LstmWeights { w_x: &wx, w_h: &wh, bias: &bias, fake_bits: None, drop_h: None };
+            let w = LstmWeights { w_x: &wx, w_h: &wh, bias: &bias, fake: None, drop_h: None };
             let input = LstmInput::Dense(x.clone().traced(Gradients::leaky()));
             let out = lstm_in_blocks(input, w, &seq, Some((&h0, &c0)), blocks);
             let h = out.h.as_vec();

@@ -18,5 +18,5 @@ pub mod lstm;
 
 pub use layers::{dropout, embed, linear, pool};
 pub use loss::cross_entropy;
-pub use lstm::{connect_mask, fake_quantize_rows, lstm, LstmInput, LstmOutput, LstmWeights};
+pub use lstm::{connect_mask, lstm, LstmInput, LstmOutput, LstmWeights};
 pub use tensor::{Seq, T2};
