@@ -595,7 +595,13 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
             let (w_x, w_h) = (take(bytes)?, take(bytes)?);
             let bias = take(bytes)?;
             let (scale_x, scale_h) = (take(bytes)?, take(bytes)?);
-            LstmLayer { input, bits, weights: Weights::Split { w_x, w_h, scale_x, scale_h }, bias, cell_frac: take(bytes)? }
+            LstmLayer {
+                input,
+                bits,
+                weights: Weights::Split { w_x, w_h, scale_x, scale_h },
+                bias,
+                cell_frac: take(bytes)?,
+            }
         };
         layers.push(layer).map_err(|_| Error::Malformed)?;
     }

@@ -8,7 +8,9 @@
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
 use crate::format::{embed_shift, padded_cols, row_bytes, I32s, I8s, LstmLayer, RowScales, ValidModel, Weights};
-use crate::kernel::{cells, gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
+#[cfg(target_arch = "x86_64")]
+use crate::kernel::cells;
+use crate::kernel::{gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -100,6 +102,7 @@ struct Split<'a> {
 struct Gates {
     #[cfg(target_arch = "x86_64")]
     z: [[i16; crate::format::MAX_HIDDEN]; 4],
+    #[cfg(target_arch = "x86_64")]
     batched: bool,
     cf: u32,
 }
@@ -116,7 +119,7 @@ impl Gates {
         #[cfg(not(target_arch = "x86_64"))]
         {
             let _ = (simd, hidden);
-            Self { batched: false, cf }
+            Self { cf }
         }
     }
 

@@ -2,8 +2,8 @@
 //! variant has a test that provokes exactly it.
 
 use runtime::format::{
-    crc32, Embedding, Head, Header, I32s, I8s, LstmLayer, ModelKind, Pooling, RowScales, Tokenizer, CRC_LEN, MAGIC,
-    VERSION,
+    crc32, Embedding, Head, Header, I32s, I8s, LstmLayer, ModelKind, Pooling, RowScales, Tokenizer, Weights, CRC_LEN,
+    MAGIC, VERSION,
 };
 use runtime::tokenizer::{U32s, WordVocab};
 use runtime::{CharLm, Classifier, Error, Model};
@@ -19,18 +19,21 @@ const MULT3: [u8; 12] = [0, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40];
 const SHIFT3: [u8; 3] = [4, 4, 4];
 const EMB: [u8; 6] = [1, 0xff, 2, 0xfe, 3, 0xfd];
 
-/// A hand-made language model: charset "ab\n", E = 2, H = 1, one layer.
+/// A hand-made language model of split rows (version 4): charset "ab\n",
+/// E = 2, H = 1, one layer.
 fn tiny() -> Model<'static> {
     let mut layers = runtime::heapless::Vec::new();
     layers
         .push(LstmLayer {
             input: 2,
             bits: 8,
-            w_x: I8s(&W_X),
-            w_h: I8s(&W_H),
+            weights: Weights::Split {
+                w_x: I8s(&W_X),
+                w_h: I8s(&W_H),
+                scale_x: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+                scale_h: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+            },
             bias: I32s(&BIAS),
-            scale_x: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
-            scale_h: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
             cell_frac: 11,
         })
         .unwrap();
@@ -48,6 +51,17 @@ fn tiny() -> Model<'static> {
             out_frac: 12,
         },
         labels: "",
+    }
+}
+
+/// The split rows of a version 1 to 4 layer, to edit: `w_x`, `w_h`,
+/// `scale_h`.
+fn split<'m>(
+    layer: &'m mut LstmLayer<'static>,
+) -> (&'m mut I8s<'static>, &'m mut I8s<'static>, &'m mut RowScales<'static>) {
+    match &mut layer.weights {
+        Weights::Split { w_x, w_h, scale_h, .. } => (w_x, w_h, scale_h),
+        Weights::Fused { .. } => panic!("a fused layer"),
     }
 }
 
@@ -203,8 +217,8 @@ const W_H4: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0xf, 0, 0, 0];
 fn tiny_q4() -> Model<'static> {
     let mut m = tiny();
     m.layers[0].bits = 4;
-    m.layers[0].w_x = I8s(&W_X4);
-    m.layers[0].w_h = I8s(&W_H4);
+    *split(&mut m.layers[0]).0 = I8s(&W_X4);
+    *split(&mut m.layers[0]).1 = I8s(&W_H4);
     m
 }
 
@@ -237,8 +251,14 @@ fn encode(m: &Model<'_>) -> Vec<u8> {
 /// CRC. Postcard writes a tuple as its fields in order, as it does a struct.
 fn as_version(m: &Model<'static>, version: u8) -> Vec<u8> {
     assert!(version < 4 && m.layers.iter().all(|l| l.bits == 8));
-    let layers: Vec<_> =
-        m.layers.iter().map(|l| (l.input, l.w_x, l.w_h, l.bias, l.scale_x, l.scale_h, l.cell_frac)).collect();
+    let layers: Vec<_> = m
+        .layers
+        .iter()
+        .map(|l| match l.weights {
+            Weights::Split { w_x, w_h, scale_x, scale_h } => (l.input, w_x, w_h, l.bias, scale_x, scale_h, l.cell_frac),
+            Weights::Fused { .. } => panic!("versions before 5 have split rows"),
+        })
+        .collect();
     let mut content = MAGIC.to_vec();
     content.extend_from_slice(&u16::from(version).to_le_bytes());
     let body = (m.header, m.tokenizer, m.embedding, layers, m.head);
@@ -285,31 +305,31 @@ fn four_bit_weight_errors() {
     assert_eq!(with(&|m| m.layers[0].bits = 8), Err(Error::LengthMismatch { what: "w_x", expected: 8, found: 16 }));
     assert_eq!(
         with(&|m| {
-            m.layers[0].w_x = I8s(&W_X);
-            m.layers[0].w_h = I8s(&W_H);
+            *split(&mut m.layers[0]).0 = I8s(&W_X);
+            *split(&mut m.layers[0]).1 = I8s(&W_H);
         }),
         Err(Error::LengthMismatch { what: "w_x", expected: 16, found: 8 })
     );
     // Nibble 0x8 (-8) is outside [-7, 7], in a column or in the padding.
     static MINUS8: [u8; 16] = [1, 0x82, 0, 0, 0xf, 0xe, 0, 0, 7, 9, 0, 0, 3, 4, 0, 0];
     assert_eq!(
-        with(&|m| m.layers[0].w_x = I8s(&MINUS8)),
+        with(&|m| *split(&mut m.layers[0]).0 = I8s(&MINUS8)),
         Err(Error::OutOfRange { what: "w_x", value: -8, min: -7, max: 7 })
     );
     static MINUS8_H: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 8, 0, 0, 0, 0xf, 0, 0, 0];
     assert_eq!(
-        with(&|m| m.layers[0].w_h = I8s(&MINUS8_H)),
+        with(&|m| *split(&mut m.layers[0]).1 = I8s(&MINUS8_H)),
         Err(Error::OutOfRange { what: "w_h", value: -8, min: -7, max: 7 })
     );
     // Padding nibbles are zero.
     static PADDED: [u8; 16] = [1, 2, 0, 0x10, 0xf, 0xe, 0, 0, 7, 9, 0, 0, 3, 4, 0, 0];
     assert_eq!(
-        with(&|m| m.layers[0].w_x = I8s(&PADDED)),
+        with(&|m| *split(&mut m.layers[0]).0 = I8s(&PADDED)),
         Err(Error::Inconsistent { what: "4-bit row padding is not zero" })
     );
     static PADDED_H: [u8; 16] = [5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0xf, 0, 0, 0x01];
     assert_eq!(
-        with(&|m| m.layers[0].w_h = I8s(&PADDED_H)),
+        with(&|m| *split(&mut m.layers[0]).1 = I8s(&PADDED_H)),
         Err(Error::Inconsistent { what: "4-bit row padding is not zero" })
     );
     // Version 3 has no weight bits: a 4-bit model cannot be written as one.
@@ -494,7 +514,8 @@ fn round_trip_and_encode_into() {
     // Decoding borrows: the weights point into the file's bytes.
     let m = Model::from_bytes(&bytes).unwrap();
     let range = bytes.as_ptr_range();
-    assert!(range.contains(&m.layers[0].w_x.0.as_ptr()));
+    let Weights::Split { w_x, .. } = m.layers[0].weights else { panic!("split rows") };
+    assert!(range.contains(&w_x.0.as_ptr()));
 }
 
 fn with_crc(mut content: Vec<u8>) -> Vec<u8> {
@@ -564,7 +585,7 @@ fn error_trailing_bytes() {
 #[test]
 fn error_length_mismatch() {
     static SHORT: [u8; 7] = [0; 7];
-    let bytes = edited(|m| m.layers[0].w_x = I8s(&SHORT));
+    let bytes = edited(|m| *split(&mut m.layers[0]).0 = I8s(&SHORT));
     assert_eq!(Model::from_bytes(&bytes), Err(Error::LengthMismatch { what: "w_x", expected: 8, found: 7 }));
     let bytes = edited(|m| m.header.layers = 2);
     assert_eq!(Model::from_bytes(&bytes), Err(Error::LengthMismatch { what: "layers", expected: 2, found: 1 }));
@@ -576,10 +597,10 @@ fn error_out_of_range() {
     assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "cell_frac", value: 16, min: 0, max: 15 }));
     // -128 is not a valid weight: it would let a dot product reach 2^31.
     static BAD: [u8; 4] = [0x80, 0, 0, 0];
-    let bytes = edited(|m| m.layers[0].w_h = I8s(&BAD));
+    let bytes = edited(|m| *split(&mut m.layers[0]).1 = I8s(&BAD));
     assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "w_h", value: -128, min: -127, max: 127 }));
     static BIG_SHIFT: [u8; 4] = [40, 0, 0, 0];
-    let bytes = edited(|m| m.layers[0].scale_h.shifts = I8s(&BIG_SHIFT));
+    let bytes = edited(|m| split(&mut m.layers[0]).2.shifts = I8s(&BIG_SHIFT));
     assert_eq!(Model::from_bytes(&bytes), Err(Error::OutOfRange { what: "scale_h", value: 40, min: -30, max: 31 }));
 }
 
@@ -626,4 +647,143 @@ fn every_error_has_a_sentence() {
     let e = Error::CrcMismatch { stored: 1, computed: 2 };
     assert_eq!(e.to_string(), "the model file is corrupt: CRC-32 is 00000002, the file says 00000001");
     assert!(Error::BadMagic { found: MAGIC }.to_string().starts_with("not a model file"));
+}
+
+// Version 5: fused rows over [x; h]. `tiny()`'s weights, each row its two
+// input columns, its recurrent column, one zero column of padding (a
+// multiple of 4 at 8 bits).
+const W5: [u8; 16] = [1, 2, 5, 0, 3, 4, 6, 0, 0xff, 0xfe, 7, 0, 0x7f, 0x81, 8, 0];
+
+/// `tiny()` with fused rows (version 5).
+fn tiny_fused() -> Model<'static> {
+    let mut m = tiny();
+    m.layers[0].weights =
+        Weights::Fused { w: I8s(&W5), scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) } };
+    m
+}
+
+/// The encoding of `tiny_fused()`: version 4's layer with one weight array
+/// and one scale in place of two of each.
+const GOLDEN_V5: &[&str] = &[
+    "4c53544d 0500",
+    "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd",
+    "01 02 08",                                           // 1 layer: input 2, 8 bits
+    "10 01020500 03040600 fffe0700 7f810800",             // w: four rows of x0 x1 h0 and a zero
+    "10 01000000 02000000 ffffffff 00000000",             // bias
+    "10 00000040 00000040 00000040 00000040 04 010203ff", // scale
+    "0b",                                                 // cell_frac
+    "00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "00",
+    "55bb1ffc",
+];
+
+// The same rows at 4 bits, offset binary (nibble w + 8), padded with
+// nibbles 8 to one group of eight columns: rows (1, 2, 5), (-1, -2, 6),
+// (7, -7, 7), (3, 4, -1); byte k holds column k (low) and k + 4 (high).
+const W5Q4: [u8; 16] = [0x89, 0x8a, 0x8d, 0x88, 0x87, 0x86, 0x8e, 0x88, 0x8f, 0x81, 0x8f, 0x88, 0x8b, 0x8c, 0x87, 0x88];
+
+fn tiny_fused_q4() -> Model<'static> {
+    let mut m = tiny_fused();
+    m.layers[0].bits = 4;
+    m.layers[0].weights =
+        Weights::Fused { w: I8s(&W5Q4), scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) } };
+    m
+}
+
+const GOLDEN_V5_Q4: &[&str] = &[
+    "4c53544d 0500",
+    "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd",
+    "01 02 04",
+    "10 898a8d88 87868e88 8f818f88 8b8c8788",
+    "10 01000000 02000000 ffffffff 00000000",
+    "10 00000040 00000040 00000040 00000040 04 010203ff",
+    "0b",
+    "00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
+    "00",
+    "7a32174f",
+];
+
+#[test]
+fn golden_bytes_of_version_5() {
+    assert_eq!(VERSION, 5);
+    for (m, golden) in [(tiny_fused(), GOLDEN_V5), (tiny_fused_q4(), GOLDEN_V5_Q4)] {
+        let bytes = encode(&m);
+        assert_eq!(hex(&bytes), joined(golden), "the encoding changed: bump VERSION if it must");
+        assert_eq!(*Model::from_bytes(&bytes).unwrap(), m);
+        assert_eq!(Model::from_bytes(&bytes).unwrap().version(), 5);
+    }
+    // A model of split rows is written as version 4, and loads as one.
+    assert_eq!(encode(&tiny())[4..6], [4, 0]);
+}
+
+/// The fused rows' own errors: length, range, padding, the bias's room,
+/// and one layout a model.
+#[test]
+fn version_5_weight_errors() {
+    let with = |f: &dyn Fn(&mut Model<'static>)| {
+        let mut m = tiny_fused();
+        f(&mut m);
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    let fused = |w: &'static [u8]| Weights::Fused {
+        w: I8s(w),
+        scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+    };
+    assert!(with(&|_| ()).is_ok());
+    // Unpadded rows (3 columns) are too short.
+    static UNPADDED: [u8; 12] = [1, 2, 5, 3, 4, 6, 0xff, 0xfe, 7, 0x7f, 0x81, 8];
+    assert_eq!(
+        with(&|m| m.layers[0].weights = fused(&UNPADDED)),
+        Err(Error::LengthMismatch { what: "w", expected: 16, found: 12 })
+    );
+    static MINUS128: [u8; 16] = [1, 2, 5, 0, 3, 4, 0x80, 0, 0xff, 0xfe, 7, 0, 0x7f, 0x81, 8, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].weights = fused(&MINUS128)),
+        Err(Error::OutOfRange { what: "w", value: -128, min: -127, max: 127 })
+    );
+    static PADDED: [u8; 16] = [1, 2, 5, 0, 3, 4, 6, 1, 0xff, 0xfe, 7, 0, 0x7f, 0x81, 8, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].weights = fused(&PADDED)),
+        Err(Error::Inconsistent { what: "row padding is not zero" })
+    );
+    // 4 bits: nibble 0 is -8; a padding nibble other than 8 is not zero.
+    let with4 = |w: &'static [u8]| {
+        let mut m = tiny_fused_q4();
+        m.layers[0].weights = fused(w);
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    assert!(with4(&W5Q4).is_ok());
+    static NIBBLE0: [u8; 16] =
+        [0x89, 0x8a, 0x8d, 0x88, 0x87, 0x06, 0x8e, 0x88, 0x8f, 0x81, 0x8f, 0x88, 0x8b, 0x8c, 0x87, 0x88];
+    assert_eq!(with4(&NIBBLE0), Err(Error::OutOfRange { what: "w", value: -8, min: -7, max: 7 }));
+    static PAD4: [u8; 16] =
+        [0x89, 0x8a, 0x8d, 0x88, 0x87, 0x86, 0x8e, 0x89, 0x8f, 0x81, 0x8f, 0x88, 0x8b, 0x8c, 0x87, 0x88];
+    assert_eq!(with4(&PAD4), Err(Error::Inconsistent { what: "row padding is not zero" }));
+    // The bias leaves room for the largest sum of the row: at 8 bits and
+    // 512 columns, 2^31 - 1 - 127 * 2^15 * 512 (2^24 - 1).
+    assert_eq!(runtime::format::fused_bias_limit(8, 512), (1 << 24) - 1);
+    assert_eq!(runtime::format::fused_bias_limit(8, 3), runtime::format::MAX_BIAS);
+    static BIG_BIAS: [u8; 16] = [0, 0, 0, 0x41, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    assert_eq!(
+        with(&|m| m.layers[0].bias = I32s(&BIG_BIAS)),
+        Err(Error::OutOfRange { what: "lstm bias", value: 0x4100_0000, min: -(1 << 30), max: 1 << 30 })
+    );
+    // One layout a model: a fused layer over a split one.
+    let mut two = tiny_fused();
+    two.header.layers = 2;
+    // Layer 1 reads H = 1 values; its split rows of one column each.
+    let split_layer = LstmLayer {
+        input: 1,
+        weights: Weights::Split {
+            w_x: I8s(&W_H),
+            w_h: I8s(&W_H),
+            scale_x: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+            scale_h: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+        },
+        ..tiny().layers[0]
+    };
+    two.layers.push(split_layer).unwrap();
+    // Written as version 5, its second layer does not parse as fused rows.
+    assert!(Model::from_bytes(&host::to_bytes(&two).unwrap()).is_err());
+    assert_eq!(two.validate(), Err(Error::Inconsistent { what: "layers of split and fused rows in one model" }));
 }

@@ -67,7 +67,11 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
             ),
             Weights::Fused { w, scale } => (
                 w.len() + l.bias.0.len() + scales(&scale),
-                format!("rows over [x; h]: {} B, {} columns padded", w.len(), padded_cols(l.bits, usize::from(l.input) + usize::from(m.header.hidden))),
+                format!(
+                    "rows over [x; h]: {} B, {} columns padded",
+                    w.len(),
+                    padded_cols(l.bits, usize::from(l.input) + usize::from(m.header.hidden))
+                ),
             ),
         };
         let _ = writeln!(

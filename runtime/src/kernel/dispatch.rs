@@ -225,7 +225,7 @@ pub(crate) fn gate_pre4(
 /// ([`x86::cells`]); returns the units done (0 without AVX2: the caller's
 /// scalar cell does them all).
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn cells(simd: Simd, z: [&[i16]; 4], c: &mut [i16], h: &mut [i16], cf: u32) -> usize {
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {

@@ -59,7 +59,9 @@ mod battery;
 mod tests;
 
 pub use battery::battery_digest;
-pub(crate) use dispatch::{cells, gate_pre4};
+#[cfg(target_arch = "x86_64")]
+pub(crate) use dispatch::cells;
+pub(crate) use dispatch::gate_pre4;
 pub use dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4, dot_q4, Int4Rows, Int8Rows, RowKind, Simd};
 pub use layout::{CatBuf, PrepBuf, Prepared};
 #[cfg(test)]
