@@ -260,19 +260,19 @@ fn fused_step_rows<K: RowKind>(
         .zip(scale.shifts.0[..rows].as_chunks::<4>().0)
         .zip(h.iter_mut().zip(c.iter_mut()));
     for (j, ((((w4, b), m), s), (h, c))) in per_unit.enumerate() {
-        let acc = K::dot4_fused(simd, w4, v, sum);
-        let pre = [0, 1, 2, 3].map(|g| fused_pre(acc[g], word(b, g), word(m, g), s[g]));
+        let acc = K::dot4_fused(simd, w4, v, [0, 1, 2, 3].map(|g| word(b, g)), sum);
+        let pre = [0, 1, 2, 3].map(|g| fused_pre(acc[g], word(m, g), s[g]));
         gates.unit(j, pre, h, c);
     }
     gates.finish(simd, h, c);
 }
 
-/// A fused row's pre-activation, Q3.12: the accumulator plus the bias
-/// (which validation keeps in i32), requantized by the row's scale,
-/// saturated.
+/// A fused row's pre-activation, Q3.12: the accumulator (from the bias,
+/// which validation keeps in i32 with the sum), requantized by the row's
+/// scale, saturated.
 #[inline(always)]
-fn fused_pre(acc: i32, bias: i32, m: i32, s: u8) -> i16 {
-    sat16(requantize_sat32(acc + bias, m, s as i8, 1 << 20))
+fn fused_pre(acc: i32, m: i32, s: u8) -> i16 {
+    sat16(requantize_sat32(acc, m, s as i8, 1 << 20))
 }
 
 /// Word `g` of four little-endian i32s.

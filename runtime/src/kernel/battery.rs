@@ -1,7 +1,7 @@
 //! The kernel battery: a digest the firmware prints and the QEMU test
 //! compares with the host's.
 
-use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4};
+use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4, Int4Rows, Int8Rows, RowKind};
 use super::layout::PrepBuf;
 
 /// A digest of [`dot`], [`dot2`] and the four-row and 4-bit kernels over a fixed battery of rows and
@@ -64,6 +64,12 @@ pub fn battery_digest() -> u32 {
                 four[..2 * n].copy_from_slice(&w[..2 * n]);
                 four[2 * n..4 * n].copy_from_slice(&w[..2 * n]);
                 dot4(&four[..4 * n], p).into_iter().for_each(&mut fold);
+                if n.is_multiple_of(4) && n > 0 && n <= 256 {
+                    // Version 5's rows, from their biases (the format
+                    // keeps the sums in i32 with them).
+                    let bias = [1, -2, 1 << 20, -(1 << 20)];
+                    Int8Rows::dot4_fused(None, &four[..4 * n], p, bias, 0).into_iter().for_each(&mut fold);
+                }
             }
             if n <= 256 {
                 // The same bytes as two 4-bit rows: nibbles of -8 (0x8)
@@ -97,6 +103,8 @@ pub fn battery_digest() -> u32 {
                         four[..4 * rb].iter_mut().for_each(|b| *b ^= 0x88);
                         let sum = x[..n].iter().map(|&v| i32::from(v)).sum();
                         dot4_u4(&four[..4 * rb], p, sum).into_iter().for_each(&mut fold);
+                        let bias = [7, -7, 1 << 24, -(1 << 24)];
+                        Int4Rows::dot4_fused(None, &four[..4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
                     }
                 }
             }

@@ -174,26 +174,27 @@ fn dot4_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
 /// made two's complement (an XOR with 8) and the version 4 kernels.
 #[inline(always)]
 pub fn dot4_u4(w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
-    dot4_u4_on(cpu::Avx2::detect(), w, x, sum)
+    dot4_u4_on(cpu::Avx2::detect(), w, x, [0; 4], sum)
 }
 
 /// [`dot4_u4`] on the kernels `simd` allows.
 #[inline(always)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 #[cfg_attr(not(lstm_dsp), allow(unused_variables))]
-fn dot4_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
+fn dot4_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
     let n = x.0.len();
     let rb = crate::format::row_bytes(4, n);
     let w = &w[..4 * rb];
     #[cfg(lstm_dsp)]
     if n.is_multiple_of(8) && n > 0 {
-        return dsp_q4::dot4_u4(w, x, -8 * sum);
+        return dsp_q4::dot4_u4(w, x, bias.map(|b| b - 8 * sum));
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {
-        return x86::dot4_q4::<true>(avx2, w, x.0);
+        let acc = x86::dot4_q4::<true>(avx2, w, x.0);
+        return core::array::from_fn(|g| acc[g] + bias[g]);
     }
-    core::array::from_fn(|r| dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], x.0, 0))
+    core::array::from_fn(|r| bias[r] + dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], x.0, 0))
 }
 
 /// The four gate pre-activations of a unit (Q3.12, as `lstm::gate_pre`
@@ -253,8 +254,9 @@ pub trait RowKind {
     }
     /// Dot products of four consecutive fused rows (format version 5;
     /// exactly four rows' bytes in `w`) with `x`, a padded `[x; h]` whose
-    /// values sum to `sum`, on the kernels `simd` allows: the signed sums.
-    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4];
+    /// values sum to `sum`, on the kernels `simd` allows, each plus its
+    /// row's `bias` (which validation keeps within i32 with the sum).
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4];
     /// Whether [`RowKind::dot4_fused`] needs the vector's sum.
     const NEEDS_SUM: bool;
 }
@@ -268,8 +270,13 @@ impl RowKind for Int8Rows {
     const BITS: u8 = 8;
     const NEEDS_SUM: bool = false;
     #[inline(always)]
-    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, _sum: i32) -> [i32; 4] {
-        dot4_on(simd, w, x)
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], _sum: i32) -> [i32; 4] {
+        #[cfg(lstm_dsp)]
+        if x.0.len().is_multiple_of(4) && !x.0.is_empty() {
+            return dsp::dot4_fused(&w[..4 * x.0.len()], x, bias);
+        }
+        let acc = dot4_on(simd, w, x);
+        core::array::from_fn(|g| acc[g] + bias[g])
     }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
@@ -285,8 +292,8 @@ impl RowKind for Int4Rows {
     const BITS: u8 = 4;
     const NEEDS_SUM: bool = true;
     #[inline(always)]
-    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
-        dot4_u4_on(simd, w, x, sum)
+    fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
+        dot4_u4_on(simd, w, x, bias, sum)
     }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {

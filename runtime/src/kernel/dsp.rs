@@ -167,3 +167,96 @@ pub fn dot4_groups_of_4(rows: &[u8], x: Prepared<'_>, n4: usize) -> [i32; 4] {
     }
     acc
 }
+
+/// Four fused rows (format version 5: `rows[r * n..][..n]`, `n = x.len()`
+/// a multiple of 4, at least 4, as the format pads them) times `x`, each
+/// sum started at `init[r]` (the rows' biases): `init[r] + sum(w * x)`.
+/// The loop of [`dot4_groups_of_4`] unrolled to four groups (64 MACs an
+/// iteration, one load of its end), entered at the group that leaves a
+/// whole number of iterations; no tail.
+#[inline(always)]
+pub fn dot4_fused(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
+    let x = x.0;
+    let n = x.len();
+    assert!(n.is_multiple_of(4) && n >= 4 && rows.len() == 4 * n);
+    debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
+    let mut acc = init;
+    let end = x.as_ptr().wrapping_add(n);
+    macro_rules! row {
+        ($load:literal, $a:literal) => {
+            concat!(
+                $load,
+                "\n",
+                "sxtb16 {t}, {w}\n",
+                "sxtb16 {w}, {w}, ror #8\n",
+                "smlad {",
+                $a,
+                "}, {t}, {x02}, {",
+                $a,
+                "}\n",
+                "smlad {",
+                $a,
+                "}, {w}, {x13}, {",
+                $a,
+                "}\n",
+            )
+        };
+    }
+    macro_rules! group {
+        () => {
+            concat!(
+                "ldrd {x02}, {x13}, [{px}], #8\n",
+                row!("ldr {w}, [{p0}, {s}]", "a1"),
+                row!("ldr {w}, [{p0}], #4", "a0"),
+                row!("ldr {w}, [{p2}, {s}]", "a3"),
+                row!("ldr {w}, [{p2}], #4", "a2"),
+            )
+        };
+    }
+    // SAFETY: the block reads `rows[r * n..(r + 1) * n]` for r in 0..4
+    // and `x[..n]`, in bounds by the assert, through pointers taken from
+    // those slices: the entry skips `4 - (n / 4) % 4` groups of the first
+    // iteration (none when n / 4 is a multiple of 4), so exactly n / 4
+    // groups run. `x` is word-aligned (a `CatBuf`), the weight loads may
+    // be unaligned (ARMv7-M allows it). It pushes the end pointer and pops
+    // it (the stack is balanced); no other memory is written. The flags
+    // are clobbered.
+    unsafe {
+        core::arch::asm!(
+            "push {{{w}}}",
+            "and {t}, {t}, #12",
+            "cmp {t}, #4",
+            "beq 5f",
+            "cmp {t}, #8",
+            "beq 4f",
+            "cmp {t}, #12",
+            "beq 3f",
+            "2:",
+            group!(),
+            "3:",
+            group!(),
+            "4:",
+            group!(),
+            "5:",
+            group!(),
+            "ldr {t}, [sp]",
+            "cmp {px}, {t}",
+            "bne 2b",
+            "add sp, #4",
+            px = inout(reg) x.as_ptr() => _,
+            p0 = inout(reg) rows.as_ptr() => _,
+            p2 = inout(reg) rows.as_ptr().wrapping_add(2 * n) => _,
+            s = in(reg) n,
+            a0 = inout(reg) acc[0],
+            a1 = inout(reg) acc[1],
+            a2 = inout(reg) acc[2],
+            a3 = inout(reg) acc[3],
+            x02 = out(reg) _,
+            x13 = out(reg) _,
+            w = inout(reg) end => _,
+            t = inout(reg) n => _,
+            options(readonly),
+        )
+    }
+    acc
+}

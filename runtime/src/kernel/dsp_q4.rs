@@ -181,69 +181,60 @@ macro_rules! group_u4 {
     };
 }
 
-// Two rows over every column: both accumulators from `a0` (the initial
-// value), then the loop of two groups, entered at its second group when
-// the row has an odd number of groups (`s`, the row's bytes, has bit 2
-// set).
+// Two rows over every column, from the sums in `a0` and `a1`: the loop of
+// two groups, entered at its second group when the row has an odd number
+// of groups (`s`, the row's bytes, has bit 2 set).
 macro_rules! pair_u4 {
     () => {
-        concat!(
-            "mov {a1}, {a0}\n",
-            "tst {s}, #4\n",
-            "bne 3f\n",
-            "2:\n",
-            group_u4!(),
-            "3:\n",
-            group_u4!(),
-            "cmp {px}, {end}\n",
-            "bne 2b\n",
-        )
+        concat!("tst {s}, #4\n", "bne 3f\n", "2:\n", group_u4!(), "3:\n", group_u4!(), "cmp {px}, {end}\n", "bne 2b\n",)
     };
 }
 
 /// Four consecutive offset-binary 4-bit rows (format version 5: nibble
 /// `w + 8`, rows of `n / 2` bytes, `n = x.len()` a multiple of 8, at least
-/// 8) times `x`, each sum started at `init`: with `init = -8 * sum(x)`,
-/// the signed sums `sum(w * x)`. One block: rows 0 and 1 together, then
-/// rows 2 and 3, each vector load serving two rows.
+/// 8) times `x`, row `r`'s sum started at `init[r]`: with
+/// `init[r] = b[r] - 8 * sum(x)`, the signed sums `b[r] + sum(w * x)`.
+/// One block: rows 0 and 1 together, then rows 2 and 3, each vector load
+/// serving two rows.
 ///
 /// The unsigned products keep every partial sum in 32 bits (at most 15 ×
 /// 32768 × 512 plus the start), so no 64-bit accumulator and no shift back
 /// is needed (the signed nibbles of version 4 need both).
 #[inline(always)]
-pub fn dot4_u4(rows: &[u8], x: Prepared<'_>, init: i32) -> [i32; 4] {
+pub fn dot4_u4(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
     let x = x.0;
     let n = x.len();
     assert!(n.is_multiple_of(8) && n >= 8 && rows.len() == 2 * n);
     debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
-    let mut out = [0i32; 4];
+    let mut out = init;
     // SAFETY: the block reads `rows[..2 * n]` (four rows of n / 2 bytes:
     // rows 0 and 1 through `p0` and `p0 + s`, then, `p0` moved on by `s`,
     // rows 2 and 3) and `x[..n]` twice, in bounds by the assert, through
     // pointers taken from those slices; it writes the four words of
-    // `out`, whose address it keeps on the stack with `init` (eight bytes
-    // pushed and popped: the stack is balanced). `x` is word-aligned (a
+    // `out` (which holds the initial sums first), whose address it keeps
+    // on the stack (four bytes pushed and popped: the stack is balanced). `x` is word-aligned (a
     // `CatBuf`), the weight loads may be unaligned (ARMv7-M allows it).
     // The flags are clobbered.
     unsafe {
         core::arch::asm!(
-            "strd {t}, {a0}, [sp, #-8]!",
+            "push {{{t}}}",
+            "ldrd {a0}, {a1}, [{t}]",
             pair_u4!(),
             "ldr {t}, [sp]",
             "strd {a0}, {a1}, [{t}]",
             "add {p0}, {p0}, {s}",
             "sub {px}, {end}, {s}, lsl #2",
-            "ldr {a0}, [sp, #4]",
+            "ldrd {a0}, {a1}, [{t}, #8]",
             pair_u4!(),
             "ldr {t}, [sp]",
             "strd {a0}, {a1}, [{t}, #8]",
-            "add sp, sp, #8",
+            "add sp, sp, #4",
             px = inout(reg) x.as_ptr() => _,
             p0 = inout(reg) rows.as_ptr() => _,
             s = in(reg) n / 2,
             end = in(reg) x.as_ptr().wrapping_add(n),
             m = in(reg) 0x000f_000f_u32,
-            a0 = inout(reg) init => _,
+            a0 = out(reg) _,
             a1 = out(reg) _,
             t = inout(reg) out.as_mut_ptr() => _,
             xa = out(reg) _,
