@@ -286,20 +286,35 @@ fn fused_quantize(
 ) -> (Vec<u8>, Vec<f64>) {
     let cols = padded_cols(bits, input + hidden);
     let q = levels(bits);
-    let (mut bytes, mut scales) = (Vec::new(), Vec::new());
+    let (mut rows, mut scales) = (Vec::new(), Vec::new());
     for (k, &r) in rows_order.iter().enumerate() {
         let row = fused_row(w_x, w_h, input, hidden, r, ratio);
         let s = row_scale(&row, bits).max(min_scale[k]).max(1e-12);
         let ints: Vec<i8> = row.iter().map(|&v| level(v, s, q) as i8).collect();
         if bits == 4 {
-            bytes.extend(pack_q4_offset(&ints, cols));
+            rows.push(pack_q4_offset(&ints, cols));
         } else {
-            bytes.extend(ints.iter().map(|&v| v as u8));
-            bytes.extend(std::iter::repeat_n(0u8, cols - ints.len()));
+            rows.push(ints.iter().map(|&v| v as u8).chain(std::iter::repeat_n(0u8, cols - ints.len())).collect());
         }
         scales.push(s);
     }
-    (bytes, scales)
+    (interleave_units(&rows), scales)
+}
+
+/// Rows in the format's version 5 order: each unit's four rows (row
+/// `4j + g`) interleaved word by word: word `k` of rows 0 to 3, then word
+/// `k + 1` of each.
+pub fn interleave_units(rows: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+    for unit in rows.chunks(4) {
+        let words = unit[0].len() / 4;
+        for k in 0..words {
+            for row in unit {
+                out.extend_from_slice(&row[4 * k..4 * k + 4]);
+            }
+        }
+    }
+    out
 }
 
 /// The bytes of a [`RowScales`]: little-endian multipliers, then shifts.

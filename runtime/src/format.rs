@@ -291,7 +291,12 @@ pub enum Weights<'a> {
     /// Version 5: one row a gate over the concatenated `[x; h]` (the
     /// textbook's `[W_x W_h]`), with one scale: one accumulator and one
     /// requantization a gate. Row `r` is [`padded_cols`]`(bits, I + H)`
-    /// columns: the I input columns, the H recurrent ones, zeros. Layer 0
+    /// columns: the I input columns, the H recurrent ones, zeros. A
+    /// unit's four rows are stored interleaved word by word (a word: four
+    /// columns at 8 bits, eight at 4 bits): word `k` of rows i, f, g, o,
+    /// then word `k + 1` of each, so that one pointer walks all four rows
+    /// (the Cortex-M4 loads two rows' words with one `LDRD`) and a host
+    /// vector of 16 bytes holds the four rows' word. Layer 0
     /// reads the embedding's values shifted left by [`embed_shift`]; every
     /// input is then int16 in the hidden state's range.
     /// - 8 bits: int8 in `[-127, 127]`, padding 0;
@@ -302,7 +307,8 @@ pub enum Weights<'a> {
     ///   multiplies the unsigned nibbles and subtracts `8 * sum(x)` once,
     ///   which keeps the sums in 32 bits.
     Fused {
-        /// `[4H]` rows of [`row_bytes`]`(bits, `[`padded_cols`]`(bits, I + H))` bytes.
+        /// `[H]` units of four interleaved rows, each row
+        /// [`row_bytes`]`(bits, `[`padded_cols`]`(bits, I + H))` bytes.
         w: I8s<'a>,
         /// Accumulator (from the bias) to gate pre-activation Q3.12, `[4H]`.
         scale: RowScales<'a>,
@@ -610,16 +616,19 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
 
 /// Version 5 rows: the bytes of `rows` fused rows of `cols` columns at
 /// `bits`, each weight in range (8 bits: `[-127, 127]`; 4 bits: nibble
-/// 1 to 15, offset binary) and every padding weight zero (4 bits: nibble 8).
+/// 1 to 15, offset binary) and every padding weight zero (4 bits: nibble
+/// 8). A unit's four rows are interleaved word by word, so byte `o` of a
+/// unit's block is byte `o % 4` of word `o / 16` of its row.
 fn check_fused_weights(w: I8s<'_>, bits: u8, rows: usize, cols: usize) -> Result<(), Error> {
     let padded = padded_cols(bits, cols);
     let rb = row_bytes(bits, padded);
     check_len("w", rows * rb, w.len())?;
-    for row in w.0.chunks(rb.max(1)) {
-        if bits == 4 {
-            for (k, &b) in row.iter().enumerate() {
+    for unit in w.0.chunks(4 * rb.max(1)) {
+        for (o, &b) in unit.iter().enumerate() {
+            let (word, j) = (o / 16, o % 4);
+            if bits == 4 {
                 for (half, nib) in [(0, b & 0x0f), (1, b >> 4)] {
-                    let col = 8 * (k / 4) + k % 4 + 4 * half;
+                    let col = 8 * word + j + 4 * half;
                     if nib == 0 {
                         return Err(Error::OutOfRange { what: "w", value: -8, min: -7, max: 7 });
                     }
@@ -627,13 +636,11 @@ fn check_fused_weights(w: I8s<'_>, bits: u8, rows: usize, cols: usize) -> Result
                         return Err(Error::Inconsistent { what: "row padding is not zero" });
                     }
                 }
-            }
-        } else {
-            for (col, &b) in row.iter().enumerate() {
+            } else {
                 if b as i8 == i8::MIN {
                     return Err(Error::OutOfRange { what: "w", value: -128, min: -127, max: 127 });
                 }
-                if col >= cols && b != 0 {
+                if 4 * word + j >= cols && b != 0 {
                     return Err(Error::Inconsistent { what: "row padding is not zero" });
                 }
             }

@@ -1,7 +1,7 @@
 //! The kernel battery: a digest the firmware prints and the QEMU test
 //! compares with the host's.
 
-use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_q4, dot4_u4, Int4Rows, Int8Rows, RowKind};
+use super::dispatch::{dot, dot2, dot2_q4, dot4, dot4_fused_i8, dot4_fused_u4, dot4_q4};
 use super::layout::PrepBuf;
 
 /// A digest of [`dot`], [`dot2`] and the four-row and 4-bit kernels over a fixed battery of rows and
@@ -65,10 +65,11 @@ pub fn battery_digest() -> u32 {
                 four[2 * n..4 * n].copy_from_slice(&w[..2 * n]);
                 dot4(&four[..4 * n], p).into_iter().for_each(&mut fold);
                 if n.is_multiple_of(4) && n > 0 && n <= 256 {
-                    // Version 5's rows, from their biases (the format
-                    // keeps the sums in i32 with them).
+                    // The same bytes as a unit of version 5's interleaved
+                    // rows, from biases (the format keeps the sums in i32
+                    // with them).
                     let bias = [1, -2, 1 << 20, -(1 << 20)];
-                    Int8Rows::dot4_fused(None, &four[..4 * n], p, bias, 0).into_iter().for_each(&mut fold);
+                    dot4_fused_i8(&four[..4 * n], p, bias).into_iter().for_each(&mut fold);
                 }
             }
             if n <= 256 {
@@ -98,13 +99,12 @@ pub fn battery_digest() -> u32 {
                     four[2 * rb..4 * rb].copy_from_slice(&q[..2 * rb]);
                     dot4_q4(&four[..4 * rb], p).into_iter().for_each(&mut fold);
                     if n.is_multiple_of(8) && n > 0 {
-                        // The same rows in version 5's offset binary
-                        // (padding is whole groups: none here).
+                        // The same bytes in version 5's offset binary, as
+                        // a unit of interleaved rows, from biases.
                         four[..4 * rb].iter_mut().for_each(|b| *b ^= 0x88);
                         let sum = x[..n].iter().map(|&v| i32::from(v)).sum();
-                        dot4_u4(&four[..4 * rb], p, sum).into_iter().for_each(&mut fold);
                         let bias = [7, -7, 1 << 24, -(1 << 24)];
-                        Int4Rows::dot4_fused(None, &four[..4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
+                        dot4_fused_u4(&four[..4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
                     }
                 }
             }

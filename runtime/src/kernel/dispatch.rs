@@ -10,7 +10,7 @@ use super::dsp_q4;
 use super::layout::Prepared;
 #[cfg(lstm_dsp)]
 use super::portable::dot_dsp_layout;
-use super::portable::{dot_plain, dot_q4_plain};
+use super::portable::{self, dot_plain, dot_q4_plain};
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 
@@ -77,11 +77,11 @@ pub fn dot_q4(w: &[u8], x: Prepared<'_>) -> i32 {
     {
         let n8 = n & !7;
         let head = if n8 > 0 { dsp_q4::dot_q4_groups_of_8(w, x, n8) } else { 0 };
-        head + dot_q4_plain::<false>(w, x.0, n8)
+        head + dot_q4_plain(w, x.0, n8)
     }
     #[cfg(not(lstm_dsp))]
     {
-        dot_q4_plain::<false>(w, x.0, 0)
+        dot_q4_plain(w, x.0, 0)
     }
 }
 
@@ -160,41 +160,71 @@ fn dot4_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {
-        return x86::dot4_q4::<false>(avx2, w, x.0);
+        return x86::dot4_q4(avx2, w, x.0);
     }
     let (a, b) = (dot2_q4_on(simd, w, x), dot2_q4_on(simd, &w[2 * rb..], x));
     [a[0], a[1], b[0], b[1]]
 }
 
-/// Four consecutive offset-binary 4-bit rows (format version 5: nibble
-/// `w + 8`; `row_bytes(4, x.len())` bytes each) times `x`, whose values
-/// sum to `sum`: the signed sums `sum(w * x)`. On ARMv7E-M, where
-/// `x.len()` is a multiple of 8 (a padded row), one block that multiplies
-/// the unsigned nibbles and starts from `-8 * sum`; elsewhere the nibbles
-/// made two's complement (an XOR with 8) and the version 4 kernels.
+/// A unit's four fused int8 rows (format version 5: interleaved word by
+/// word, `4 * x.len()` bytes, `x.len()` a multiple of 4) times `x`, each
+/// from its row's `bias`: `bias[r] + sum(w * x)`. On ARMv7-M with the DSP
+/// extension one block ([`dsp::dot4_fused`]), with AVX2 one loop with no
+/// reduction across rows, elsewhere the portable loop.
 #[inline(always)]
-pub fn dot4_u4(w: &[u8], x: Prepared<'_>, sum: i32) -> [i32; 4] {
-    dot4_u4_on(cpu::Avx2::detect(), w, x, [0; 4], sum)
+pub fn dot4_fused_i8(w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i32; 4] {
+    dot4_fused_i8_on(cpu::Avx2::detect(), w, x, bias)
 }
 
-/// [`dot4_u4`] on the kernels `simd` allows.
+/// [`dot4_fused_i8`] on the kernels `simd` allows.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn dot4_fused_i8_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i32; 4] {
+    let n = x.0.len();
+    assert!(n.is_multiple_of(4), "fused rows are padded to whole words");
+    let w = &w[..4 * n];
+    #[cfg(lstm_dsp)]
+    if n > 0 {
+        return dsp::dot4_fused(w, x, bias);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        let acc = x86::dot4_fused_i8(avx2, w, x.0);
+        return core::array::from_fn(|r| bias[r] + acc[r]);
+    }
+    portable::dot4_fused_i8(w, x.0, bias)
+}
+
+/// A unit's four fused offset-binary 4-bit rows (format version 5: nibble
+/// `w + 8`, interleaved word by word, `2 * x.len()` bytes, `x.len()` a
+/// multiple of 8) times `x`, whose values sum to `sum`, each from its
+/// row's `bias`: `bias[r] + sum(w * x)`. On ARMv7-M with the DSP extension
+/// one block that multiplies the unsigned nibbles from `bias - 8 * sum`
+/// ([`dsp_q4::dot4_u4`]); elsewhere the nibbles made two's complement (an
+/// XOR with 8), with AVX2 or portable.
+#[inline(always)]
+pub fn dot4_fused_u4(w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
+    dot4_fused_u4_on(cpu::Avx2::detect(), w, x, bias, sum)
+}
+
+/// [`dot4_fused_u4`] on the kernels `simd` allows.
 #[inline(always)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 #[cfg_attr(not(lstm_dsp), allow(unused_variables))]
-fn dot4_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
+fn dot4_fused_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
     let n = x.0.len();
-    let rb = crate::format::row_bytes(4, n);
-    let w = &w[..4 * rb];
+    assert!(n.is_multiple_of(8), "fused rows are padded to whole words");
+    let w = &w[..2 * n];
     #[cfg(lstm_dsp)]
-    if n.is_multiple_of(8) && n > 0 {
+    if n > 0 {
         return dsp_q4::dot4_u4(w, x, bias.map(|b| b - 8 * sum));
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {
-        let acc = x86::dot4_q4::<true>(avx2, w, x.0);
-        return core::array::from_fn(|g| acc[g] + bias[g]);
+        let acc = x86::dot4_fused_q4(avx2, w, x.0);
+        return core::array::from_fn(|r| bias[r] + acc[r]);
     }
-    core::array::from_fn(|r| bias[r] + dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], x.0, 0))
+    portable::dot4_fused_u4(w, x.0, bias)
 }
 
 /// The four gate pre-activations of a unit (Q3.12, as `lstm::gate_pre`
@@ -252,8 +282,8 @@ pub trait RowKind {
         let (p, q) = (Self::dot2(simd, a, x), Self::dot2(simd, b, x));
         [p[0], p[1], q[0], q[1]]
     }
-    /// Dot products of four consecutive fused rows (format version 5;
-    /// exactly four rows' bytes in `w`) with `x`, a padded `[x; h]` whose
+    /// Dot products of a unit's four fused rows (format version 5,
+    /// interleaved word by word; exactly four rows' bytes in `w`) with `x`, a padded `[x; h]` whose
     /// values sum to `sum`, on the kernels `simd` allows, each plus its
     /// row's `bias` (which validation keeps within i32 with the sum).
     fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4];
@@ -271,12 +301,7 @@ impl RowKind for Int8Rows {
     const NEEDS_SUM: bool = false;
     #[inline(always)]
     fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], _sum: i32) -> [i32; 4] {
-        #[cfg(lstm_dsp)]
-        if x.0.len().is_multiple_of(4) && !x.0.is_empty() {
-            return dsp::dot4_fused(&w[..4 * x.0.len()], x, bias);
-        }
-        let acc = dot4_on(simd, w, x);
-        core::array::from_fn(|g| acc[g] + bias[g])
+        dot4_fused_i8_on(simd, w, x, bias)
     }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {
@@ -293,7 +318,7 @@ impl RowKind for Int4Rows {
     const NEEDS_SUM: bool = true;
     #[inline(always)]
     fn dot4_fused(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
-        dot4_u4_on(simd, w, x, bias, sum)
+        dot4_fused_u4_on(simd, w, x, bias, sum)
     }
     #[inline(always)]
     fn dot2(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 2] {

@@ -147,19 +147,21 @@ pub fn dot4_q4_whole(rows: &[u8], x: Prepared<'_>) -> [i32; 4] {
     out
 }
 
-// Eight columns of two offset-binary 4-bit rows (format version 5), at
-// `p0` and `p0 + s`: two LDRD of the eight values, one LDR of each row's
-// eight weights, then for each pair of columns and each row one AND and
-// one SMLAD. The nibbles are unsigned (`w + 8`), so `AND` with `0x000f000f`
-// of the word shifted right by 0, 8, 4 or 12 leaves two of them as the
-// two halfwords, columns (0, 2), (1, 3), (4, 6) and (5, 7): the pairs of
-// the prepared vector's words. 20 instructions for 16 MACs.
+// Eight columns of two fused offset-binary 4-bit rows (format version 5:
+// a unit's rows interleaved word by word), rows 0 and 1 at `pw` and
+// `pw + 4` (or 2 and 3, `pw` moved on by 8): two LDRD of the eight values,
+// one LDR of each row's word (eight weights), then for each pair of
+// columns and each row one AND and one SMLAD. The nibbles are unsigned
+// (`w + 8`), so `AND` with `0x000f000f` of the word shifted right by 0, 8,
+// 4 or 12 leaves two of them as the two halfwords, columns (0, 2), (1, 3),
+// (4, 6) and (5, 7): the pairs of the prepared vector's words. 20
+// instructions for 16 MACs; the next group's words are 16 bytes on.
 macro_rules! group_u4 {
     () => {
         concat!(
             "ldrd {xa}, {xb}, [{px}], #8\n",
-            "ldr {w1}, [{p0}, {s}]\n",
-            "ldr {w0}, [{p0}], #4\n",
+            "ldr {w1}, [{pw}, #4]\n",
+            "ldr {w0}, [{pw}], #16\n",
             "and {t}, {m}, {w0}\n",
             "smlad {a0}, {t}, {xa}, {a0}\n",
             "and {t}, {m}, {w1}\n",
@@ -183,19 +185,30 @@ macro_rules! group_u4 {
 
 // Two rows over every column, from the sums in `a0` and `a1`: the loop of
 // two groups, entered at its second group when the row has an odd number
-// of groups (`s`, the row's bytes, has bit 2 set).
+// of groups (the vector's bytes, `end - x0`, have bit 4 set).
 macro_rules! pair_u4 {
     () => {
-        concat!("tst {s}, #4\n", "bne 3f\n", "2:\n", group_u4!(), "3:\n", group_u4!(), "cmp {px}, {end}\n", "bne 2b\n",)
+        concat!(
+            "mov {px}, {x0}\n",
+            "sub {t}, {end}, {x0}\n",
+            "tst {t}, #16\n",
+            "bne 3f\n",
+            "2:\n",
+            group_u4!(),
+            "3:\n",
+            group_u4!(),
+            "cmp {px}, {end}\n",
+            "bne 2b\n",
+        )
     };
 }
 
-/// Four consecutive offset-binary 4-bit rows (format version 5: nibble
-/// `w + 8`, rows of `n / 2` bytes, `n = x.len()` a multiple of 8, at least
-/// 8) times `x`, row `r`'s sum started at `init[r]`: with
-/// `init[r] = b[r] - 8 * sum(x)`, the signed sums `b[r] + sum(w * x)`.
-/// One block: rows 0 and 1 together, then rows 2 and 3, each vector load
-/// serving two rows.
+/// Four fused offset-binary 4-bit rows (format version 5: nibble `w + 8`,
+/// a unit's rows interleaved word by word, `2 * n` bytes, `n = x.len()` a
+/// multiple of 8, at least 8) times `x`, row `r`'s sum started at
+/// `init[r]`: with `init[r] = b[r] - 8 * sum(x)`, the signed sums
+/// `b[r] + sum(w * x)`. One block: rows 0 and 1 together, then rows 2 and
+/// 3, each vector load serving two rows.
 ///
 /// The unsigned products keep every partial sum in 32 bits (at most 15 ×
 /// 32768 × 512 plus the start), so no 64-bit accumulator and no shift back
@@ -207,14 +220,15 @@ pub fn dot4_u4(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
     assert!(n.is_multiple_of(8) && n >= 8 && rows.len() == 2 * n);
     debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
     let mut out = init;
-    // SAFETY: the block reads `rows[..2 * n]` (four rows of n / 2 bytes:
-    // rows 0 and 1 through `p0` and `p0 + s`, then, `p0` moved on by `s`,
-    // rows 2 and 3) and `x[..n]` twice, in bounds by the assert, through
-    // pointers taken from those slices; it writes the four words of
-    // `out` (which holds the initial sums first), whose address it keeps
-    // on the stack (four bytes pushed and popped: the stack is balanced). `x` is word-aligned (a
-    // `CatBuf`), the weight loads may be unaligned (ARMv7-M allows it).
-    // The flags are clobbered.
+    // SAFETY: the block reads `rows[..2 * n]` (n / 8 groups of 16 bytes:
+    // rows 0 and 1's words at offsets 0 and 4 of each, then, the pointer
+    // moved back to the start plus 8, rows 2 and 3's) and `x[..n]` twice,
+    // in bounds by the assert, through pointers taken from those slices;
+    // it reads and writes the four words of `out` (which holds the
+    // initial sums first), whose address it keeps on the stack (four
+    // bytes pushed and popped: the stack is balanced). `x` is word-aligned
+    // (a `CatBuf`), the weight loads may be unaligned (ARMv7-M allows it
+    // for LDR). The flags are clobbered.
     unsafe {
         core::arch::asm!(
             "push {{{t}}}",
@@ -222,21 +236,22 @@ pub fn dot4_u4(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
             pair_u4!(),
             "ldr {t}, [sp]",
             "strd {a0}, {a1}, [{t}]",
-            "add {p0}, {p0}, {s}",
-            "sub {px}, {end}, {s}, lsl #2",
             "ldrd {a0}, {a1}, [{t}, #8]",
+            "sub {t}, {end}, {x0}",
+            "sub {pw}, {pw}, {t}",
+            "add {pw}, {pw}, #8",
             pair_u4!(),
             "ldr {t}, [sp]",
             "strd {a0}, {a1}, [{t}, #8]",
             "add sp, sp, #4",
-            px = inout(reg) x.as_ptr() => _,
-            p0 = inout(reg) rows.as_ptr() => _,
-            s = in(reg) n / 2,
+            x0 = in(reg) x.as_ptr(),
             end = in(reg) x.as_ptr().wrapping_add(n),
+            pw = inout(reg) rows.as_ptr() => _,
             m = in(reg) 0x000f_000f_u32,
+            t = inout(reg) out.as_mut_ptr() => _,
+            px = out(reg) _,
             a0 = out(reg) _,
             a1 = out(reg) _,
-            t = inout(reg) out.as_mut_ptr() => _,
             xa = out(reg) _,
             xb = out(reg) _,
             w0 = out(reg) _,

@@ -67,19 +67,15 @@ fn prepared_index(k: usize, n: usize) -> usize {
 /// A whole group is one little-endian word whose nibble `p` (bits `4p` to
 /// `4p + 3`) is column `p / 2` for even `p` and `4 + p / 2` for odd `p`;
 /// `(w << (28 - 4p)) >> 28` sign-extends it (one `SBFX` on ARMv7-M).
-///
-/// `OFFSET`: the nibbles are offset binary (format version 5, `w + 8`),
-/// which an XOR with `0x8` of each makes two's complement again.
 #[inline(always)]
-pub(super) fn dot_q4_plain<const OFFSET: bool>(row: &[u8], x: &[i16], from: usize) -> i32 {
-    let flip: u8 = if OFFSET { 0x88 } else { 0 };
+pub(super) fn dot_q4_plain(row: &[u8], x: &[i16], from: usize) -> i32 {
     let n = x.len();
     // Whole groups in plain order (a DSP target's prepared vector is not:
     // only its last partial group comes here).
     let whole = if cfg!(lstm_dsp) { from } else { from.max(n & !7) };
     let mut sum = 0i32;
     for (b, xs) in row[from / 2..whole / 2].chunks_exact(4).zip(x[from..whole].chunks_exact(8)) {
-        let w = i32::from_le_bytes([b[0] ^ flip, b[1] ^ flip, b[2] ^ flip, b[3] ^ flip]);
+        let w = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let nib = |p: i32| (w << (28 - 4 * p)) >> 28;
         let x = |k: usize| i32::from(xs[k]);
         sum += nib(0) * x(0) + nib(2) * x(1) + nib(4) * x(2) + nib(6) * x(3);
@@ -90,7 +86,7 @@ pub(super) fn dot_q4_plain<const OFFSET: bool>(row: &[u8], x: &[i16], from: usiz
         let bytes = &row[whole / 2..whole / 2 + 4];
         for k in whole..n {
             let (j, half) = ((k - whole) % 4, (k - whole) / 4);
-            sum += nibble(bytes[j] ^ flip, half) * i32::from(x[prepared_index(k, n)]);
+            sum += nibble(bytes[j], half) * i32::from(x[prepared_index(k, n)]);
         }
     }
     sum
@@ -102,8 +98,46 @@ pub(super) fn dot_q4_plain<const OFFSET: bool>(row: &[u8], x: &[i16], from: usiz
 pub(super) fn dot2_portable(w: &[u8], x: &[i16], bits: u8) -> [i32; 2] {
     let rb = crate::format::row_bytes(bits, x.len());
     if bits == 4 {
-        [dot_q4_plain::<false>(&w[..rb], x, 0), dot_q4_plain::<false>(&w[rb..2 * rb], x, 0)]
+        [dot_q4_plain(&w[..rb], x, 0), dot_q4_plain(&w[rb..2 * rb], x, 0)]
     } else {
         [dot_plain(&w[..rb], x), dot_plain(&w[rb..2 * rb], x)]
     }
+}
+
+/// Four fused int8 rows (format version 5: a unit's rows interleaved word
+/// by word, word `k` of row `r` at bytes `16k + 4r`; `x.len()` a multiple
+/// of 4) times a prepared vector, each from `init[r]`, in Rust.
+#[inline(always)]
+pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
+    let n = x.len();
+    let mut acc = init;
+    for (k, words) in w[..4 * n].chunks_exact(16).enumerate() {
+        let xs: [i32; 4] = core::array::from_fn(|j| i32::from(x[prepared_index(4 * k + j, n)]));
+        for (a, word) in acc.iter_mut().zip(words.chunks_exact(4)) {
+            *a += (0..4).map(|j| i32::from(word[j] as i8) * xs[j]).sum::<i32>();
+        }
+    }
+    acc
+}
+
+/// Four fused offset-binary 4-bit rows (format version 5: nibble `w + 8`,
+/// a unit's rows interleaved word by word, word `k` (columns `8k..8k + 8`)
+/// of row `r` at bytes `16k + 4r`; `x.len()` a multiple of 8) times a
+/// prepared vector, each from `init[r]`, in Rust.
+#[inline(always)]
+pub(super) fn dot4_fused_u4(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
+    let n = x.len();
+    let mut acc = init;
+    for (k, words) in w[..2 * n].chunks_exact(16).enumerate() {
+        let xs: [i32; 8] = core::array::from_fn(|j| i32::from(x[prepared_index(8 * k + j, n)]));
+        for (a, b) in acc.iter_mut().zip(words.chunks_exact(4)) {
+            // The nibbles made two's complement (XOR 8), then as
+            // `dot_q4_plain` reads a group.
+            let w = i32::from_le_bytes([b[0] ^ 0x88, b[1] ^ 0x88, b[2] ^ 0x88, b[3] ^ 0x88]);
+            let nib = |p: i32| (w << (28 - 4 * p)) >> 28;
+            *a += nib(0) * xs[0] + nib(2) * xs[1] + nib(4) * xs[2] + nib(6) * xs[3];
+            *a += nib(1) * xs[4] + nib(3) * xs[5] + nib(5) * xs[6] + nib(7) * xs[7];
+        }
+    }
+    acc
 }

@@ -114,13 +114,20 @@ fn dot_q4_equals_the_plain_sums_of_the_nibbles() {
     }
 }
 
-/// Version 5's offset-binary 4-bit rows (nibble `w + 8`, padded with
-/// nibbles 8 to whole groups) over a `CatBuf` vector, on this target's
-/// kernel and on the portable one, against the plain signed sums, at
-/// every padded width to 264 and on the extremes. Under Miri, widths to
-/// 40.
+/// Interleave a unit's four rows word by word (format version 5): word
+/// `k` of rows 0 to 3, then word `k + 1`.
+fn interleave(rows: &[u8], rb: usize) -> std::vec::Vec<u8> {
+    (0..rb / 4).flat_map(|k| (0..4).flat_map(move |r| rows[r * rb + 4 * k..r * rb + 4 * k + 4].to_vec())).collect()
+}
+
+/// Version 5's fused rows (a unit's four rows interleaved word by word,
+/// padded to whole words; 4 bits in offset binary, nibble `w + 8`, padding
+/// 8) over a `CatBuf` vector, from biases, on this target's kernel (DSP,
+/// AVX2 or portable) and on the portable one, against the plain signed
+/// sums, at every padded width to 264 and on the extremes. Under Miri,
+/// widths to 40.
 #[test]
-fn offset_rows_over_a_cat_buf_equal_the_plain_sums() {
+fn fused_rows_over_a_cat_buf_equal_the_plain_sums() {
     let longest = if cfg!(miri) { 40 } else { 264 };
     let mut s = 4242u32;
     let mut next = || {
@@ -132,42 +139,50 @@ fn offset_rows_over_a_cat_buf_equal_the_plain_sums() {
     let mut cat = CatBuf::<256, 8>::new();
     for cols in (8..=longest).step_by(8) {
         for pattern in 0..3 {
-            let n = cols - (next() % 8) as usize; // unpadded columns
-            let nx = n - n.min(8) / 2;
-            let v: std::vec::Vec<i16> = (0..n)
-                .map(|_| match pattern {
-                    0 => next() as i16,
-                    1 => i16::MIN,
-                    _ => [i16::MIN, i16::MAX][(next() & 1) as usize],
-                })
-                .collect();
-            let rows: std::vec::Vec<std::vec::Vec<i32>> = (0..4)
-                .map(|_| {
-                    (0..n)
-                        .map(|_| match pattern {
-                            0 => (next() % 15) as i32 - 7,
-                            1 => -7,
-                            _ => [7, -7][(next() & 1) as usize],
-                        })
-                        .collect()
-                })
-                .collect();
-            // Offset binary: the signed nibbles with bit 3 flipped; the
-            // padding (signed 0) becomes 8.
-            let padded: std::vec::Vec<std::vec::Vec<i32>> =
-                rows.iter().map(|r| r.iter().copied().chain(core::iter::repeat_n(0, cols - n)).collect()).collect();
-            let w: std::vec::Vec<u8> = pack_q4_rows(&padded).iter().map(|b| b ^ 0x88).collect();
-            let (p, sum) = cat.prepare(&v[..nx], 0, &v[nx..], cols, true);
-            assert_eq!(sum, v.iter().map(|&a| i32::from(a)).sum::<i32>());
-            let plain = |row: &[i32]| row.iter().zip(&v).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
-            let want: [i32; 4] = core::array::from_fn(|r| plain(&rows[r]));
-            assert_eq!(dot4_u4(&w, p, sum), want, "cols {cols}, n {n}, pattern {pattern}");
-            let portable: [i32; 4] = core::array::from_fn(|r| {
-                let rb = w.len() / 4;
-                super::portable::dot_q4_plain::<true>(&w[r * rb..(r + 1) * rb], p.0, 0)
-            });
-            if !cfg!(lstm_dsp) {
-                assert_eq!(portable, want, "portable, cols {cols}, n {n}, pattern {pattern}");
+            for bits in [8, 4] {
+                let cols = if bits == 8 { cols - 4 * (next() % 2) as usize } else { cols };
+                let n = cols - (next() % if bits == 8 { 4 } else { 8 }) as usize; // unpadded columns
+                let nx = n - n.min(8) / 2;
+                let v: std::vec::Vec<i16> = (0..n)
+                    .map(|_| match pattern {
+                        0 => next() as i16,
+                        1 => i16::MIN,
+                        _ => [i16::MIN, i16::MAX][(next() & 1) as usize],
+                    })
+                    .collect();
+                let wmax = if bits == 8 { 127 } else { 7 };
+                let rows: std::vec::Vec<std::vec::Vec<i32>> = (0..4)
+                    .map(|_| {
+                        (0..n)
+                            .map(|_| match pattern {
+                                0 => (next() % (2 * wmax + 1)) as i32 - wmax as i32,
+                                1 => -(wmax as i32),
+                                _ => [wmax as i32, -(wmax as i32)][(next() & 1) as usize],
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let padded: std::vec::Vec<std::vec::Vec<i32>> =
+                    rows.iter().map(|r| r.iter().copied().chain(core::iter::repeat_n(0, cols - n)).collect()).collect();
+                let (plain_rows, rb) = if bits == 8 {
+                    (padded.iter().flat_map(|r| r.iter().map(|&w| w as i8 as u8)).collect::<std::vec::Vec<u8>>(), cols)
+                } else {
+                    // Offset binary: the signed nibbles with bit 3 flipped.
+                    (pack_q4_rows(&padded).iter().map(|b| b ^ 0x88).collect(), cols / 2)
+                };
+                let w = interleave(&plain_rows, rb);
+                let (p, sum) = cat.prepare(&v[..nx], 0, &v[nx..], cols, true);
+                assert_eq!(sum, v.iter().map(|&a| i32::from(a)).sum::<i32>());
+                let plain = |row: &[i32]| row.iter().zip(&v).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
+                let bias = [3, -3, 1 << 20, -(1 << 20)];
+                let want: [i32; 4] = core::array::from_fn(|r| bias[r] + plain(&rows[r]));
+                let (got, portable) = if bits == 8 {
+                    (dot4_fused_i8(&w, p, bias), super::portable::dot4_fused_i8(&w, p.0, bias))
+                } else {
+                    (dot4_fused_u4(&w, p, bias, sum), super::portable::dot4_fused_u4(&w, p.0, bias))
+                };
+                assert_eq!(got, want, "{bits} bits, cols {cols}, n {n}, pattern {pattern}");
+                assert_eq!(portable, want, "portable, {bits} bits, cols {cols}, n {n}, pattern {pattern}");
             }
         }
     }

@@ -60,18 +60,15 @@ pub fn dot2_q4(_: Avx2, r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(r0.len() >= rb && r1.len() >= rb);
     // SAFETY: the token proves the CPU has AVX2.
-    unsafe { dot2_q4_avx2::<false>(&r0[..rb], &r1[..rb], x) }
+    unsafe { dot2_q4_avx2(&r0[..rb], &r1[..rb], x) }
 }
 
 /// Sixteen times the 32 weights of 16 bytes of 4-bit rows (four groups
 /// of eight columns), as int16 in column order: the low nibbles shifted
 /// up and masked, the high ones masked, interleaved back by group.
-/// `OFFSET`: offset-binary nibbles (version 5), made two's complement by
-/// an XOR with `0x88` first.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn widen<const OFFSET: bool>(v: __m128i) -> (__m256i, __m256i) {
-    let v = if OFFSET { _mm_xor_si128(v, _mm_set1_epi8(0x88_u8 as i8)) } else { v };
+fn widen(v: __m128i) -> (__m256i, __m256i) {
     let mask = _mm_set1_epi8(0xf0_u8 as i8);
     let lo = _mm_and_si128(_mm_slli_epi16::<4>(v), mask);
     let hi = _mm_and_si128(v, mask);
@@ -79,7 +76,7 @@ fn widen<const OFFSET: bool>(v: __m128i) -> (__m256i, __m256i) {
 }
 
 #[target_feature(enable = "avx2")]
-fn dot2_q4_avx2<const OFFSET: bool>(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
+fn dot2_q4_avx2(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2] {
     let n = x.len();
     let n32 = n & !31;
     let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
@@ -90,18 +87,15 @@ fn dot2_q4_avx2<const OFFSET: bool>(r0: &[u8], r1: &[u8], x: &[i16]) -> [i32; 2]
         unsafe {
             let (xa, xb) =
                 (_mm256_loadu_si256(x.as_ptr().add(k).cast()), _mm256_loadu_si256(x.as_ptr().add(k + 16).cast()));
-            let (u0, v0) = widen::<OFFSET>(_mm_loadu_si128(r0.as_ptr().add(k / 2).cast()));
-            let (u1, v1) = widen::<OFFSET>(_mm_loadu_si128(r1.as_ptr().add(k / 2).cast()));
+            let (u0, v0) = widen(_mm_loadu_si128(r0.as_ptr().add(k / 2).cast()));
+            let (u1, v1) = widen(_mm_loadu_si128(r1.as_ptr().add(k / 2).cast()));
             a0 = _mm256_add_epi32(a0, _mm256_add_epi32(_mm256_madd_epi16(u0, xa), _mm256_madd_epi16(v0, xb)));
             a1 = _mm256_add_epi32(a1, _mm256_add_epi32(_mm256_madd_epi16(u1, xa), _mm256_madd_epi16(v1, xb)));
         }
         k += 32;
     }
     // Every product is sixteen times the weight's: the shift is exact.
-    [
-        (hsum(a0) >> 4) + portable::dot_q4_plain::<OFFSET>(r0, x, n32),
-        (hsum(a1) >> 4) + portable::dot_q4_plain::<OFFSET>(r1, x, n32),
-    ]
+    [(hsum(a0) >> 4) + portable::dot_q4_plain(r0, x, n32), (hsum(a1) >> 4) + portable::dot_q4_plain(r1, x, n32)]
 }
 
 /// A unit's four gate pre-activations (Q3.12), as
@@ -247,18 +241,18 @@ fn dot4_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
 }
 
 /// Four 4-bit rows (`row_bytes(4, x.len())` bytes each, one after the
-/// other) times `x`; `OFFSET` for version 5's offset-binary nibbles.
+/// other) times `x`.
 #[inline(always)]
-pub fn dot4_q4<const OFFSET: bool>(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
+pub fn dot4_q4(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
     let rb = crate::format::row_bytes(4, x.len());
     assert!(w.len() >= 4 * rb);
     // SAFETY: the token proves the CPU has AVX2.
-    unsafe { dot4_q4_avx2::<OFFSET>(&w[..4 * rb], rb, x) }
+    unsafe { dot4_q4_avx2(&w[..4 * rb], rb, x) }
 }
 
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dot4_q4_avx2<const OFFSET: bool>(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
+fn dot4_q4_avx2(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] {
     let n = x.len();
     let n32 = n & !31;
     let mut acc = [_mm256_setzero_si256(); 4];
@@ -271,7 +265,7 @@ fn dot4_q4_avx2<const OFFSET: bool>(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] 
             let (xa, xb) =
                 (_mm256_loadu_si256(x.as_ptr().add(k).cast()), _mm256_loadu_si256(x.as_ptr().add(k + 16).cast()));
             for (r, a) in acc.iter_mut().enumerate() {
-                let (u, v) = widen::<OFFSET>(_mm_loadu_si128(w.as_ptr().add(r * rb + k / 2).cast()));
+                let (u, v) = widen(_mm_loadu_si128(w.as_ptr().add(r * rb + k / 2).cast()));
                 *a = _mm256_add_epi32(*a, _mm256_add_epi32(_mm256_madd_epi16(u, xa), _mm256_madd_epi16(v, xb)));
             }
         }
@@ -282,7 +276,7 @@ fn dot4_q4_avx2<const OFFSET: bool>(w: &[u8], rb: usize, x: &[i16]) -> [i32; 4] 
     unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), _mm_srai_epi32::<4>(hsum4(acc))) };
     if n32 < n {
         for (r, o) in out.iter_mut().enumerate() {
-            *o += portable::dot_q4_plain::<OFFSET>(&w[r * rb..(r + 1) * rb], x, n32);
+            *o += portable::dot_q4_plain(&w[r * rb..(r + 1) * rb], x, n32);
         }
     }
     out
@@ -365,4 +359,100 @@ pub fn cells(_: Avx2, z: [&[i16]; 4], c: &mut [i16], h: &mut [i16], cf: u32) -> 
         j += 8;
     }
     n
+}
+
+/// The four lanes' sums of pairs: `acc` holds row `r`'s partial sums in
+/// lanes `2r` and `2r + 1` (the layout of a fused unit's interleaved
+/// words); returns `[r0, r1, r2, r3]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pair_sums(acc: __m256i) -> [i32; 4] {
+    // Within each 128-bit half: [r0, r1, r0, r1] and [r2, r3, r2, r3].
+    let s = _mm256_hadd_epi32(acc, acc);
+    let lo = _mm256_castsi256_si128(s);
+    let hi = _mm256_extracti128_si256::<1>(s);
+    [_mm_cvtsi128_si32(lo), _mm_extract_epi32::<1>(lo), _mm_cvtsi128_si32(hi), _mm_extract_epi32::<1>(hi)]
+}
+
+/// Four fused int8 rows (format version 5: interleaved word by word,
+/// `4 * x.len()` bytes; `x.len()` a multiple of 4) times `x`: 16 bytes
+/// hold the four rows' next four weights, sign-extended to int16 and
+/// multiplied by those four values broadcast to each row (`vpmaddwd`),
+/// so each row's sum stays in its own two lanes: no reduction across
+/// rows until the end.
+#[inline(always)]
+pub fn dot4_fused_i8(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
+    assert!(x.len().is_multiple_of(4) && w.len() >= 4 * x.len());
+    // SAFETY: the token proves the CPU has AVX2.
+    unsafe { dot4_fused_i8_avx2(&w[..4 * x.len()], x) }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot4_fused_i8_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
+    let n = x.len();
+    let (mut a, mut b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let mut k = 0;
+    while k + 8 <= n {
+        // SAFETY: k + 8 <= n: x[k..k + 8] is in x, and bytes 4k..4k + 32
+        // are in w (4n bytes).
+        unsafe {
+            let x0 = _mm256_set1_epi64x(x.as_ptr().add(k).cast::<i64>().read_unaligned());
+            let x1 = _mm256_set1_epi64x(x.as_ptr().add(k + 4).cast::<i64>().read_unaligned());
+            let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(4 * k).cast()));
+            let w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(4 * k + 16).cast()));
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(w0, x0));
+            b = _mm256_add_epi32(b, _mm256_madd_epi16(w1, x1));
+        }
+        k += 8;
+    }
+    if k < n {
+        // SAFETY: k + 4 <= n (n is a multiple of 4): as above, one word.
+        unsafe {
+            let x0 = _mm256_set1_epi64x(x.as_ptr().add(k).cast::<i64>().read_unaligned());
+            let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(4 * k).cast()));
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(w0, x0));
+        }
+    }
+    pair_sums(_mm256_add_epi32(a, b))
+}
+
+/// Four fused offset-binary 4-bit rows (format version 5: interleaved
+/// word by word, `2 * x.len()` bytes; `x.len()` a multiple of 8) times
+/// `x`: 16 bytes hold the four rows' next eight weights; XOR with `0x88`
+/// makes the nibbles two's complement, the low nibbles (columns 0..4 of
+/// each row's word) and the high ones (4..8) are masked out as sixteen
+/// times the weights, and each half is multiplied by its four values
+/// broadcast to each row. The sum is shifted back exactly.
+#[inline(always)]
+pub fn dot4_fused_q4(_: Avx2, w: &[u8], x: &[i16]) -> [i32; 4] {
+    assert!(x.len().is_multiple_of(8) && w.len() >= 2 * x.len());
+    // SAFETY: the token proves the CPU has AVX2.
+    unsafe { dot4_fused_q4_avx2(&w[..2 * x.len()], x) }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot4_fused_q4_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
+    let n = x.len();
+    let mask = _mm_set1_epi8(0xf0_u8 as i8);
+    let flip = _mm_set1_epi8(0x88_u8 as i8);
+    let (mut a, mut b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let mut k = 0;
+    while k < n {
+        // SAFETY: k + 8 <= n (n is a multiple of 8): x[k..k + 8] is in x,
+        // and bytes 2k..2k + 16 are in w (2n bytes).
+        unsafe {
+            let v = _mm_xor_si128(_mm_loadu_si128(w.as_ptr().add(2 * k).cast()), flip);
+            let lo = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_slli_epi16::<4>(v), mask));
+            let hi = _mm256_cvtepi8_epi16(_mm_and_si128(v, mask));
+            let x0 = _mm256_set1_epi64x(x.as_ptr().add(k).cast::<i64>().read_unaligned());
+            let x1 = _mm256_set1_epi64x(x.as_ptr().add(k + 4).cast::<i64>().read_unaligned());
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(lo, x0));
+            b = _mm256_add_epi32(b, _mm256_madd_epi16(hi, x1));
+        }
+        k += 8;
+    }
+    // Every product is sixteen times the weight's: the shift is exact.
+    pair_sums(_mm256_add_epi32(a, b)).map(|s| s >> 4)
 }
