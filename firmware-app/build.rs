@@ -82,8 +82,12 @@ fn embed(code: &mut String, path: &Path, kind: ModelKind, env_var: &str) -> usiz
     let _ = write!(
         code,
         "\n/// `{lit}`\npub mod {m} {{\n    \
-         /// The model file, read in place from flash.\n    \
-         pub const MODEL: Option<&[u8]> = Some(include_bytes!({lit:?}));\n    \
+         /// The model file, read in place from flash, word-aligned (so that\n    \
+         /// the kernels may read version 5's rows with `LDRD`).\n    \
+         pub const MODEL: Option<&[u8]> = Some(&BYTES.0);\n    \
+         #[repr(C, align(4))]\n    \
+         struct Aligned<T: ?Sized>(T);\n    \
+         static BYTES: &Aligned<[u8; {len}]> = &Aligned(*include_bytes!({lit:?}));\n    \
          /// Embedding width.\n    pub const E: usize = {e};\n    \
          /// LSTM width.\n    pub const H: usize = {hd};\n    \
          /// LSTM layers.\n    pub const L: usize = {l};\n    \
@@ -92,6 +96,7 @@ fn embed(code: &mut String, path: &Path, kind: ModelKind, env_var: &str) -> usiz
         e = h.embed_dim,
         hd = h.hidden,
         l = h.layers,
+        len = bytes.len(),
     );
     bytes.len()
 }

@@ -218,40 +218,75 @@ pub fn embed_scale(embedding: &[f32], bits: u8) -> f64 {
     clipped_scale(embedding, levels(bits))
 }
 
-/// What a fused row (format version 5) multiplies a layer's input weights
-/// by, so that one grid serves `[W_x W_h]`: layer 0 reads the embedding's
-/// integers shifted left by [`embed_shift`] (so its values are
-/// `v * 2^15 / (s_emb * 2^(15 - shift))` in the hidden state's Q0.15),
-/// which the row's input part undoes; later layers read Q0.15 as the
-/// recurrent part does (1).
-pub fn input_ratio(layer: usize, s_emb: f64, embed_bits: u8) -> f64 {
-    if layer == 0 {
-        s_emb * 2f64.powi(15 - embed_shift(embed_bits) as i32)
-    } else {
-        1.0
-    }
+/// Where a fused layer's input comes from (format version 5): its index,
+/// and for layer 0 the embedding's scale and bits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusedInput {
+    /// The layer's index (0 reads the embedding).
+    pub layer: usize,
+    /// The embedding's scale ([`embed_scale`]).
+    pub s_emb: f64,
+    /// The embedding's bits (8 or 4).
+    pub embed_bits: u8,
 }
 
-/// Row `r` of a fused layer in float: `[w_x[r] * ratio, w_h[r]]`.
-pub fn fused_row(w_x: &[f32], w_h: &[f32], input: usize, hidden: usize, r: usize, ratio: f64) -> Vec<f32> {
-    let x = w_x[r * input..(r + 1) * input].iter().map(|&v| (f64::from(v) * ratio) as f32);
-    x.chain(w_h[r * hidden..(r + 1) * hidden].iter().copied()).collect()
+/// How a fused layer's vector is scaled and what its rows' two parts are
+/// multiplied by: the vector is `[x >> x_shift; h >> h_shift]` in the
+/// hidden state's Q0.15 units, so row `r` is `[w_x[r] * rx, w_h[r] * rh]`
+/// with `rx = base * 2^x_shift` (base: `s_emb * 2^15` for layer 0's
+/// embedding integers, 1 for a layer below's Q0.15) and `rh = 2^h_shift`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusedPlan {
+    /// The input part's shift (negative: left).
+    pub x_shift: i8,
+    /// The recurrent part's shift.
+    pub h_shift: i8,
+    /// What the input weights are multiplied by.
+    pub rx: f64,
+    /// What the recurrent weights are multiplied by.
+    pub rh: f64,
+}
+
+/// The shifts of a fused layer: layer 0's embedding as far left as int16
+/// allows, then one part shifted right until the two parts' weights are
+/// of about one size (the mean over rows of each part's largest
+/// magnitude within a factor of √2): one grid then serves both. The
+/// exporter and quantization-aware training use this one rule.
+pub fn fused_plan(w_x: &[f32], w_h: &[f32], input: usize, hidden: usize, from: FusedInput) -> FusedPlan {
+    let (base, x0) =
+        if from.layer == 0 { (from.s_emb * 2f64.powi(15), -(embed_shift(from.embed_bits) as i32)) } else { (1.0, 0) };
+    let rows = w_h.len() / hidden.max(1);
+    let mean_max = |w: &[f32], cols: usize| -> f64 {
+        let sum: f64 = w.chunks(cols.max(1)).map(|r| r.iter().fold(0f32, |a, v| a.max(v.abs())) as f64).sum();
+        sum / rows.max(1) as f64
+    };
+    let (mx, mh) = (mean_max(w_x, input) * base * 2f64.powi(x0), mean_max(w_h, hidden));
+    let j = if mx > 0.0 && mh > 0.0 { (mx / mh).log2().round() as i32 } else { 0 };
+    let (x_shift, h_shift) = if j > 0 { (x0, j.min(15)) } else { ((x0 - j).min(15), 0) };
+    FusedPlan { x_shift: x_shift as i8, h_shift: h_shift as i8, rx: base * 2f64.powi(x_shift), rh: 2f64.powi(h_shift) }
+}
+
+/// Row `r` of a fused layer in float: `[w_x[r] * rx, w_h[r] * rh]`.
+pub fn fused_row(w_x: &[f32], w_h: &[f32], input: usize, hidden: usize, r: usize, plan: &FusedPlan) -> Vec<f32> {
+    let x = w_x[r * input..(r + 1) * input].iter().map(|&v| (f64::from(v) * plan.rx) as f32);
+    x.chain(w_h[r * hidden..(r + 1) * hidden].iter().map(|&v| (f64::from(v) * plan.rh) as f32)).collect()
 }
 
 /// Round the rows of a layer's `w_x` (`[4H][input]`) and `w_h`
 /// (`[4H][hidden]`) to the fused grid the exporter writes at `bits`: each
-/// gate's `[w_x * ratio, w_h]` on one [`row_scale`] (quantization-aware
-/// training reads the weights so).
-pub fn fake_quantize_fused(w_x: &mut [f32], w_h: &mut [f32], input: usize, hidden: usize, ratio: f64, bits: u8) {
+/// gate's `[w_x * rx, w_h * rh]` ([`fused_plan`]) on one [`row_scale`]
+/// (quantization-aware training reads the weights so).
+pub fn fake_quantize_fused(w_x: &mut [f32], w_h: &mut [f32], input: usize, hidden: usize, from: FusedInput, bits: u8) {
+    let plan = fused_plan(w_x, w_h, input, hidden, from);
     let q = levels(bits);
     for r in 0..w_h.len() / hidden.max(1) {
-        let row = fused_row(w_x, w_h, input, hidden, r, ratio);
+        let row = fused_row(w_x, w_h, input, hidden, r, &plan);
         let s = row_scale(&row, bits).max(1e-12);
         for (k, v) in w_x[r * input..(r + 1) * input].iter_mut().enumerate() {
-            *v = (level(row[k], s, q) * s / ratio) as f32;
+            *v = (level(row[k], s, q) * s / plan.rx) as f32;
         }
         for (k, v) in w_h[r * hidden..(r + 1) * hidden].iter_mut().enumerate() {
-            *v = (level(row[input + k], s, q) * s) as f32;
+            *v = (level(row[input + k], s, q) * s / plan.rh) as f32;
         }
     }
 }
@@ -271,15 +306,15 @@ pub fn pack_q4_offset(row: &[i8], cols: usize) -> Vec<u8> {
 }
 
 /// A fused layer's rows (`rows_order`: the runtime's row `k` is float row
-/// `rows_order[k]`) at `bits`, padded ([`padded_cols`]), and each row's
-/// scale, at least `min_scale[k]`.
+/// `rows_order[k]`) at `bits` by `plan`, padded ([`padded_cols`]) and
+/// interleaved by unit, and each row's scale, at least `min_scale[k]`.
 #[allow(clippy::too_many_arguments)]
 fn fused_quantize(
     w_x: &[f32],
     w_h: &[f32],
     input: usize,
     hidden: usize,
-    ratio: f64,
+    plan: &FusedPlan,
     rows_order: &[usize],
     min_scale: &[f64],
     bits: u8,
@@ -288,7 +323,7 @@ fn fused_quantize(
     let q = levels(bits);
     let (mut rows, mut scales) = (Vec::new(), Vec::new());
     for (k, &r) in rows_order.iter().enumerate() {
-        let row = fused_row(w_x, w_h, input, hidden, r, ratio);
+        let row = fused_row(w_x, w_h, input, hidden, r, plan);
         let s = row_scale(&row, bits).max(min_scale[k]).max(1e-12);
         let ints: Vec<i8> = row.iter().map(|&v| level(v, s, q) as i8).collect();
         if bits == 4 {
@@ -341,6 +376,7 @@ impl ScaleBytes {
 
 /// A layer's integer arrays, before the format's view is laid over them.
 struct LayerBytes {
+    plan: FusedPlan,
     w: Vec<u8>,
     bias: Vec<u8>,
     scale: ScaleBytes,
@@ -400,20 +436,22 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
     let q15 = 2f64.powi(-15);
     let mut layers = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
-        // One row a gate over [x; h], whose values are all in Q0.15 (layer
-        // 0's embedding shifted up): the input part scaled by the ratio.
-        let ratio = input_ratio(l, s_emb, embed_bits);
+        // One row a gate over [x; h], whose values are all in Q0.15 units
+        // (layer 0's embedding shifted up), each part shifted so that the
+        // two parts' weights are of about one size.
+        let from = FusedInput { layer: l, s_emb, embed_bits };
+        let plan = fused_plan(&layer.w_x, &layer.w_h, layer.input, hd, from);
         // The bias must stay within the row's limit in accumulator units.
         let limit = f64::from(fused_bias_limit(bits.lstm, layer.input + hd));
         let min_s: Vec<f64> = order.iter().map(|&r| layer.bias[r].abs() as f64 / (limit * q15)).collect();
-        let (w, s) = fused_quantize(&layer.w_x, &layer.w_h, layer.input, hd, ratio, &order, &min_s, bits.lstm);
+        let (w, s) = fused_quantize(&layer.w_x, &layer.w_h, layer.input, hd, &plan, &order, &min_s, bits.lstm);
         let bias = bias_bytes(order.iter().zip(&s).map(|(&r, &s)| (layer.bias[r], s * q15)));
         // Accumulators to Q3.12 pre-activations.
         let scale = ScaleBytes::of(s.iter().map(|s| s * q15 * 4096.0));
         let cmax = (f64::from(cal.cell_abs_max.get(l).copied().unwrap_or(1.0)).max(1e-3) * 1.05).min(CELL_RANGE_CAP);
         let int_bits = cmax.log2().ceil().max(0.0) as i32;
         let cell_frac = (15 - int_bits).clamp(0, 15) as u8;
-        layers.push(LayerBytes { w, bias, scale, cell_frac });
+        layers.push(LayerBytes { plan, w, bias, scale, cell_frac });
     }
     let features = model.head.pooling.features(hd);
     let outputs = model.head.b.len();
@@ -440,7 +478,13 @@ pub fn quantize_bits(model: &FloatModel, cal: &Calibration, bits: Bits) -> Resul
         let view = LstmLayer {
             input: float.input as u16,
             bits: bits.lstm,
-            weights: Weights::Fused { w: I8s(&l.w), scale: l.scale.view() },
+            weights: Weights::Fused {
+                x_shift: l.plan.x_shift,
+                h_shift: l.plan.h_shift,
+                pad: I8s(&[]),
+                w: I8s(&l.w),
+                scale: l.scale.view(),
+            },
             bias: I32s(&l.bias),
             cell_frac: l.cell_frac,
         };

@@ -103,16 +103,25 @@ pub fn requantize_sat(acc: i64, multiplier: i32, shift: i8, limit: i32) -> i32 {
 #[inline(always)]
 pub fn requantize_sat32(acc: i32, multiplier: i32, shift: i8, limit: i32) -> i32 {
     let lim = 2 * limit;
-    let p = i64::from(acc) * i64::from(multiplier);
     let q = if shift >= 2 {
+        let p = i64::from(acc) * i64::from(multiplier);
         ((p >> 32) as i32 >> (shift - 2) as u32).clamp(-lim, lim - 1)
     } else {
-        // A shift n = 30 + shift below 32 (the factor is 1/4 or more):
-        // the 64-bit product's funnel shift, then a 64-bit clamp.
-        let n = (30 + shift as i32) as u32 & 31;
-        (p >> n).clamp(-i64::from(lim), i64::from(lim - 1)) as i32
+        requantize_small_shift(acc, multiplier, shift, lim)
     };
     (q + 1) >> 1
+}
+
+/// [`requantize_sat32`]'s `q` for a shift n = 30 + shift below 32 (the
+/// factor is 1/4 or more: no model the quantizer writes has one): the
+/// 64-bit product's funnel shift, then a 64-bit clamp. Out of line and
+/// cold, so that the hot path falls through without a jump around it.
+#[cold]
+#[inline(never)]
+fn requantize_small_shift(acc: i32, multiplier: i32, shift: i8, lim: i32) -> i32 {
+    let p = i64::from(acc) * i64::from(multiplier);
+    let n = (30 + shift as i32) as u32 & 31;
+    (p >> n).clamp(-i64::from(lim), i64::from(lim - 1)) as i32
 }
 
 /// [`requantize_sat`] through the 64-bit shift (kept out of line: the

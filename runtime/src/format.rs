@@ -249,11 +249,25 @@ pub const fn padded_cols(bits: u8, cols: usize) -> usize {
     }
 }
 
-/// The left shift layer 0 of a version 5 model applies to the embedding's
-/// values, so that they use the int16 range as the hidden state does
-/// (`|v| << shift <= 32512`): 8 for an 8-bit embedding, 12 for a 4-bit one.
+/// The largest left shift layer 0 of a version 5 model may apply to the
+/// embedding's values (`x_shift = -embed_shift`), which keeps them in
+/// int16 (`|v| << shift <= 32768`): 8 for an 8-bit embedding, 12 for a
+/// 4-bit one.
 pub const fn embed_shift(embed_bits: u8) -> u32 {
     16 - embed_bits as u32
+}
+
+/// `v` shifted right by `s` with rounding half up (`s` in `1..=15`), or
+/// left by `-s` (`s` in `-15..=0`): how a fused layer scales the two
+/// parts of its input vector ([`Weights::Fused`]'s `x_shift` and
+/// `h_shift`).
+#[inline(always)]
+pub const fn shift_value(v: i16, s: i8) -> i16 {
+    if s > 0 {
+        ((v as i32 + (1 << (s - 1))) >> s) as i16
+    } else {
+        ((v as i32) << -s) as i16
+    }
 }
 
 /// Largest absolute bias of a version 5 row of `cols` columns at `bits`:
@@ -291,14 +305,13 @@ pub enum Weights<'a> {
     /// Version 5: one row a gate over the concatenated `[x; h]` (the
     /// textbook's `[W_x W_h]`), with one scale: one accumulator and one
     /// requantization a gate. Row `r` is [`padded_cols`]`(bits, I + H)`
-    /// columns: the I input columns, the H recurrent ones, zeros. A
+    /// columns: the I input columns, the H recurrent ones, zeros; the
+    /// vector they multiply is `[x >> x_shift; h >> h_shift; 0...]`. A
     /// unit's four rows are stored interleaved word by word (a word: four
     /// columns at 8 bits, eight at 4 bits): word `k` of rows i, f, g, o,
     /// then word `k + 1` of each, so that one pointer walks all four rows
     /// (the Cortex-M4 loads two rows' words with one `LDRD`) and a host
-    /// vector of 16 bytes holds the four rows' word. Layer 0
-    /// reads the embedding's values shifted left by [`embed_shift`]; every
-    /// input is then int16 in the hidden state's range.
+    /// vector of 16 bytes holds the four rows' word.
     /// - 8 bits: int8 in `[-127, 127]`, padding 0;
     /// - 4 bits: offset binary, the nibble is `w + 8` for `w` in
     ///   `[-7, 7]` (nibble 0 is not allowed), padding nibbles 8 (zero),
@@ -307,6 +320,22 @@ pub enum Weights<'a> {
     ///   multiplies the unsigned nibbles and subtracts `8 * sum(x)` once,
     ///   which keeps the sums in 32 bits.
     Fused {
+        /// How the layer's input enters the vector: shifted right by this
+        /// many bits with rounding, or left by minus this many
+        /// ([`shift_value`]). Layer 0 (the embedding's integers): in
+        /// `-`[`embed_shift`]` ..= 15`; later layers (Q0.15): `0..=15`.
+        x_shift: i8,
+        /// How the layer's own `h` (Q0.15) enters the vector: shifted right
+        /// by this many bits with rounding, `0..=15`. The quantizer picks
+        /// both shifts so that a row's input and recurrent parts have
+        /// weights of about one size, on one grid.
+        h_shift: i8,
+        /// Zero to three zero bytes before `w`, so that the rows start at a
+        /// multiple of 4 bytes from the start of the file (then a file
+        /// placed on a word boundary, as the firmware places it, has
+        /// word-aligned rows, which the Cortex-M4 reads two words at a
+        /// time). The encoder sets it ([`Model::aligned`]).
+        pad: I8s<'a>,
         /// `[H]` units of four interleaved rows, each row
         /// [`row_bytes`]`(bits, `[`padded_cols`]`(bits, I + H))` bytes.
         w: I8s<'a>,
@@ -350,7 +379,8 @@ impl LstmLayer<'_> {
 
 /// Postcard writes a struct as its fields in order; a layer is written as
 /// its version lays it out (version 4: `input bits w_x w_h bias scale_x
-/// scale_h cell_frac`; version 5: `input bits w bias scale cell_frac`).
+/// scale_h cell_frac`; version 5: `input bits x_shift h_shift pad w bias
+/// scale cell_frac`).
 impl Serialize for LstmLayer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
@@ -367,10 +397,13 @@ impl Serialize for LstmLayer<'_> {
                 t.serialize_element(&self.cell_frac)?;
                 t.end()
             }
-            Weights::Fused { w, scale } => {
-                let mut t = s.serialize_tuple(6)?;
+            Weights::Fused { x_shift, h_shift, pad, w, scale } => {
+                let mut t = s.serialize_tuple(9)?;
                 t.serialize_element(&self.input)?;
                 t.serialize_element(&self.bits)?;
+                t.serialize_element(&x_shift)?;
+                t.serialize_element(&h_shift)?;
+                t.serialize_element(&pad)?;
                 t.serialize_element(&w)?;
                 t.serialize_element(&self.bias)?;
                 t.serialize_element(&scale)?;
@@ -504,6 +537,11 @@ impl<'a> ClassNames<'a> {
     }
 }
 
+/// Bytes of `v`'s postcard encoding.
+fn encoded_size<T: Serialize + ?Sized>(v: &T) -> Result<usize, Error> {
+    postcard::serialize_with_flavor(v, postcard::ser_flavors::Size::default()).map_err(|_| Error::Malformed)
+}
+
 /// The next postcard value of `bytes`, which is left at what follows it.
 fn take<'a, T: Deserialize<'a>>(bytes: &mut &'a [u8]) -> Result<T, Error> {
     let (value, rest) = postcard::take_from_bytes(bytes).map_err(|_| Error::Malformed)?;
@@ -593,10 +631,12 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
         let input = take(bytes)?;
         let bits = if version >= 4 { take(bytes)? } else { 8 };
         let layer = if version >= 5 {
-            let w = take(bytes)?;
+            let (x_shift, h_shift) = (take(bytes)?, take(bytes)?);
+            let (pad, w) = (take(bytes)?, take(bytes)?);
             let bias = take(bytes)?;
             let scale = take(bytes)?;
-            LstmLayer { input, bits, weights: Weights::Fused { w, scale }, bias, cell_frac: take(bytes)? }
+            let weights = Weights::Fused { x_shift, h_shift, pad, w, scale };
+            LstmLayer { input, bits, weights, bias, cell_frac: take(bytes)? }
         } else {
             let (w_x, w_h) = (take(bytes)?, take(bytes)?);
             let bias = take(bytes)?;
@@ -701,6 +741,13 @@ impl<'a> Model<'a> {
             return Err(Error::Inconsistent { what: "a classifier of version 3 or later names its classes" });
         }
         model.validate()?;
+        for layer in model.layers.iter() {
+            if let Weights::Fused { w, .. } = layer.weights {
+                if !(w.0.as_ptr() as usize - bytes.as_ptr() as usize).is_multiple_of(4) {
+                    return Err(Error::Inconsistent { what: "fused rows do not start at a multiple of 4 bytes" });
+                }
+            }
+        }
         Ok(ValidModel { model })
     }
 
@@ -776,7 +823,13 @@ impl<'a> Model<'a> {
                     check_scales("scale_x", scale_x, 4 * hidden)?;
                     check_scales("scale_h", scale_h, 4 * hidden)?;
                 }
-                Weights::Fused { w, scale } => {
+                Weights::Fused { x_shift, h_shift, pad, w, scale } => {
+                    let lowest = if l == 0 { -i64::from(embed_shift(e.bits)) } else { 0 };
+                    check_range("x_shift", i64::from(x_shift), lowest, 15)?;
+                    check_range("h_shift", i64::from(h_shift), 0, 15)?;
+                    if pad.len() > 3 || pad.0.iter().any(|&b| b != 0) {
+                        return Err(Error::Inconsistent { what: "row alignment padding is not 0 to 3 zero bytes" });
+                    }
                     check_fused_weights(w, layer.bits, 4 * hidden, input + hidden)?;
                     let limit = fused_bias_limit(layer.bits, input + hidden);
                     check_len("lstm bias", 4 * 4 * hidden, layer.bias.0.len())?;
@@ -878,7 +931,8 @@ impl<'a> Model<'a> {
         buf[..4].copy_from_slice(&MAGIC);
         buf[4..6].copy_from_slice(&self.version().to_le_bytes());
         let end = buf.len() - CRC_LEN;
-        let n = postcard::to_slice(self, &mut buf[PREFIX_LEN..end]).map_err(|_| Error::BufferTooSmall)?.len();
+        let model = self.clone().aligned()?;
+        let n = postcard::to_slice(&model, &mut buf[PREFIX_LEN..end]).map_err(|_| Error::BufferTooSmall)?.len();
         let content = PREFIX_LEN + n;
         let crc = crc32(&buf[..content]);
         buf[content..content + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
@@ -888,6 +942,27 @@ impl<'a> Model<'a> {
     /// Bytes of the postcard body [`Model::encode_into`] writes (the file
     /// is [`PREFIX_LEN`] + this + [`CRC_LEN`] bytes).
     pub fn encoded_len(&self) -> Result<usize, Error> {
-        postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default()).map_err(|_| Error::Malformed)
+        encoded_size(&self.clone().aligned()?)
+    }
+
+    /// The model with each fused layer's `pad` set so that its rows start
+    /// at a multiple of 4 bytes from the start of the file
+    /// ([`Model::encode_into`] writes it so).
+    pub fn aligned(mut self) -> Result<Self, Error> {
+        const ZEROS: [u8; 3] = [0; 3];
+        let mut offset = PREFIX_LEN
+            + encoded_size(&(self.header, self.tokenizer, self.embedding))?
+            + encoded_size(&self.layers.len())?;
+        for layer in self.layers.iter_mut() {
+            if let Weights::Fused { pad, w, .. } = &mut layer.weights {
+                // input, bits, the two shifts (one byte each: at most 15
+                // in zigzag), then the pad's length (one byte) and bytes,
+                // then w's length.
+                let before = offset + encoded_size(&layer.input)? + 1 + 2 + 1 + encoded_size(&w.len())?;
+                *pad = I8s(&ZEROS[..(4 - before % 4) % 4]);
+            }
+            offset += encoded_size(layer)?;
+        }
+        Ok(self)
     }
 }

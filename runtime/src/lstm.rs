@@ -7,7 +7,7 @@
 //! generics. Nothing is allocated.
 
 use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid_q15, tanh_q15};
-use crate::format::{embed_shift, padded_cols, row_bytes, I32s, I8s, LstmLayer, RowScales, ValidModel, Weights};
+use crate::format::{padded_cols, row_bytes, I32s, I8s, LstmLayer, RowScales, ValidModel, Weights};
 #[cfg(target_arch = "x86_64")]
 use crate::kernel::cells;
 use crate::kernel::{gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
@@ -202,10 +202,11 @@ fn layer_step_rows<K: RowKind>(
 
 /// One time step of one layer of fused rows (format version 5).
 ///
-/// - `v`: the layer's `[x; h_old; 0...]`, laid out by [`CatBuf::prepare`]
-///   to the row's padded width (layer 0's `x`: the embedding's values
-///   shifted left by [`embed_shift`]; later layers': the previous layer's
-///   new `h`), and `sum`, its values' sum (read by 4-bit rows only);
+/// - `v`: the layer's `[x; h_old; 0...]`, each part shifted by the
+///   layer's `x_shift` and `h_shift`, laid out by [`CatBuf::prepare`] to
+///   the row's padded width (layer 0's `x`: the embedding's values; later
+///   layers': the previous layer's new `h`), and `sum`, its values' sum
+///   (read by 4-bit rows only);
 /// - `h`: `[H]` hidden state, Q0.15, overwritten with the new one;
 /// - `c`: `[H]` cell state, Q(15-f).f, updated in place.
 ///
@@ -224,7 +225,7 @@ pub fn fused_layer_step(layer: &LstmLayer<'_>, v: Prepared<'_>, sum: i32, h: &mu
 
 #[inline(always)]
 fn fused_step_any(simd: Simd, layer: &LstmLayer<'_>, v: Prepared<'_>, sum: i32, h: &mut [i16], c: &mut [i16]) {
-    if let Weights::Fused { w, scale } = layer.weights {
+    if let Weights::Fused { w, scale, .. } = layer.weights {
         if layer.bits == 4 {
             fused_step_rows::<Int4Rows>(simd, w, layer.bias, scale, layer.cell_frac, v, sum, h, c)
         } else {
@@ -448,11 +449,11 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
         let mut x = [0i16; E];
         self.embed(id, &mut x[..e]);
         let mut cat = CatBuf::<E, H>::new();
-        let shift = embed_shift(self.model.embedding.bits);
         for (l, layer) in self.model.layers.iter().enumerate() {
-            let (input, shift) = if l == 0 { (&x[..e], shift) } else { (&state.h[l - 1][..hd], 0) };
+            let Weights::Fused { x_shift, h_shift, .. } = layer.weights else { continue };
+            let input = if l == 0 { &x[..e] } else { &state.h[l - 1][..hd] };
             let cols = padded_cols(layer.bits, input.len() + hd);
-            let (v, sum) = cat.prepare(input, shift, &state.h[l][..hd], cols, layer.bits == 4);
+            let (v, sum) = cat.prepare(input, x_shift, &state.h[l][..hd], h_shift, cols, layer.bits == 4);
             fused_layer_step(layer, v, sum, &mut state.h[l][..hd], &mut state.c[l][..hd]);
         }
     }

@@ -657,24 +657,33 @@ const W5: [u8; 16] = [1, 2, 5, 0, 3, 4, 6, 0, 0xff, 0xfe, 7, 0, 0x7f, 0x81, 8, 0
 /// `tiny()` with fused rows (version 5).
 fn tiny_fused() -> Model<'static> {
     let mut m = tiny();
-    m.layers[0].weights =
-        Weights::Fused { w: I8s(&W5), scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) } };
+    m.layers[0].weights = Weights::Fused {
+        x_shift: -8,
+        h_shift: 1,
+        pad: I8s(&[]),
+        w: I8s(&W5),
+        scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+    };
     m
 }
 
 /// The encoding of `tiny_fused()`: version 4's layer with one weight array
-/// and one scale in place of two of each.
+/// and one scale in place of two of each, the two parts' shifts (one byte
+/// each, two's complement), and before the weights no padding: they start
+/// at byte 32 of the file (a multiple of 4).
 const GOLDEN_V5: &[&str] = &[
     "4c53544d 0500",
     "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd",
     "01 02 08",                                           // 1 layer: input 2, 8 bits
+    "f8 01",                                              // x_shift -8, h_shift 1
+    "00",                                                 // pad: none
     "10 01020500 03040600 fffe0700 7f810800",             // w: four rows of x0 x1 h0 and a zero
     "10 01000000 02000000 ffffffff 00000000",             // bias
     "10 00000040 00000040 00000040 00000040 04 010203ff", // scale
     "0b",                                                 // cell_frac
     "00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
     "00",
-    "55bb1ffc",
+    "9b3fb8f8",
 ];
 
 // The same rows at 4 bits, offset binary (nibble w + 8), padded with
@@ -685,8 +694,13 @@ const W5Q4: [u8; 16] = [0x89, 0x8a, 0x8d, 0x88, 0x87, 0x86, 0x8e, 0x88, 0x8f, 0x
 fn tiny_fused_q4() -> Model<'static> {
     let mut m = tiny_fused();
     m.layers[0].bits = 4;
-    m.layers[0].weights =
-        Weights::Fused { w: I8s(&W5Q4), scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) } };
+    m.layers[0].weights = Weights::Fused {
+        x_shift: -8,
+        h_shift: 1,
+        pad: I8s(&[]),
+        w: I8s(&W5Q4),
+        scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+    };
     m
 }
 
@@ -694,13 +708,15 @@ const GOLDEN_V5_Q4: &[&str] = &[
     "4c53544d 0500",
     "01 03 02 01 01 03 01 03 61620a 08 06 01ff02fe03fd",
     "01 02 04",
+    "f8 01",
+    "00",
     "10 898a8d88 87868e88 8f818f88 8b8c8788",
     "10 01000000 02000000 ffffffff 00000000",
     "10 00000040 00000040 00000040 00000040 04 010203ff",
     "0b",
     "00 00 03 0a141e 0c 000000000000000000000000 0c 000000400000004000000040 03 040404 0c",
     "00",
-    "7a32174f",
+    "f5e0536a",
 ];
 
 #[test]
@@ -709,8 +725,12 @@ fn golden_bytes_of_version_5() {
     for (m, golden) in [(tiny_fused(), GOLDEN_V5), (tiny_fused_q4(), GOLDEN_V5_Q4)] {
         let bytes = encode(&m);
         assert_eq!(hex(&bytes), joined(golden), "the encoding changed: bump VERSION if it must");
-        assert_eq!(*Model::from_bytes(&bytes).unwrap(), m);
+        let aligned = m.clone().aligned().unwrap();
+        assert_eq!(*Model::from_bytes(&bytes).unwrap(), aligned);
         assert_eq!(Model::from_bytes(&bytes).unwrap().version(), 5);
+        let Weights::Fused { pad, w, .. } = aligned.layers[0].weights else { panic!("fused") };
+        assert_eq!(pad.len(), 0);
+        assert_eq!(&bytes[32..48], w.0, "the rows start at byte 32");
     }
     // A model of split rows is written as version 4, and loads as one.
     assert_eq!(encode(&tiny())[4..6], [4, 0]);
@@ -726,6 +746,9 @@ fn version_5_weight_errors() {
         Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
     };
     let fused = |w: &'static [u8]| Weights::Fused {
+        x_shift: -8,
+        h_shift: 1,
+        pad: I8s(&[]),
         w: I8s(w),
         scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
     };
@@ -768,6 +791,41 @@ fn version_5_weight_errors() {
         with(&|m| m.layers[0].bias = I32s(&BIG_BIAS)),
         Err(Error::OutOfRange { what: "lstm bias", value: 0x4100_0000, min: -(1 << 30), max: 1 << 30 })
     );
+    // The rows start at a multiple of 4 bytes: a pad of other bytes, or of
+    // the wrong length, is an error.
+    let bytes = encode(&tiny_fused());
+    assert_eq!(&bytes[28..32], [0xf8, 1, 0, 16]);
+    let mut shifted = bytes[..bytes.len() - CRC_LEN].to_vec();
+    shifted[30] = 1; // one byte of padding: the rows move to byte 33
+    shifted.insert(31, 0);
+    assert_eq!(
+        Model::from_bytes(&with_crc(shifted)).map(|_| ()),
+        Err(Error::Inconsistent { what: "fused rows do not start at a multiple of 4 bytes" })
+    );
+    let mut nonzero = bytes[..bytes.len() - CRC_LEN].to_vec();
+    nonzero[30] = 4; // four bytes of padding: the rows at byte 36
+    nonzero.splice(31..31, [0, 0, 7, 0]);
+    assert_eq!(
+        Model::from_bytes(&with_crc(nonzero)).map(|_| ()),
+        Err(Error::Inconsistent { what: "row alignment padding is not 0 to 3 zero bytes" })
+    );
+    // The shifts: layer 0's input at most 8 to the left (an 8-bit
+    // embedding), either part at most 15 to the right.
+    let shifts = |x_shift: i8, h_shift: i8| {
+        let mut m = tiny_fused();
+        m.layers[0].weights = Weights::Fused {
+            x_shift,
+            h_shift,
+            pad: I8s(&[]),
+            w: I8s(&W5),
+            scale: RowScales { multipliers: I32s(&MULT4), shifts: I8s(&SHIFT4) },
+        };
+        Model::from_bytes(&host::to_bytes(&m).unwrap()).map(|_| ())
+    };
+    assert!(shifts(-8, 0).is_ok() && shifts(15, 15).is_ok());
+    assert_eq!(shifts(-9, 0), Err(Error::OutOfRange { what: "x_shift", value: -9, min: -8, max: 15 }));
+    assert_eq!(shifts(0, -1), Err(Error::OutOfRange { what: "h_shift", value: -1, min: 0, max: 15 }));
+    assert_eq!(shifts(16, 0), Err(Error::OutOfRange { what: "x_shift", value: 16, min: -8, max: 15 }));
     // One layout a model: a fused layer over a split one.
     let mut two = tiny_fused();
     two.header.layers = 2;

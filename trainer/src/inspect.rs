@@ -60,15 +60,18 @@ pub fn inspect(path: &Path) -> Result<String, Error> {
     let _ = writeln!(s, "sizes: embedding {} B", m.embedding.table.len());
     for (i, l) in m.layers.iter().enumerate() {
         let scales = |r: &runtime::format::RowScales<'_>| r.multipliers.0.len() + r.len();
+        let shift = |s: i8| if s < 0 { format!("<< {}", -s) } else { format!(">> {s}") };
         let (n, weights) = match l.weights {
             Weights::Split { w_x, w_h, scale_x, scale_h } => (
                 w_x.len() + w_h.len() + l.bias.0.len() + scales(&scale_x) + scales(&scale_h),
                 format!("split rows: w_x {}, w_h {}", w_x.len(), w_h.len()),
             ),
-            Weights::Fused { w, scale } => (
+            Weights::Fused { x_shift, h_shift, w, scale, .. } => (
                 w.len() + l.bias.0.len() + scales(&scale),
                 format!(
-                    "rows over [x; h]: {} B, {} columns padded",
+                    "rows over [x {}; h {}]: {} B, {} columns padded",
+                    shift(x_shift),
+                    shift(h_shift),
                     w.len(),
                     padded_cols(l.bits, usize::from(l.input) + usize::from(m.header.hidden))
                 ),

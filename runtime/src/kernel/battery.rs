@@ -12,6 +12,10 @@ use super::layout::PrepBuf;
 /// digests mean the DSP kernel and the portable one agree on all of it.
 pub fn battery_digest() -> u32 {
     let mut w = [0u8; 1024];
+    // Word-aligned storage for the fused rows.
+    #[repr(C, align(4))]
+    struct Words([u8; 1028]);
+    let mut words = Words([0; 1028]);
     let mut x = [0i16; 512];
     let mut buf = PrepBuf::<512>::new();
     let mut rng = 0x2545_f491_u32;
@@ -68,8 +72,13 @@ pub fn battery_digest() -> u32 {
                     // The same bytes as a unit of version 5's interleaved
                     // rows, from biases (the format keeps the sums in i32
                     // with them).
+                    // From a word boundary and from one byte past it (the
+                    // device's two loads).
                     let bias = [1, -2, 1 << 20, -(1 << 20)];
-                    dot4_fused_i8(&four[..4 * n], p, bias).into_iter().for_each(&mut fold);
+                    for off in [0, 1] {
+                        words.0[off..off + 4 * n].copy_from_slice(&four[..4 * n]);
+                        dot4_fused_i8(&words.0[off..off + 4 * n], p, bias).into_iter().for_each(&mut fold);
+                    }
                 }
             }
             if n <= 256 {
@@ -104,7 +113,10 @@ pub fn battery_digest() -> u32 {
                         four[..4 * rb].iter_mut().for_each(|b| *b ^= 0x88);
                         let sum = x[..n].iter().map(|&v| i32::from(v)).sum();
                         let bias = [7, -7, 1 << 24, -(1 << 24)];
-                        dot4_fused_u4(&four[..4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
+                        for off in [0, 1] {
+                            words.0[off..off + 4 * rb].copy_from_slice(&four[..4 * rb]);
+                            dot4_fused_u4(&words.0[off..off + 4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
+                        }
                     }
                 }
             }

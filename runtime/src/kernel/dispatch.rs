@@ -185,7 +185,14 @@ fn dot4_fused_i8_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i
     let w = &w[..4 * n];
     #[cfg(lstm_dsp)]
     if n > 0 {
-        return dsp::dot4_fused(w, x, bias);
+        // A model file placed on a word boundary (as the firmware places
+        // it) has word-aligned rows (the format pads them so): two words
+        // a load.
+        return if (w.as_ptr() as usize).is_multiple_of(4) {
+            dsp::dot4_fused::<true>(w, x, bias)
+        } else {
+            dsp::dot4_fused::<false>(w, x, bias)
+        };
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {
@@ -217,7 +224,12 @@ fn dot4_fused_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: 
     let w = &w[..2 * n];
     #[cfg(lstm_dsp)]
     if n > 0 {
-        return dsp_q4::dot4_u4(w, x, bias.map(|b| b - 8 * sum));
+        let init = bias.map(|b| b - 8 * sum);
+        return if (w.as_ptr() as usize).is_multiple_of(4) {
+            dsp_q4::dot4_u4::<true>(w, x, init)
+        } else {
+            dsp_q4::dot4_u4::<false>(w, x, init)
+        };
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = simd {

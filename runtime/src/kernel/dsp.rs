@@ -172,17 +172,20 @@ pub fn dot4_groups_of_4(rows: &[u8], x: Prepared<'_>, n4: usize) -> [i32; 4] {
 /// word, `4 * n` bytes, `n = x.len()` a multiple of 4, at least 4, as the
 /// format pads them) times `x`, each sum started at `init[r]` (the rows'
 /// biases): `init[r] + sum(w * x)`. Per four columns one `LDRD` of the
-/// values and four `LDR` of the four rows' words, in two pipelined pairs
-/// (rows 2 and 3, then 1 and 0, from one pointer), then for each row two
-/// `SXTB16` and two `SMLAD`: 21 instructions for 16 MACs. Four groups an
-/// iteration (64 MACs, one compare and branch), entered at the group that
-/// leaves a whole number of iterations; no tail. One weight pointer leaves
-/// a register for the loop's end.
+/// values and the four rows' words, then for each row two `SXTB16` and two
+/// `SMLAD`. The words are read with two `LDRD` (rows 2 and 3, then 0 and
+/// 1, from one pointer) when `ALIGNED`, which the caller passes only for
+/// word-aligned rows (ARMv7-M's `LDRD` faults on others): 19 instructions
+/// for 16 MACs; otherwise with four `LDR` in two pipelined pairs: 21. Four
+/// groups an iteration (64 MACs, one compare and branch), entered at the
+/// group that leaves a whole number of iterations; no tail. One weight
+/// pointer leaves a register for the loop's end.
 #[inline(always)]
-pub fn dot4_fused(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
+pub fn dot4_fused<const ALIGNED: bool>(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
     let x = x.0;
     let n = x.len();
     assert!(n.is_multiple_of(4) && n >= 4 && rows.len() == 4 * n);
+    assert!(!ALIGNED || (rows.as_ptr() as usize).is_multiple_of(4));
     debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
     let mut acc = init;
     macro_rules! row {
@@ -212,7 +215,18 @@ pub fn dot4_fused(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
         };
     }
     macro_rules! group {
-        () => {
+        (aligned) => {
+            concat!(
+                "ldrd {x02}, {x13}, [{px}], #8\n",
+                "ldrd {w0}, {w1}, [{pw}, #8]\n",
+                row!("w0", "a2"),
+                row!("w1", "a3"),
+                "ldrd {w0}, {w1}, [{pw}], #16\n",
+                row!("w0", "a0"),
+                row!("w1", "a1"),
+            )
+        };
+        (unaligned) => {
             concat!(
                 "ldrd {x02}, {x13}, [{px}], #8\n",
                 "ldr {w0}, [{pw}, #8]\n",
@@ -226,47 +240,57 @@ pub fn dot4_fused(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
             )
         };
     }
-    // SAFETY: the block reads `rows[..4 * n]` (16 bytes a group, n / 4
-    // groups) and `x[..n]`, in bounds by the assert, through pointers
-    // taken from those slices: the entry skips `4 - (n / 4) % 4` groups of
-    // the first iteration (none when n / 4 is a multiple of 4), so exactly
-    // n / 4 groups run. `x` is word-aligned (a `CatBuf`), as LDRD needs;
-    // the weight loads may be unaligned (ARMv7-M allows it for LDR, not
-    // LDRD: a model file sits anywhere in flash). Nothing is written to
+    // SAFETY (both blocks): they read `rows[..4 * n]` (16 bytes a group,
+    // n / 4 groups) and `x[..n]`, in bounds by the assert, through
+    // pointers taken from those slices: the entry skips
+    // `4 - (n / 4) % 4` groups of the first iteration (none when n / 4 is
+    // a multiple of 4), so exactly n / 4 groups run. `x` is word-aligned
+    // (a `CatBuf`), as LDRD needs; the weights are read with LDRD only
+    // when word-aligned (asserted), else with LDR, which ARMv7-M allows
+    // unaligned (a model file may sit anywhere). Nothing is written to
     // memory and the stack is not touched; the flags are clobbered.
-    unsafe {
-        core::arch::asm!(
-            "and {t}, {t}, #12",
-            "cmp {t}, #4",
-            "beq 5f",
-            "cmp {t}, #8",
-            "beq 4f",
-            "cmp {t}, #12",
-            "beq 3f",
-            "2:",
-            group!(),
-            "3:",
-            group!(),
-            "4:",
-            group!(),
-            "5:",
-            group!(),
-            "cmp {px}, {end}",
-            "bne 2b",
-            px = inout(reg) x.as_ptr() => _,
-            pw = inout(reg) rows.as_ptr() => _,
-            end = in(reg) x.as_ptr().wrapping_add(n),
-            a0 = inout(reg) acc[0],
-            a1 = inout(reg) acc[1],
-            a2 = inout(reg) acc[2],
-            a3 = inout(reg) acc[3],
-            x02 = out(reg) _,
-            x13 = out(reg) _,
-            w0 = out(reg) _,
-            w1 = out(reg) _,
-            t = inout(reg) n => _,
-            options(nostack, readonly, pure),
-        )
+    macro_rules! fused_asm {
+        ($kind:tt) => {
+            core::arch::asm!(
+                "and {t}, {t}, #12",
+                "cmp {t}, #4",
+                "beq 5f",
+                "cmp {t}, #8",
+                "beq 4f",
+                "cmp {t}, #12",
+                "beq 3f",
+                "2:",
+                group!($kind),
+                "3:",
+                group!($kind),
+                "4:",
+                group!($kind),
+                "5:",
+                group!($kind),
+                "cmp {px}, {end}",
+                "bne 2b",
+                px = inout(reg) x.as_ptr() => _,
+                pw = inout(reg) rows.as_ptr() => _,
+                end = in(reg) x.as_ptr().wrapping_add(n),
+                a0 = inout(reg) acc[0],
+                a1 = inout(reg) acc[1],
+                a2 = inout(reg) acc[2],
+                a3 = inout(reg) acc[3],
+                x02 = out(reg) _,
+                x13 = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = inout(reg) n => _,
+                options(nostack, readonly, pure),
+            )
+        };
+    }
+    if ALIGNED {
+        // SAFETY: see above; the rows are word-aligned (asserted).
+        unsafe { fused_asm!(aligned) }
+    } else {
+        // SAFETY: see above.
+        unsafe { fused_asm!(unaligned) }
     }
     acc
 }

@@ -154,14 +154,18 @@ pub fn dot4_q4_whole(rows: &[u8], x: Prepared<'_>) -> [i32; 4] {
 // columns and each row one AND and one SMLAD. The nibbles are unsigned
 // (`w + 8`), so `AND` with `0x000f000f` of the word shifted right by 0, 8,
 // 4 or 12 leaves two of them as the two halfwords, columns (0, 2), (1, 3),
-// (4, 6) and (5, 7): the pairs of the prepared vector's words. 20
-// instructions for 16 MACs; the next group's words are 16 bytes on.
+// (4, 6) and (5, 7): the pairs of the prepared vector's words. The two
+// rows' words are one LDRD where word-aligned (19 instructions for 16
+// MACs), else two LDR (20); the next group's words are 16 bytes on.
 macro_rules! group_u4 {
-    () => {
+    (aligned) => {
+        concat!("ldrd {xa}, {xb}, [{px}], #8\n", "ldrd {w0}, {w1}, [{pw}], #16\n", group_u4!(body))
+    };
+    (unaligned) => {
+        concat!("ldrd {xa}, {xb}, [{px}], #8\n", "ldr {w1}, [{pw}, #4]\n", "ldr {w0}, [{pw}], #16\n", group_u4!(body))
+    };
+    (body) => {
         concat!(
-            "ldrd {xa}, {xb}, [{px}], #8\n",
-            "ldr {w1}, [{pw}, #4]\n",
-            "ldr {w0}, [{pw}], #16\n",
             "and {t}, {m}, {w0}\n",
             "smlad {a0}, {t}, {xa}, {a0}\n",
             "and {t}, {m}, {w1}\n",
@@ -187,16 +191,16 @@ macro_rules! group_u4 {
 // two groups, entered at its second group when the row has an odd number
 // of groups (the vector's bytes, `end - x0`, have bit 4 set).
 macro_rules! pair_u4 {
-    () => {
+    ($kind:tt) => {
         concat!(
             "mov {px}, {x0}\n",
             "sub {t}, {end}, {x0}\n",
             "tst {t}, #16\n",
             "bne 3f\n",
             "2:\n",
-            group_u4!(),
+            group_u4!($kind),
             "3:\n",
-            group_u4!(),
+            group_u4!($kind),
             "cmp {px}, {end}\n",
             "bne 2b\n",
         )
@@ -214,49 +218,60 @@ macro_rules! pair_u4 {
 /// 32768 × 512 plus the start), so no 64-bit accumulator and no shift back
 /// is needed (the signed nibbles of version 4 need both).
 #[inline(always)]
-pub fn dot4_u4(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
+pub fn dot4_u4<const ALIGNED: bool>(rows: &[u8], x: Prepared<'_>, init: [i32; 4]) -> [i32; 4] {
     let x = x.0;
     let n = x.len();
     assert!(n.is_multiple_of(8) && n >= 8 && rows.len() == 2 * n);
+    assert!(!ALIGNED || (rows.as_ptr() as usize).is_multiple_of(4));
     debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
     let mut out = init;
-    // SAFETY: the block reads `rows[..2 * n]` (n / 8 groups of 16 bytes:
-    // rows 0 and 1's words at offsets 0 and 4 of each, then, the pointer
-    // moved back to the start plus 8, rows 2 and 3's) and `x[..n]` twice,
-    // in bounds by the assert, through pointers taken from those slices;
-    // it reads and writes the four words of `out` (which holds the
-    // initial sums first), whose address it keeps on the stack (four
+    // SAFETY (both blocks): they read `rows[..2 * n]` (n / 8 groups of 16
+    // bytes: rows 0 and 1's words at offsets 0 and 4 of each, then, the
+    // pointer moved back to the start plus 8, rows 2 and 3's) and `x[..n]`
+    // twice, in bounds by the assert, through pointers taken from those
+    // slices; they read and write the four words of `out` (which holds the
+    // initial sums first), whose address they keep on the stack (four
     // bytes pushed and popped: the stack is balanced). `x` is word-aligned
-    // (a `CatBuf`), the weight loads may be unaligned (ARMv7-M allows it
-    // for LDR). The flags are clobbered.
-    unsafe {
-        core::arch::asm!(
-            "push {{{t}}}",
-            "ldrd {a0}, {a1}, [{t}]",
-            pair_u4!(),
-            "ldr {t}, [sp]",
-            "strd {a0}, {a1}, [{t}]",
-            "ldrd {a0}, {a1}, [{t}, #8]",
-            "sub {t}, {end}, {x0}",
-            "sub {pw}, {pw}, {t}",
-            "add {pw}, {pw}, #8",
-            pair_u4!(),
-            "ldr {t}, [sp]",
-            "strd {a0}, {a1}, [{t}, #8]",
-            "add sp, sp, #4",
-            x0 = in(reg) x.as_ptr(),
-            end = in(reg) x.as_ptr().wrapping_add(n),
-            pw = inout(reg) rows.as_ptr() => _,
-            m = in(reg) 0x000f_000f_u32,
-            t = inout(reg) out.as_mut_ptr() => _,
-            px = out(reg) _,
-            a0 = out(reg) _,
-            a1 = out(reg) _,
-            xa = out(reg) _,
-            xb = out(reg) _,
-            w0 = out(reg) _,
-            w1 = out(reg) _,
-        )
+    // (a `CatBuf`); the weights are read with LDRD only when word-aligned
+    // (asserted), else with LDR, which ARMv7-M allows unaligned. The flags
+    // are clobbered.
+    macro_rules! u4_asm {
+        ($kind:tt) => {
+            core::arch::asm!(
+                "push {{{t}}}",
+                "ldrd {a0}, {a1}, [{t}]",
+                pair_u4!($kind),
+                "ldr {t}, [sp]",
+                "strd {a0}, {a1}, [{t}]",
+                "ldrd {a0}, {a1}, [{t}, #8]",
+                "sub {t}, {end}, {x0}",
+                "sub {pw}, {pw}, {t}",
+                "add {pw}, {pw}, #8",
+                pair_u4!($kind),
+                "ldr {t}, [sp]",
+                "strd {a0}, {a1}, [{t}, #8]",
+                "add sp, sp, #4",
+                x0 = in(reg) x.as_ptr(),
+                end = in(reg) x.as_ptr().wrapping_add(n),
+                pw = inout(reg) rows.as_ptr() => _,
+                m = in(reg) 0x000f_000f_u32,
+                t = inout(reg) out.as_mut_ptr() => _,
+                px = out(reg) _,
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                xa = out(reg) _,
+                xb = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+            )
+        };
+    }
+    if ALIGNED {
+        // SAFETY: see above; the rows are word-aligned (asserted).
+        unsafe { u4_asm!(aligned) }
+    } else {
+        // SAFETY: see above.
+        unsafe { u4_asm!(unaligned) }
     }
     out
 }

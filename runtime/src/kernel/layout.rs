@@ -84,20 +84,36 @@ impl<const E: usize, const H: usize> CatBuf<E, H> {
         unsafe { core::slice::from_raw_parts_mut((self as *mut Self).cast::<i16>(), len) }
     }
 
-    /// Lay out `[x << shift; h]`, zeros up to `cols` values, for the kernel;
-    /// returns it and, with `sum`, the sum of its values (else 0): what
-    /// the offset 4-bit kernel subtracts. Panics if `x` and `h` do not fit
-    /// in `cols`, or `cols` in the buffer, or if a shifted value leaves
-    /// the int16 range (the callers' sizes are checked when the network
-    /// is built, and the shift by [`crate::format::embed_shift`]).
-    pub fn prepare(&mut self, x: &[i16], shift: u32, h: &[i16], cols: usize, sum: bool) -> (Prepared<'_>, i32) {
+    /// Lay out `[x >> x_shift; h >> h_shift]` (each shift as
+    /// [`crate::format::shift_value`] takes it: right with rounding, or
+    /// left for a negative one), zeros up to `cols` values, for the
+    /// kernel; returns it and, with `sum`, the sum of its values (else 0):
+    /// what the offset 4-bit kernel subtracts. Panics if `x` and `h` do not
+    /// fit in `cols`, or `cols` in the buffer; a left shift must keep the
+    /// values in int16 (the callers' sizes are checked when the network is
+    /// built, the shifts when the model is).
+    pub fn prepare(
+        &mut self,
+        x: &[i16],
+        x_shift: i8,
+        h: &[i16],
+        h_shift: i8,
+        cols: usize,
+        sum: bool,
+    ) -> (Prepared<'_>, i32) {
         let (nx, nh) = (x.len(), h.len());
         assert!(nx + nh <= cols);
         let out = &mut self.values()[..cols];
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = v << shift;
+            *o = crate::format::shift_value(v, x_shift);
         }
-        out[nx..nx + nh].copy_from_slice(h);
+        if h_shift == 0 {
+            out[nx..nx + nh].copy_from_slice(h);
+        } else {
+            for (o, &v) in out[nx..nx + nh].iter_mut().zip(h) {
+                *o = crate::format::shift_value(v, h_shift);
+            }
+        }
         out[nx + nh..].fill(0);
         let total = if sum { out.iter().map(|&v| i32::from(v)).sum() } else { 0 };
         if cfg!(lstm_dsp) {

@@ -171,7 +171,7 @@ fn fused_rows_over_a_cat_buf_equal_the_plain_sums() {
                     (pack_q4_rows(&padded).iter().map(|b| b ^ 0x88).collect(), cols / 2)
                 };
                 let w = interleave(&plain_rows, rb);
-                let (p, sum) = cat.prepare(&v[..nx], 0, &v[nx..], cols, true);
+                let (p, sum) = cat.prepare(&v[..nx], 0, &v[nx..], 0, cols, true);
                 assert_eq!(sum, v.iter().map(|&a| i32::from(a)).sum::<i32>());
                 let plain = |row: &[i32]| row.iter().zip(&v).map(|(&a, &b)| a * i32::from(b)).sum::<i32>();
                 let bias = [3, -3, 1 << 20, -(1 << 20)];
@@ -193,14 +193,20 @@ fn fused_rows_over_a_cat_buf_equal_the_plain_sums() {
 #[test]
 fn a_cat_buf_concatenates_shifts_and_pads() {
     let mut cat = CatBuf::<4, 3>::new();
-    let (p, sum) = cat.prepare(&[1, -2, 3], 8, &[5, 6], 8, true);
+    let (p, sum) = cat.prepare(&[1, -2, 3], -8, &[5, 6], 0, 8, true);
     let want = [256, -512, 768, 5, 6, 0, 0, 0];
     let laid: std::vec::Vec<i16> =
         if cfg!(lstm_dsp) { want.chunks(4).flat_map(|g| [g[0], g[2], g[1], g[3]]).collect() } else { want.to_vec() };
     assert_eq!(p.0, &laid[..]);
     assert_eq!(sum, 256 - 512 + 768 + 11);
+    // Right shifts round half up: 5 >> 1 is 3, -5 >> 1 is -2, 6 >> 2 is 2.
+    let (p, _) = cat.prepare(&[5, -5, 6, -6], 1, &[6, 7, -7], 2, 8, false);
+    let want = [3, -2, 3, -3, 2, 2, -2, 0];
+    let laid: std::vec::Vec<i16> =
+        if cfg!(lstm_dsp) { want.chunks(4).flat_map(|g| [g[0], g[2], g[1], g[3]]).collect() } else { want.to_vec() };
+    assert_eq!(p.0, &laid[..]);
     // The buffer holds max(E, H) + H + 7 values and more.
-    let (p, _) = cat.prepare(&[1; 4], 0, &[1; 3], 4 + 2 * 3 + 8, false);
+    let (p, _) = cat.prepare(&[1; 4], 0, &[1; 3], 0, 4 + 2 * 3 + 8, false);
     assert_eq!(p.len(), 18);
 }
 

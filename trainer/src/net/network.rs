@@ -126,21 +126,19 @@ impl Network {
         };
     }
 
-    /// What the exporter multiplies layer `l`'s input weights by to fuse
-    /// them with the recurrent ones ([`host::quantize::input_ratio`]), from
-    /// the embedding's scale now: its quantization-aware grid if it has
-    /// one, else its 8-bit export's (a one-hot input exports as an 8-bit
-    /// identity table).
-    pub fn input_ratio(&self, l: usize) -> f64 {
-        if l > 0 {
-            return 1.0;
-        }
-        let (s_emb, bits) = match (self.embed_quant, self.embedding()) {
-            (Some((s, qmax)), _) => (f64::from(s), if qmax <= 7.0 { 4 } else { 8 }),
-            (None, Some(table)) => (host::quantize::embed_scale(&table.as_vec(), 8), 8),
-            (None, None) => (host::quantize::embed_scale(&[1.0], 8), 8),
+    /// Where layer `l`'s input comes from, as the exporter sees it when it
+    /// fuses the layer's rows ([`host::quantize::fused_plan`]): for layer
+    /// 0 the embedding's scale now, on its quantization-aware grid if it
+    /// has one, else its 8-bit export's (a one-hot input exports as an
+    /// 8-bit identity table).
+    pub fn fused_input(&self, l: usize) -> host::quantize::FusedInput {
+        let (s_emb, embed_bits) = match (l, self.embed_quant, self.embedding()) {
+            (1.., _, _) => (1.0, 8),
+            (0, Some((s, qmax)), _) => (f64::from(s), if qmax <= 7.0 { 4 } else { 8 }),
+            (0, None, Some(table)) => (host::quantize::embed_scale(&table.as_vec(), 8), 8),
+            (0, None, None) => (host::quantize::embed_scale(&[1.0], 8), 8),
         };
-        host::quantize::input_ratio(0, s_emb, bits)
+        host::quantize::FusedInput { layer: l, s_emb, embed_bits }
     }
 
     /// The same network with these parameter values (in [`Network::params`]
@@ -187,7 +185,7 @@ impl Network {
                 }
                 _ => None,
             };
-            let fake = self.lstm_quant.map(|bits| (bits, self.input_ratio(l)));
+            let fake = self.lstm_quant.map(|bits| (bits, self.fused_input(l)));
             let w = LstmWeights { fake, drop_h: mask.as_deref(), ..layer };
             let init = state.map(|s| (s[l].0.as_slice(), s[l].1.as_slice()));
             let out = ops::lstm(input, w, seq, init);

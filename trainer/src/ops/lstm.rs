@@ -43,11 +43,11 @@ pub struct LstmWeights<'a> {
     /// `(1, 4H)`: `b_ih + b_hh`.
     pub bias: &'a T2,
     /// Quantization-aware training: `w_x` and `w_h` are read rounded to the
-    /// exporter's grid at these bits, with the input weights multiplied by
-    /// this ratio (a scale per fused row `[w_x * ratio, w_h]`,
+    /// exporter's grid at these bits, for a layer whose input comes from
+    /// there (a scale per fused row over `[x; h]`,
     /// [`host::quantize::fake_quantize_fused`]); the gradient passes
     /// straight through.
-    pub fake: Option<(u8, f64)>,
+    pub fake: Option<(u8, host::quantize::FusedInput)>,
     /// DropConnect: `w_h` is read multiplied by this mask `(4H, H)` (zeros
     /// and `1 / (1 - p)`), one mask for every row and step of the batch;
     /// `w_h`'s gradient is masked the same way.
@@ -366,8 +366,8 @@ fn lstm_in_blocks<T: Tape<f32, Cpu>>(
     assert_eq!(*w.bias.shape(), (1, h4), "lstm: bias shape");
     let (bsz, n) = (seq.batch, seq.rows());
     let (mut wx, mut wh) = (host(w.w_x), host(w.w_h));
-    if let Some((bits, ratio)) = w.fake {
-        host::quantize::fake_quantize_fused(&mut wx, &mut wh, inp, hid, ratio, bits);
+    if let Some((bits, from)) = w.fake {
+        host::quantize::fake_quantize_fused(&mut wx, &mut wh, inp, hid, from, bits);
     }
     let drop_h = w.drop_h.map(|m| {
         assert_eq!(m.len(), wh.len(), "lstm: DropConnect mask shape");
