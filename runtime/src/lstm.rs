@@ -268,6 +268,24 @@ fn fused_step_rows<K: RowKind>(
     gates.finish(simd, h, c);
 }
 
+/// One fused layer's step from its input (`x`, before its shift) and its
+/// state: the vector laid out in `cat`, then [`fused_layer_step`]. Generic
+/// only in the buffer's size, whose values it passes on as one slice.
+#[inline(always)]
+fn fused_layer<const E: usize, const H: usize>(
+    layer: &LstmLayer<'_>,
+    x: &[i16],
+    h: &mut [i16],
+    c: &mut [i16],
+    cat: &mut CatBuf<E, H>,
+) {
+    if let Weights::Fused { x_shift, h_shift, .. } = layer.weights {
+        let cols = padded_cols(layer.bits, x.len() + h.len());
+        let (v, sum) = cat.prepare(x, x_shift, h, h_shift, cols, layer.bits == 4);
+        fused_layer_step(layer, v, sum, h, c);
+    }
+}
+
 /// A fused row's pre-activation, Q3.12: the accumulator (from the bias,
 /// which validation keeps in i32 with the sum), requantized by the row's
 /// scale, saturated.
@@ -286,7 +304,10 @@ fn word(b: &[u8; 16], g: usize) -> i32 {
 
 /// A unit's new `h` (Q0.15) and `c` (Q(15-f).f) from its gates'
 /// pre-activations and its old `c`.
-#[inline(always)]
+// Inlined into the Cortex-M4's and the host's steps (speed); one shared
+// copy elsewhere, where flash is the tighter budget (the Cortex-M3).
+#[cfg_attr(any(lstm_dsp, target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(any(lstm_dsp, target_arch = "x86_64")), inline(never))]
 fn cell(pre: [i16; 4], c: i16, cf: u32) -> (i16, i16) {
     // Gates, Q0.15.
     let i = i32::from(sigmoid_q15(pre[0]));
@@ -450,11 +471,9 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
         self.embed(id, &mut x[..e]);
         let mut cat = CatBuf::<E, H>::new();
         for (l, layer) in self.model.layers.iter().enumerate() {
-            let Weights::Fused { x_shift, h_shift, .. } = layer.weights else { continue };
-            let input = if l == 0 { &x[..e] } else { &state.h[l - 1][..hd] };
-            let cols = padded_cols(layer.bits, input.len() + hd);
-            let (v, sum) = cat.prepare(input, x_shift, &state.h[l][..hd], h_shift, cols, layer.bits == 4);
-            fused_layer_step(layer, v, sum, &mut state.h[l][..hd], &mut state.c[l][..hd]);
+            let (below, own) = state.h.split_at_mut(l);
+            let input = if l == 0 { &x[..e] } else { &below[l - 1][..hd] };
+            fused_layer(layer, input, &mut own[0][..hd], &mut state.c[l][..hd], &mut cat);
         }
     }
 

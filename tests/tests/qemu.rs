@@ -252,6 +252,30 @@ fn cortex_m4_matches_the_host() {
     let host = format!("kernel digest {:#010x}\n", runtime::kernel::battery_digest());
     assert_eq!(String::from_utf8_lossy(&device), host);
 
+    // Model files of split rows (versions 3 and 4, the shipped models
+    // before version 5) run on their own path on the device too, and print
+    // what they printed then.
+    let fixtures = root().join("tests").join("fixtures").join("split-rows");
+    let old = build(m4, Some(&fixtures.join("sentiment.lstm")), Some(&fixtures.join("charlm.lstm")));
+    let demo_reviews = scratch().join("demo-reviews.txt");
+    std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
+    let device = qemu_ok(m4, &old, &format!("classify {}", demo_reviews.display()));
+    let want = std::fs::read(fixtures.join("demo-sentiment.txt")).expect("the recorded output");
+    assert!(device == want, "split rows, classify: {}", first_difference(&device, &want));
+    let demo_prime = scratch().join("demo-prime.txt");
+    std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
+    let append = format!(
+        "generate len={} seed={} temperature={} top_k={} prime-file={}",
+        tools::demo::LEN,
+        tools::demo::SEED,
+        tools::demo::TEMPERATURE_Q8,
+        tools::demo::TOP_K,
+        demo_prime.display()
+    );
+    let device = qemu_ok(m4, &old, &append);
+    let want = std::fs::read(fixtures.join("demo-generate.txt")).expect("the recorded output");
+    assert!(device == want, "split rows, generate: {}", first_difference(&device, &want));
+
     // A panic and a fault exit QEMU non-zero.
     for what in ["panic", "fault"] {
         let err = match qemu(m4, &elf, what) {

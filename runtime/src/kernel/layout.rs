@@ -101,28 +101,42 @@ impl<const E: usize, const H: usize> CatBuf<E, H> {
         cols: usize,
         sum: bool,
     ) -> (Prepared<'_>, i32) {
-        let (nx, nh) = (x.len(), h.len());
-        assert!(nx + nh <= cols);
-        let out = &mut self.values()[..cols];
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = crate::format::shift_value(v, x_shift);
-        }
-        if h_shift == 0 {
-            out[nx..nx + nh].copy_from_slice(h);
-        } else {
-            for (o, &v) in out[nx..nx + nh].iter_mut().zip(h) {
-                *o = crate::format::shift_value(v, h_shift);
-            }
-        }
-        out[nx + nh..].fill(0);
-        let total = if sum { out.iter().map(|&v| i32::from(v)).sum() } else { 0 };
-        if cfg!(lstm_dsp) {
-            for g in out.chunks_exact_mut(4) {
-                g.swap(1, 2);
-            }
-        }
-        (Prepared(out), total)
+        prepare_cat(self.values(), x, x_shift, h, h_shift, cols, sum)
     }
+}
+
+/// [`CatBuf::prepare`] into `buf` (one copy of the code for every
+/// `CatBuf` size: flash).
+fn prepare_cat<'b>(
+    buf: &'b mut [i16],
+    x: &[i16],
+    x_shift: i8,
+    h: &[i16],
+    h_shift: i8,
+    cols: usize,
+    sum: bool,
+) -> (Prepared<'b>, i32) {
+    let (nx, nh) = (x.len(), h.len());
+    assert!(nx + nh <= cols);
+    let out = &mut buf[..cols];
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = crate::format::shift_value(v, x_shift);
+    }
+    if h_shift == 0 {
+        out[nx..nx + nh].copy_from_slice(h);
+    } else {
+        for (o, &v) in out[nx..nx + nh].iter_mut().zip(h) {
+            *o = crate::format::shift_value(v, h_shift);
+        }
+    }
+    out[nx + nh..].fill(0);
+    let total = if sum { out.iter().map(|&v| i32::from(v)).sum() } else { 0 };
+    if cfg!(lstm_dsp) {
+        for g in out.chunks_exact_mut(4) {
+            g.swap(1, 2);
+        }
+    }
+    (Prepared(out), total)
 }
 
 impl<const E: usize, const H: usize> Default for CatBuf<E, H> {

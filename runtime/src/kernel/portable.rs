@@ -4,8 +4,11 @@
 /// `sum(w[k] * x[k])`, weights as int8 bytes, in plain order: the
 /// portable kernel. Four independent accumulators over chunks of four: the
 /// compiler keeps them in registers (or vectorises them on the host), and
-/// the loop overhead is paid once per four MACs.
-#[inline(always)]
+/// the loop overhead is paid once per four MACs. Inlined where it runs
+/// hot (the host; the Cortex-M4's dense layer); one shared copy on the
+/// cores without the DSP extension, where flash is tight.
+#[cfg_attr(any(lstm_dsp, target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(any(lstm_dsp, target_arch = "x86_64")), inline(never))]
 pub(super) fn dot_plain(w: &[u8], x: &[i16]) -> i32 {
     let n = w.len().min(x.len());
     let (w, x) = (&w[..n], &x[..n]);
@@ -67,7 +70,10 @@ fn prepared_index(k: usize, n: usize) -> usize {
 /// A whole group is one little-endian word whose nibble `p` (bits `4p` to
 /// `4p + 3`) is column `p / 2` for even `p` and `4 + p / 2` for odd `p`;
 /// `(w << (28 - 4p)) >> 28` sign-extends it (one `SBFX` on ARMv7-M).
-#[inline(always)]
+/// Inlined on the host; one shared copy on the Cortex-M (the M4 reads
+/// only partial groups through it; flash is tight on the others).
+#[cfg_attr(target_arch = "x86_64", inline(always))]
+#[cfg_attr(not(target_arch = "x86_64"), inline(never))]
 pub(super) fn dot_q4_plain(row: &[u8], x: &[i16], from: usize) -> i32 {
     let n = x.len();
     // Whole groups in plain order (a DSP target's prepared vector is not:
@@ -107,7 +113,10 @@ pub(super) fn dot2_portable(w: &[u8], x: &[i16], bits: u8) -> [i32; 2] {
 /// Four fused int8 rows (format version 5: a unit's rows interleaved word
 /// by word, word `k` of row `r` at bytes `16k + 4r`; `x.len()` a multiple
 /// of 4) times a prepared vector, each from `init[r]`, in Rust.
-#[inline(always)]
+// Inlined on the host (the portable tier's speed); one shared copy on
+// the cores that run it (Cortex-M3 and M0), where flash is tight.
+#[cfg_attr(target_arch = "x86_64", inline(always))]
+#[cfg_attr(not(target_arch = "x86_64"), inline(never))]
 pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
     let mut acc = init;
@@ -124,7 +133,10 @@ pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
 /// a unit's rows interleaved word by word, word `k` (columns `8k..8k + 8`)
 /// of row `r` at bytes `16k + 4r`; `x.len()` a multiple of 8) times a
 /// prepared vector, each from `init[r]`, in Rust.
-#[inline(always)]
+// Inlined on the host (the portable tier's speed); one shared copy on
+// the cores that run it (Cortex-M3 and M0), where flash is tight.
+#[cfg_attr(target_arch = "x86_64", inline(always))]
+#[cfg_attr(not(target_arch = "x86_64"), inline(never))]
 pub(super) fn dot4_fused_u4(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
     let mut acc = init;
