@@ -216,8 +216,7 @@ pub fn dot4_fused_u4(w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i3
 
 /// [`dot4_fused_u4`] on the kernels `simd` allows.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-#[cfg_attr(not(lstm_dsp), allow(unused_variables))]
+#[cfg_attr(any(not(target_arch = "x86_64"), not(lstm_dsp)), allow(unused_variables))]
 fn dot4_fused_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {
     let n = x.0.len();
     assert!(n.is_multiple_of(8), "fused rows are padded to whole words");
