@@ -10,7 +10,7 @@ use crate::fixed::{requantize_sat, requantize_sat32, round_shift, sat16, sigmoid
 use crate::format::{padded_cols, row_bytes, I32s, I8s, LstmLayer, RowScales, ValidModel, Weights};
 #[cfg(target_arch = "x86_64")]
 use crate::kernel::cells;
-use crate::kernel::{gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
+use crate::kernel::{fused_pre4, gate_pre4, CatBuf, Int4Rows, Int8Rows, PrepBuf, Prepared, RowKind, Simd};
 use crate::Error;
 
 /// Hidden and cell state of an `L`-layer, `H`-wide LSTM.
@@ -262,7 +262,10 @@ fn fused_step_rows<K: RowKind>(
         .zip(h.iter_mut().zip(c.iter_mut()));
     for (j, ((((w4, b), m), s), (h, c))) in per_unit.enumerate() {
         let acc = K::dot4_fused(simd, w4, v, [0, 1, 2, 3].map(|g| word(b, g)), sum);
-        let pre = [0, 1, 2, 3].map(|g| fused_pre(acc[g], word(m, g), s[g]));
+        let pre = match fused_pre4(simd, acc, m, s) {
+            Some(pre) => pre,
+            None => [0, 1, 2, 3].map(|g| fused_pre(acc[g], word(m, g), s[g])),
+        };
         gates.unit(j, pre, h, c);
     }
     gates.finish(simd, h, c);

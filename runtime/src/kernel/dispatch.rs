@@ -262,6 +262,19 @@ pub(crate) fn gate_pre4(
     None
 }
 
+/// A fused unit's four gate pre-activations (Q3.12, as `lstm::fused_pre`
+/// gives them) in one vector where `simd` allows it
+/// ([`x86::fused_pre4`]); `None` where the scalar path must compute them.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+pub(crate) fn fused_pre4(simd: Simd, acc: [i32; 4], m: &[u8; 16], s: &[u8; 4]) -> Option<[i16; 4]> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd {
+        return x86::fused_pre4(avx2, acc, m, s);
+    }
+    None
+}
+
 /// The LSTM cell of the units of `c` and `h` in whole groups of eight, from
 /// their gates' pre-activations `z[g][j]`, where the CPU has AVX2
 /// ([`x86::cells`]); returns the units done (0 without AVX2: the caller's

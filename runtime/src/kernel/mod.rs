@@ -61,10 +61,10 @@ mod tests;
 pub use battery::battery_digest;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use dispatch::cells;
-pub(crate) use dispatch::gate_pre4;
 pub use dispatch::{
     dot, dot2, dot2_q4, dot4, dot4_fused_i8, dot4_fused_u4, dot4_q4, dot_q4, Int4Rows, Int8Rows, RowKind, Simd,
 };
+pub(crate) use dispatch::{fused_pre4, gate_pre4};
 pub use layout::{CatBuf, PrepBuf, Prepared};
 #[cfg(test)]
 use portable::dot2_portable;

@@ -119,14 +119,17 @@ pub(super) fn dot2_portable(w: &[u8], x: &[i16], bits: u8) -> [i32; 2] {
 #[cfg_attr(not(target_arch = "x86_64"), inline(never))]
 pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
-    let mut acc = init;
+    // Sixteen lanes, lane 4r + j for column j of row r's words: one
+    // straight loop over the bytes, which the compiler vectorises.
+    let mut lanes = [0i32; 16];
     for (k, words) in w[..4 * n].chunks_exact(16).enumerate() {
-        let xs: [i32; 4] = core::array::from_fn(|j| i32::from(x[prepared_index(4 * k + j, n)]));
-        for (a, word) in acc.iter_mut().zip(words.chunks_exact(4)) {
-            *a += (0..4).map(|j| i32::from(word[j] as i8) * xs[j]).sum::<i32>();
+        // The group's four values, once for each row's word.
+        let xp: [i16; 16] = core::array::from_fn(|i| x[prepared_index(4 * k + i % 4, n)]);
+        for ((l, &b), &v) in lanes.iter_mut().zip(words).zip(&xp) {
+            *l += i32::from(b as i8) * i32::from(v);
         }
     }
-    acc
+    core::array::from_fn(|r| init[r] + lanes[4 * r..4 * r + 4].iter().sum::<i32>())
 }
 
 /// Four fused offset-binary 4-bit rows (format version 5: nibble `w + 8`,
@@ -139,17 +142,19 @@ pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
 #[cfg_attr(not(target_arch = "x86_64"), inline(never))]
 pub(super) fn dot4_fused_u4(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
-    let mut acc = init;
+    // Byte 4r + j of a group holds row r's columns j (low nibble) and
+    // j + 4 (high): two sets of sixteen lanes, one straight loop over the
+    // bytes (XOR 8 makes each nibble two's complement).
+    let (mut lo, mut hi) = ([0i32; 16], [0i32; 16]);
     for (k, words) in w[..2 * n].chunks_exact(16).enumerate() {
-        let xs: [i32; 8] = core::array::from_fn(|j| i32::from(x[prepared_index(8 * k + j, n)]));
-        for (a, b) in acc.iter_mut().zip(words.chunks_exact(4)) {
-            // The nibbles made two's complement (XOR 8), then as
-            // `dot_q4_plain` reads a group.
-            let w = i32::from_le_bytes([b[0] ^ 0x88, b[1] ^ 0x88, b[2] ^ 0x88, b[3] ^ 0x88]);
-            let nib = |p: i32| (w << (28 - 4 * p)) >> 28;
-            *a += nib(0) * xs[0] + nib(2) * xs[1] + nib(4) * xs[2] + nib(6) * xs[3];
-            *a += nib(1) * xs[4] + nib(3) * xs[5] + nib(5) * xs[6] + nib(7) * xs[7];
+        // Columns 0..4 and 4..8 of the group, once for each row's word.
+        let xl: [i16; 16] = core::array::from_fn(|i| x[prepared_index(8 * k + i % 4, n)]);
+        let xh: [i16; 16] = core::array::from_fn(|i| x[prepared_index(8 * k + 4 + i % 4, n)]);
+        for (i, &b) in words.iter().enumerate() {
+            let b = b ^ 0x88;
+            lo[i] += i32::from(((b << 4) as i8) >> 4) * i32::from(xl[i]);
+            hi[i] += i32::from((b as i8) >> 4) * i32::from(xh[i]);
         }
     }
-    acc
+    core::array::from_fn(|r| init[r] + lo[4 * r..4 * r + 4].iter().chain(&hi[4 * r..4 * r + 4]).sum::<i32>())
 }

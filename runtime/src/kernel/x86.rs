@@ -456,3 +456,39 @@ fn dot4_fused_q4_avx2(w: &[u8], x: &[i16]) -> [i32; 4] {
     // Every product is sixteen times the weight's: the shift is exact.
     pair_sums(_mm256_add_epi32(a, b)).map(|s| s >> 4)
 }
+
+/// A fused unit's four gate pre-activations (format version 5, Q3.12, as
+/// `lstm::fused_pre` gives them) in one vector: each accumulator (from its
+/// bias) times its row's multiplier (`vpmuldq`, even lanes then odd), the
+/// high word shifted by `shift - 2` (`vpsravd`), clamped to
+/// `[-2^21, 2^21 - 1]`, halved with rounding and saturated to i16
+/// (`vpackssdw`): `fixed::requantize_sat32`'s fast path, lane by lane.
+/// `None` (the caller computes it in scalar code) where a shift is below 2.
+#[inline(always)]
+pub fn fused_pre4(_: Avx2, acc: [i32; 4], m: &[u8; 16], s: &[u8; 4]) -> Option<[i16; 4]> {
+    // SAFETY: the token proves the CPU has AVX2.
+    unsafe { fused_pre4_avx2(acc, m, s) }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn fused_pre4_avx2(acc: [i32; 4], m: &[u8; 16], s: &[u8; 4]) -> Option<[i16; 4]> {
+    let shifts = _mm_cvtepi8_epi32(_mm_cvtsi32_si128(i32::from_le_bytes(*s)));
+    if _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(_mm_set1_epi32(2), shifts))) != 0 {
+        return None;
+    }
+    // SAFETY: unaligned loads of an i32 array of four and of 16 bytes.
+    let (a, m) = unsafe { (_mm_loadu_si128(acc.as_ptr().cast()), _mm_loadu_si128(m.as_ptr().cast())) };
+    let even = _mm_mul_epi32(a, m);
+    let odd = _mm_mul_epi32(_mm_srli_epi64::<32>(a), _mm_srli_epi64::<32>(m));
+    let high = _mm_blend_epi32::<0b1010>(_mm_srli_epi64::<32>(even), odd);
+    let q = _mm_srav_epi32(high, _mm_sub_epi32(shifts, _mm_set1_epi32(2)));
+    let lim = 1 << 21;
+    let q = _mm_min_epi32(_mm_max_epi32(q, _mm_set1_epi32(-lim)), _mm_set1_epi32(lim - 1));
+    let z = _mm_srai_epi32::<1>(_mm_add_epi32(q, _mm_set1_epi32(1)));
+    let pre = _mm_packs_epi32(z, z);
+    let mut out = [0i16; 8];
+    // SAFETY: an unaligned store of eight i16s into `out`.
+    unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), pre) };
+    Some([out[0], out[1], out[2], out[3]])
+}
