@@ -271,20 +271,25 @@ fn fused_step_rows<K: RowKind>(
     gates.finish(simd, h, c);
 }
 
-/// One fused layer's step from its input (`x`, before its shift) and its
-/// state: the vector laid out in `cat`, then [`fused_layer_step`]. Generic
-/// only in the buffer's size, whose values it passes on as one slice.
+/// One fused layer's step from its input (`x`, before its shift; `None`:
+/// the `nx` values already in `cat`) and its state: the vector laid out in
+/// `cat`, then [`fused_layer_step`]. Generic only in the buffer's size.
 #[inline(always)]
 fn fused_layer<const E: usize, const H: usize>(
     layer: &LstmLayer<'_>,
-    x: &[i16],
+    x: Option<&[i16]>,
+    nx: usize,
     h: &mut [i16],
     c: &mut [i16],
     cat: &mut CatBuf<E, H>,
 ) {
     if let Weights::Fused { x_shift, h_shift, .. } = layer.weights {
-        let cols = padded_cols(layer.bits, x.len() + h.len());
-        let (v, sum) = cat.prepare(x, x_shift, h, h_shift, cols, layer.bits == 4);
+        let nx = x.map_or(nx, <[i16]>::len);
+        let (cols, sum) = (padded_cols(layer.bits, nx + h.len()), layer.bits == 4);
+        let (v, sum) = match x {
+            Some(x) => cat.prepare(x, x_shift, h, h_shift, cols, sum),
+            None => cat.prepare_written(nx, x_shift, h, h_shift, cols, sum),
+        };
         fused_layer_step(layer, v, sum, h, c);
     }
 }
@@ -366,14 +371,21 @@ pub(crate) fn check_dim(what: &'static str, compiled: usize, model: usize) -> Re
 }
 
 impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
-    /// Bytes of scratch [`Lstm::step`] keeps on the stack: the embedding
-    /// row and the vectors laid out for the kernel (three for split rows,
-    /// one `[x; h]` for fused rows, whichever is larger). (A language
+    /// Bytes of scratch [`Lstm::step`] keeps on the stack: the vectors
+    /// laid out for the kernel (split rows: the embedding row and three
+    /// vectors; fused rows: one `[x; h]`, the embedding row written into
+    /// it), whichever is larger. (A language
     /// model's step adds one more `[i16; H]` for its dense layer.)
     pub const STEP_SCRATCH_BYTES: usize = {
-        let split = core::mem::size_of::<PrepBuf<E>>() + 2 * core::mem::size_of::<PrepBuf<H>>();
+        let split = core::mem::size_of::<[i16; E]>()
+            + core::mem::size_of::<PrepBuf<E>>()
+            + 2 * core::mem::size_of::<PrepBuf<H>>();
         let fused = core::mem::size_of::<CatBuf<E, H>>();
-        core::mem::size_of::<[i16; E]>() + if split > fused { split } else { fused }
+        if split > fused {
+            split
+        } else {
+            fused
+        }
     };
 
     /// Check the model's dimensions against the compile-time capacities once.
@@ -470,13 +482,14 @@ impl<'a, const E: usize, const H: usize, const L: usize> Lstm<'a, E, H, L> {
     #[inline(never)]
     fn step_fused(&self, state: &mut LstmState<H, L>, id: u32) {
         let (e, hd) = (self.embed, self.hidden);
-        let mut x = [0i16; E];
-        self.embed(id, &mut x[..e]);
+        // Layer 0's input, the token's embedding row, is written straight
+        // into the vector's buffer.
         let mut cat = CatBuf::<E, H>::new();
+        self.embed(id, cat.input_mut(e));
         for (l, layer) in self.model.layers.iter().enumerate() {
             let (below, own) = state.h.split_at_mut(l);
-            let input = if l == 0 { &x[..e] } else { &below[l - 1][..hd] };
-            fused_layer(layer, input, &mut own[0][..hd], &mut state.c[l][..hd], &mut cat);
+            let input = if l == 0 { None } else { Some(&below[l - 1][..hd]) };
+            fused_layer(layer, input, e, &mut own[0][..hd], &mut state.c[l][..hd], &mut cat);
         }
     }
 

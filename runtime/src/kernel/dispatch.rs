@@ -183,23 +183,25 @@ fn dot4_fused_i8_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i
     let n = x.0.len();
     assert!(n.is_multiple_of(4), "fused rows are padded to whole words");
     let w = &w[..4 * n];
+    // A model file placed on a word boundary (as the firmware places it)
+    // has word-aligned rows (the format pads them so): two words a load.
     #[cfg(lstm_dsp)]
-    if n > 0 {
-        // A model file placed on a word boundary (as the firmware places
-        // it) has word-aligned rows (the format pads them so): two words
-        // a load.
-        return if (w.as_ptr() as usize).is_multiple_of(4) {
+    {
+        if (w.as_ptr() as usize).is_multiple_of(4) {
             dsp::dot4_fused::<true>(w, x, bias)
         } else {
             dsp::dot4_fused::<false>(w, x, bias)
-        };
+        }
     }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(avx2) = simd {
-        let acc = x86::dot4_fused_i8(avx2, w, x.0);
-        return core::array::from_fn(|r| bias[r] + acc[r]);
+    #[cfg(not(lstm_dsp))]
+    {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = simd {
+            let acc = x86::dot4_fused_i8(avx2, w, x.0);
+            return core::array::from_fn(|r| bias[r] + acc[r]);
+        }
+        portable::dot4_fused_i8(w, x.0, bias)
     }
-    portable::dot4_fused_i8(w, x.0, bias)
 }
 
 /// A unit's four fused offset-binary 4-bit rows (format version 5: nibble
@@ -222,20 +224,23 @@ fn dot4_fused_u4_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: 
     assert!(n.is_multiple_of(8), "fused rows are padded to whole words");
     let w = &w[..2 * n];
     #[cfg(lstm_dsp)]
-    if n > 0 {
+    {
         let init = bias.map(|b| b - 8 * sum);
-        return if (w.as_ptr() as usize).is_multiple_of(4) {
+        if (w.as_ptr() as usize).is_multiple_of(4) {
             dsp_q4::dot4_u4::<true>(w, x, init)
         } else {
             dsp_q4::dot4_u4::<false>(w, x, init)
-        };
+        }
     }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(avx2) = simd {
-        let acc = x86::dot4_fused_q4(avx2, w, x.0);
-        return core::array::from_fn(|r| bias[r] + acc[r]);
+    #[cfg(not(lstm_dsp))]
+    {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = simd {
+            let acc = x86::dot4_fused_q4(avx2, w, x.0);
+            return core::array::from_fn(|r| bias[r] + acc[r]);
+        }
+        portable::dot4_fused_u4(w, x.0, bias)
     }
-    portable::dot4_fused_u4(w, x.0, bias)
 }
 
 /// The four gate pre-activations of a unit (Q3.12, as `lstm::gate_pre`

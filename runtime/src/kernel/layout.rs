@@ -101,34 +101,63 @@ impl<const E: usize, const H: usize> CatBuf<E, H> {
         cols: usize,
         sum: bool,
     ) -> (Prepared<'_>, i32) {
-        prepare_cat(self.values(), x, x_shift, h, h_shift, cols, sum)
+        let out = self.values();
+        out[..x.len()].copy_from_slice(x);
+        prepare_cat(out, x.len(), x_shift, h, h_shift, cols, sum)
+    }
+
+    /// The buffer's first `n` values, where layer 0's input can be written
+    /// in place (the token's embedding row) before
+    /// [`CatBuf::prepare_written`].
+    pub fn input_mut(&mut self, n: usize) -> &mut [i16] {
+        &mut self.values()[..n]
+    }
+
+    /// [`CatBuf::prepare`] of an `x` of `nx` values already in the buffer
+    /// ([`CatBuf::input_mut`]).
+    pub fn prepare_written(
+        &mut self,
+        nx: usize,
+        x_shift: i8,
+        h: &[i16],
+        h_shift: i8,
+        cols: usize,
+        sum: bool,
+    ) -> (Prepared<'_>, i32) {
+        prepare_cat(self.values(), nx, x_shift, h, h_shift, cols, sum)
     }
 }
 
-/// [`CatBuf::prepare`] into `buf` (one copy of the code for every
-/// `CatBuf` size: flash).
+/// Shift `v` in place as [`crate::format::shift_value`] does, the
+/// direction decided once for the slice.
+fn shift_all(v: &mut [i16], s: i8) {
+    if s > 0 {
+        let (r, half) = (s as u32, 1i32 << (s - 1));
+        v.iter_mut().for_each(|a| *a = ((i32::from(*a) + half) >> r) as i16);
+    } else if s < 0 {
+        let l = (-s) as u32;
+        v.iter_mut().for_each(|a| *a = ((i32::from(*a)) << l) as i16);
+    }
+}
+
+/// Lay out `buf[..cols]` for the kernel: its first `nx` values (the
+/// input) shifted by `x_shift`, then `h` shifted by `h_shift`, then zeros
+/// (one copy of the code for every `CatBuf` size: flash).
 fn prepare_cat<'b>(
     buf: &'b mut [i16],
-    x: &[i16],
+    nx: usize,
     x_shift: i8,
     h: &[i16],
     h_shift: i8,
     cols: usize,
     sum: bool,
 ) -> (Prepared<'b>, i32) {
-    let (nx, nh) = (x.len(), h.len());
+    let nh = h.len();
     assert!(nx + nh <= cols);
     let out = &mut buf[..cols];
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = crate::format::shift_value(v, x_shift);
-    }
-    if h_shift == 0 {
-        out[nx..nx + nh].copy_from_slice(h);
-    } else {
-        for (o, &v) in out[nx..nx + nh].iter_mut().zip(h) {
-            *o = crate::format::shift_value(v, h_shift);
-        }
-    }
+    shift_all(&mut out[..nx], x_shift);
+    out[nx..nx + nh].copy_from_slice(h);
+    shift_all(&mut out[nx..nx + nh], h_shift);
     out[nx + nh..].fill(0);
     let total = if sum { out.iter().map(|&v| i32::from(v)).sum() } else { 0 };
     if cfg!(lstm_dsp) {
