@@ -117,6 +117,7 @@ pub(super) fn dot2_portable(w: &[u8], x: &[i16], bits: u8) -> [i32; 2] {
 // the cores that run it (Cortex-M3 and M0), where flash is tight.
 #[cfg_attr(target_arch = "x86_64", inline(always))]
 #[cfg_attr(not(target_arch = "x86_64"), inline(never))]
+#[cfg_attr(lstm_dsp, allow(dead_code))] // the DSP kernel runs there (tests compare the two)
 pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
     // Sixteen lanes, lane 4r + j for column j of row r's words: one
@@ -140,6 +141,7 @@ pub(super) fn dot4_fused_i8(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
 // the cores that run it (Cortex-M3 and M0), where flash is tight.
 #[cfg_attr(target_arch = "x86_64", inline(always))]
 #[cfg_attr(not(target_arch = "x86_64"), inline(never))]
+#[cfg_attr(lstm_dsp, allow(dead_code))] // the DSP kernel runs there (tests compare the two)
 pub(super) fn dot4_fused_u4(w: &[u8], x: &[i16], init: [i32; 4]) -> [i32; 4] {
     let n = x.len();
     // Byte 4r + j of a group holds row r's columns j (low nibble) and
