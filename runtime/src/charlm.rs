@@ -213,10 +213,18 @@ impl<'a, const E: usize, const H: usize, const L: usize, const V: usize> CharLm<
     /// logits.
     pub fn step_id(&self, state: &mut CharLmState<H, L, V>, id: u16) -> Result<(), Error> {
         self.lstm.step(&mut state.lstm, u32::from(id))?;
+        self.dense(state);
+        Ok(())
+    }
+
+    /// The dense layer over the top hidden state into `state.logits`. A
+    /// function of its own, so that its vector is on the stack only after
+    /// the LSTM's step has returned, not beneath it.
+    #[inline(never)]
+    fn dense(&self, state: &mut CharLmState<H, L, V>) {
         let mut buf = PrepBuf::<H>::new();
         let h = buf.prepare(self.lstm.top(&state.lstm));
         dense_outputs(&self.model().head, h, &mut state.logits[..self.chars.len()]);
-        Ok(())
     }
 
     /// Feed one byte; returns false (and changes nothing) for a byte

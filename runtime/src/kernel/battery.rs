@@ -12,7 +12,8 @@ use super::layout::PrepBuf;
 /// digests mean the DSP kernel and the portable one agree on all of it.
 pub fn battery_digest() -> u32 {
     let mut w = [0u8; 1024];
-    // Word-aligned storage for the fused rows.
+    // Four rows, word-aligned (the fused rows are read from a word
+    // boundary and from one byte past it).
     #[repr(C, align(4))]
     struct Words([u8; 1028]);
     let mut words = Words([0; 1028]);
@@ -64,21 +65,19 @@ pub fn battery_digest() -> u32 {
             fold(dot(&w[n..2 * n], p));
             if n <= 256 {
                 // Four rows: the two above, then the first two again.
-                let mut four = [0u8; 1024];
+                let four = &mut words.0;
                 four[..2 * n].copy_from_slice(&w[..2 * n]);
                 four[2 * n..4 * n].copy_from_slice(&w[..2 * n]);
                 dot4(&four[..4 * n], p).into_iter().for_each(&mut fold);
-                if n.is_multiple_of(4) && n > 0 && n <= 256 {
+                if n.is_multiple_of(4) && n > 0 {
                     // The same bytes as a unit of version 5's interleaved
                     // rows, from biases (the format keeps the sums in i32
-                    // with them).
-                    // From a word boundary and from one byte past it (the
-                    // device's two loads).
+                    // with them), from a word boundary and from one byte
+                    // past it (the device's two loads).
                     let bias = [1, -2, 1 << 20, -(1 << 20)];
-                    for off in [0, 1] {
-                        words.0[off..off + 4 * n].copy_from_slice(&four[..4 * n]);
-                        dot4_fused_i8(&words.0[off..off + 4 * n], p, bias).into_iter().for_each(&mut fold);
-                    }
+                    dot4_fused_i8(&four[..4 * n], p, bias).into_iter().for_each(&mut fold);
+                    four.copy_within(..4 * n, 1);
+                    dot4_fused_i8(&four[1..1 + 4 * n], p, bias).into_iter().for_each(&mut fold);
                 }
             }
             if n <= 256 {
@@ -103,20 +102,20 @@ pub fn battery_digest() -> u32 {
                 fold(a);
                 fold(b);
                 if n <= 128 {
-                    let mut four = [0u8; 256];
+                    let four = &mut words.0;
                     four[..2 * rb].copy_from_slice(&q[..2 * rb]);
                     four[2 * rb..4 * rb].copy_from_slice(&q[..2 * rb]);
                     dot4_q4(&four[..4 * rb], p).into_iter().for_each(&mut fold);
                     if n.is_multiple_of(8) && n > 0 {
                         // The same bytes in version 5's offset binary, as
-                        // a unit of interleaved rows, from biases.
+                        // a unit of interleaved rows, from biases, from a
+                        // word boundary and from one byte past it.
                         four[..4 * rb].iter_mut().for_each(|b| *b ^= 0x88);
                         let sum = x[..n].iter().map(|&v| i32::from(v)).sum();
                         let bias = [7, -7, 1 << 24, -(1 << 24)];
-                        for off in [0, 1] {
-                            words.0[off..off + 4 * rb].copy_from_slice(&four[..4 * rb]);
-                            dot4_fused_u4(&words.0[off..off + 4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
-                        }
+                        dot4_fused_u4(&four[..4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
+                        four.copy_within(..4 * rb, 1);
+                        dot4_fused_u4(&four[1..1 + 4 * rb], p, bias, sum).into_iter().for_each(&mut fold);
                     }
                 }
             }

@@ -8,10 +8,10 @@ use super::dsp;
 #[cfg(lstm_dsp)]
 use super::dsp_q4;
 use super::layout::Prepared;
-#[cfg(lstm_dsp)]
-use super::portable::dot_dsp_layout;
 #[cfg(not(lstm_dsp))]
 use super::portable;
+#[cfg(lstm_dsp)]
+use super::portable::dot_dsp_layout;
 use super::portable::{dot_plain, dot_q4_plain};
 #[cfg(target_arch = "x86_64")]
 use super::x86;
