@@ -111,6 +111,25 @@ fn digest_line(name: &str, bytes: &[u8]) -> String {
     format!("{name} {} bytes, crc32 {:08x}\n", bytes.len(), runtime::format::crc32(bytes))
 }
 
+/// What the demo (`cargo xtask demo`) prints on `board` with the models
+/// `elf` holds: its reviews classified, and its text generated.
+fn demo_on(board: Board, elf: &Path) -> (Vec<u8>, Vec<u8>) {
+    let demo_reviews = scratch().join("demo-reviews.txt");
+    std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
+    let classified = qemu_ok(board, elf, &format!("classify {}", demo_reviews.display()));
+    let demo_prime = scratch().join("demo-prime.txt");
+    std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
+    let append = format!(
+        "generate len={} seed={} temperature={} top_k={} prime-file={}",
+        tools::demo::LEN,
+        tools::demo::SEED,
+        tools::demo::TEMPERATURE_Q8,
+        tools::demo::TOP_K,
+        demo_prime.display()
+    );
+    (classified, qemu_ok(board, elf, &append))
+}
+
 /// Whether both shipped models exist (the snapshots are of them).
 fn shipped() -> bool {
     ["sentiment.lstm", "charlm.lstm"].iter().all(|m| root().join("models").join(m).exists())
@@ -189,21 +208,9 @@ fn cortex_m4_matches_the_host() {
 
     // The demo (`cargo xtask demo`), as a snapshot of the device's output.
     if shipped() {
-        let demo_reviews = scratch().join("demo-reviews.txt");
-        std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
-        let device = qemu_ok(m4, &elf, &format!("classify {}", demo_reviews.display()));
-        snapshot("demo-sentiment.txt", &device);
-        let demo_prime = scratch().join("demo-prime.txt");
-        std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
-        let append = format!(
-            "generate len={} seed={} temperature={} top_k={} prime-file={}",
-            tools::demo::LEN,
-            tools::demo::SEED,
-            tools::demo::TEMPERATURE_Q8,
-            tools::demo::TOP_K,
-            demo_prime.display()
-        );
-        snapshot("demo-generate.txt", &qemu_ok(m4, &elf, &append));
+        let (classified, generated) = demo_on(m4, &elf);
+        snapshot("demo-sentiment.txt", &classified);
+        snapshot("demo-generate.txt", &generated);
     }
 
     // After the 200 reviews, one of at least 10,000 tokens: the reviews
@@ -257,24 +264,11 @@ fn cortex_m4_matches_the_host() {
     // what they printed then.
     let fixtures = root().join("tests").join("fixtures").join("split-rows");
     let old = build(m4, Some(&fixtures.join("sentiment.lstm")), Some(&fixtures.join("charlm.lstm")));
-    let demo_reviews = scratch().join("demo-reviews.txt");
-    std::fs::write(&demo_reviews, tools::demo::REVIEWS).expect("writing the demo's reviews");
-    let device = qemu_ok(m4, &old, &format!("classify {}", demo_reviews.display()));
-    let want = std::fs::read(fixtures.join("demo-sentiment.txt")).expect("the recorded output");
-    assert!(device == want, "split rows, classify: {}", first_difference(&device, &want));
-    let demo_prime = scratch().join("demo-prime.txt");
-    std::fs::write(&demo_prime, tools::demo::PRIME).expect("writing the demo's prime");
-    let append = format!(
-        "generate len={} seed={} temperature={} top_k={} prime-file={}",
-        tools::demo::LEN,
-        tools::demo::SEED,
-        tools::demo::TEMPERATURE_Q8,
-        tools::demo::TOP_K,
-        demo_prime.display()
-    );
-    let device = qemu_ok(m4, &old, &append);
-    let want = std::fs::read(fixtures.join("demo-generate.txt")).expect("the recorded output");
-    assert!(device == want, "split rows, generate: {}", first_difference(&device, &want));
+    let (classified, generated) = demo_on(m4, &old);
+    for (device, file) in [(classified, "demo-sentiment.txt"), (generated, "demo-generate.txt")] {
+        let want = std::fs::read(fixtures.join(file)).expect("the recorded output");
+        assert!(device == want, "split rows, {file}: {}", first_difference(&device, &want));
+    }
 
     // A panic and a fault exit QEMU non-zero.
     for what in ["panic", "fault"] {
