@@ -2,7 +2,7 @@
 //! inputs, with stated tolerances, plus the named edge cases.
 
 use host::{quantize, Calibration};
-use runtime::format::{ModelKind, Pooling};
+use runtime::format::{ModelKind, Pooling, Weights};
 use runtime::{CharLm, CharLmState, Classifier, ClassifierState, Lstm, LstmState, Rng};
 use tests::{random_ids, random_model, snap_to_int8_grid, Dims};
 
@@ -257,15 +257,13 @@ fn four_bit_lstm_weights_track_the_float_reference() {
     for seed in 0..3u64 {
         let mut float = random_model(ModelKind::CharLm, d, Pooling::Last, 0, 40 + seed, 1.0);
         snap_to_int8_grid(&mut float);
-        let snap4 = |w: &mut [f32], cols: usize| {
-            for row in w.chunks_mut(cols) {
-                let s = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 7.0;
-                row.iter_mut().for_each(|v| *v = (*v / s).round() * s);
-            }
-        };
-        for l in &mut float.layers {
-            snap4(&mut l.w_x, l.input);
-            snap4(&mut l.w_h, l.hidden);
+        // The LSTM weights on the exporter's 4-bit grid: one scale a fused
+        // row over [x; h] (format version 5), as quantization-aware
+        // training rounds them.
+        let s_emb = host::quantize::embed_scale(&float.embedding, 8);
+        for (layer, l) in float.layers.iter_mut().enumerate() {
+            let from = host::quantize::FusedInput { layer, s_emb, embed_bits: 8 };
+            host::quantize::fake_quantize_fused(&mut l.w_x, &mut l.w_h, l.input, l.hidden, from, 4);
         }
         let mut rng = Rng::new(200 + seed);
         let calib: Vec<Vec<u32>> = (0..4).map(|_| random_ids(&mut rng, 200, 0, 65)).collect();
@@ -274,9 +272,16 @@ fn four_bit_lstm_weights_track_the_float_reference() {
         let eight = quantize(&float, &cal, 8).expect("quantizes");
         let lm = CharLm::<12, 30, 2, 65>::from_bytes(&bytes).expect("valid model");
         assert!(lm.model().layers.iter().all(|l| l.bits == 4));
-        // Rows of 12 and 30 columns take 8 and 16 bytes (two groups of
-        // eight, padded), against 12 and 30 at 8 bits.
-        assert_eq!(eight.len() - bytes.len(), 120 * (12 - 8) + 120 * (30 - 16) + 120 * (30 - 16) * 2);
+        // Fused rows of 12 + 30 and 30 + 30 columns take 24 and 32 bytes
+        // at 4 bits (48 and 64 columns, whole groups of eight), against 44
+        // and 60 at 8 bits (whole words of four); the two files' padding
+        // before the rows (0 to 3 bytes a layer) may differ.
+        let pads = |b: &[u8]| -> i64 {
+            let m = runtime::Model::from_bytes(b).expect("valid model");
+            m.layers.iter().map(|l| if let Weights::Fused { pad, .. } = l.weights { pad.len() as i64 } else { 0 }).sum()
+        };
+        let rows = 120 * (44 - 24) + 120 * (60 - 32);
+        assert_eq!(eight.len() as i64 - bytes.len() as i64, rows + pads(&eight) - pads(&bytes));
         let mut s = CharLmState::new();
         let mut fs = float.zero_state();
         let (mut worst_h, mut worst_z) = (0.0f32, 0.0f32);

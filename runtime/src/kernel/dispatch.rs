@@ -171,7 +171,7 @@ fn dot4_q4_on(simd: Simd, w: &[u8], x: Prepared<'_>) -> [i32; 4] {
 /// A unit's four fused int8 rows (format version 5: interleaved word by
 /// word, `4 * x.len()` bytes, `x.len()` a multiple of 4) times `x`, each
 /// from its row's `bias`: `bias[r] + sum(w * x)`. On ARMv7-M with the DSP
-/// extension one block ([`dsp::dot4_fused`]), with AVX2 one loop with no
+/// extension one block (`dsp::dot4_fused`), with AVX2 one loop with no
 /// reduction across rows, elsewhere the portable loop.
 #[inline(always)]
 pub fn dot4_fused_i8(w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i32; 4] {
@@ -211,7 +211,7 @@ fn dot4_fused_i8_on(simd: Simd, w: &[u8], x: Prepared<'_>, bias: [i32; 4]) -> [i
 /// multiple of 8) times `x`, whose values sum to `sum`, each from its
 /// row's `bias`: `bias[r] + sum(w * x)`. On ARMv7-M with the DSP extension
 /// one block that multiplies the unsigned nibbles from `bias - 8 * sum`
-/// ([`dsp_q4::dot4_u4`]); elsewhere the nibbles made two's complement (an
+/// (`dsp_q4::dot4_u4`); elsewhere the nibbles made two's complement (an
 /// XOR with 8), with AVX2 or portable.
 #[inline(always)]
 pub fn dot4_fused_u4(w: &[u8], x: Prepared<'_>, bias: [i32; 4], sum: i32) -> [i32; 4] {

@@ -55,7 +55,7 @@ impl Prepared<'_> {
 /// after it, then zeros up to the row's padded width; word-aligned. One
 /// vector, so that a gate's row is one dot product.
 ///
-/// Its four arrays are one run of `E + 2H + 8` values ([`CatBuf::values`]):
+/// Its four arrays are one run of `E + 2H + 8` values (`CatBuf::values`):
 /// at least the `max(E, H) + H + 7` a padded row needs.
 #[derive(Clone, Debug)]
 #[repr(C, align(4))]

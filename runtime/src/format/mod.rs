@@ -22,11 +22,18 @@
 //! cannot make inference go out of bounds or overflow, and a model that has
 //! not decoded cannot be run.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+mod bytes;
+mod check;
 
 pub use crate::kind::{ModelKind, OLDEST_VERSION, VERSION};
 use crate::tokenizer::{WordHashing, WordIds, WordVocab};
 use crate::Error;
+pub use bytes::{embed_shift, fused_bias_limit, padded_cols, row_bytes, shift_value, I32s, I8s, RowScales, MAX_BIAS};
+use check::{
+    check_bias, check_fused_weights, check_layer_weights, check_len, check_range, check_scales, check_weights,
+};
 
 /// The four bytes every model file starts with.
 pub const MAGIC: [u8; 4] = *b"LSTM";
@@ -46,9 +53,6 @@ pub const MAX_HIDDEN: usize = 256;
 pub const MAX_EMBED: usize = 256;
 /// Largest vocabulary (embedding rows).
 pub const MAX_VOCAB: u32 = 1 << 20;
-/// Largest absolute bias: keeps `accumulator + bias` below `2^32` and the
-/// requantization product below `2^63`.
-pub const MAX_BIAS: i32 = 1 << 30;
 /// Bytes of the fixed prefix (magic, version).
 pub const PREFIX_LEN: usize = 6;
 /// Bytes of the CRC trailer.
@@ -78,88 +82,6 @@ impl Pooling {
             Pooling::Last => hidden,
             Pooling::MeanMax => 2 * hidden,
         }
-    }
-}
-
-/// Signed 8-bit values stored as bytes (two's complement), borrowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct I8s<'a>(pub &'a [u8]);
-
-/// Little-endian `i32` values stored as bytes, borrowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct I32s<'a>(pub &'a [u8]);
-
-macro_rules! byte_slice_serde {
-    ($t:ident) => {
-        impl Serialize for $t<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bytes(self.0)
-            }
-        }
-        impl<'de: 'a, 'a> Deserialize<'de> for $t<'a> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                <&'a [u8]>::deserialize(d).map($t)
-            }
-        }
-    };
-}
-byte_slice_serde!(I8s);
-byte_slice_serde!(I32s);
-
-impl I8s<'_> {
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    /// True if empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// Value `i`. Panics out of range, which validated models never reach.
-    #[inline(always)]
-    pub fn get(&self, i: usize) -> i8 {
-        self.0[i] as i8
-    }
-}
-
-impl I32s<'_> {
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.0.len() / 4
-    }
-    /// True if empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.len() < 4
-    }
-    /// Value `i`. Panics out of range, which validated models never reach.
-    #[inline(always)]
-    pub fn get(&self, i: usize) -> i32 {
-        let b = &self.0[4 * i..4 * i + 4];
-        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
-    }
-}
-
-/// Per-row requantization: row `r`'s int32 accumulator `a` becomes
-/// `round(a * multiplier[r] / 2^(31 + shift[r]))`, rounding half up
-/// .
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowScales<'a> {
-    /// Q0.31 multipliers, in `[0, 2^31)`.
-    #[serde(borrow)]
-    pub multipliers: I32s<'a>,
-    /// Extra right shifts, in `[-30, 31]` (negative = left).
-    #[serde(borrow)]
-    pub shifts: I8s<'a>,
-}
-
-impl RowScales<'_> {
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.shifts.len()
-    }
-    /// True if no rows.
-    pub fn is_empty(&self) -> bool {
-        self.shifts.is_empty()
     }
 }
 
@@ -224,64 +146,6 @@ pub struct Embedding<'a> {
     /// The packed table.
     #[serde(borrow)]
     pub table: &'a [u8],
-}
-
-/// Bytes of one weight row of `cols` columns at `bits` (8 or 4) a weight:
-/// `cols` at 8 bits; at 4 bits, four bytes per group of eight columns, the
-/// last group padded with zero nibbles (see [`LstmLayer::bits`]).
-pub const fn row_bytes(bits: u8, cols: usize) -> usize {
-    if bits == 4 {
-        4 * cols.div_ceil(8)
-    } else {
-        cols
-    }
-}
-
-/// Columns of one fused row of a version 5 layer over `cols` = I + H
-/// inputs at `bits` a weight, zero-padded so that the kernels have no
-/// scalar tail: to a multiple of 4 at 8 bits (one `SXTB16` word), of 8 at
-/// 4 bits (one word of nibbles).
-pub const fn padded_cols(bits: u8, cols: usize) -> usize {
-    if bits == 4 {
-        cols.next_multiple_of(8)
-    } else {
-        cols.next_multiple_of(4)
-    }
-}
-
-/// The largest left shift layer 0 of a version 5 model may apply to the
-/// embedding's values (`x_shift = -embed_shift`), which keeps them in
-/// int16 (`|v| << shift <= 32768`): 8 for an 8-bit embedding, 12 for a
-/// 4-bit one.
-pub const fn embed_shift(embed_bits: u8) -> u32 {
-    16 - embed_bits as u32
-}
-
-/// `v` shifted right by `s` with rounding half up (`s` in `1..=15`), or
-/// left by `-s` (`s` in `-15..=0`): how a fused layer scales the two
-/// parts of its input vector ([`Weights::Fused`]'s `x_shift` and
-/// `h_shift`).
-#[inline(always)]
-pub const fn shift_value(v: i16, s: i8) -> i16 {
-    if s > 0 {
-        ((v as i32 + (1 << (s - 1))) >> s) as i16
-    } else {
-        ((v as i32) << -s) as i16
-    }
-}
-
-/// Largest absolute bias of a version 5 row of `cols` columns at `bits`:
-/// the accumulator starts at the bias and takes at most
-/// `cols * max|w| * 2^15` more, which stays below `2^31` (and at most
-/// [`MAX_BIAS`]).
-pub const fn fused_bias_limit(bits: u8, cols: usize) -> i32 {
-    let wmax: i64 = if bits == 4 { 7 } else { 127 };
-    let room = i32::MAX as i64 - wmax * 32768 * cols as i64;
-    if room < MAX_BIAS as i64 {
-        room as i32
-    } else {
-        MAX_BIAS
-    }
 }
 
 /// A layer's weights and requantization, in one of two layouts. Rows are
@@ -549,77 +413,6 @@ fn take<'a, T: Deserialize<'a>>(bytes: &mut &'a [u8]) -> Result<T, Error> {
     Ok(value)
 }
 
-fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch { what, expected, found })
-    }
-}
-
-fn check_range(what: &'static str, value: i64, min: i64, max: i64) -> Result<(), Error> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::OutOfRange { what, value, min, max })
-    }
-}
-
-fn check_weights(what: &'static str, w: I8s<'_>) -> Result<(), Error> {
-    match w.0.iter().find(|&&b| b as i8 == i8::MIN) {
-        None => Ok(()),
-        Some(_) => Err(Error::OutOfRange { what, value: -128, min: -127, max: 127 }),
-    }
-}
-
-/// 4-bit rows of `cols` columns: every nibble in `[-7, 7]`, padding zero.
-fn check_weights4(what: &'static str, w: I8s<'_>, cols: usize) -> Result<(), Error> {
-    let rb = row_bytes(4, cols);
-    for row in w.0.chunks(rb.max(1)) {
-        for (k, &b) in row.iter().enumerate() {
-            for (half, nib) in [(0, b & 0x0f), (1, b >> 4)] {
-                // Column of this nibble: group k / 4, position k % 4 (+ 4).
-                let col = 8 * (k / 4) + k % 4 + 4 * half;
-                if nib == 8 {
-                    return Err(Error::OutOfRange { what, value: -8, min: -7, max: 7 });
-                }
-                if col >= cols && nib != 0 {
-                    return Err(Error::Inconsistent { what: "4-bit row padding is not zero" });
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One layer's weights at its bits: lengths, then ranges.
-fn check_layer_weights(what: &'static str, bits: u8, w: I8s<'_>, rows: usize, cols: usize) -> Result<(), Error> {
-    check_len(what, rows * row_bytes(bits, cols), w.len())?;
-    if bits == 4 {
-        check_weights4(what, w, cols)
-    } else {
-        check_weights(what, w)
-    }
-}
-
-fn check_scales(what: &'static str, s: RowScales<'_>, rows: usize) -> Result<(), Error> {
-    check_len(what, rows * 4, s.multipliers.0.len())?;
-    check_len(what, rows, s.shifts.len())?;
-    for r in 0..rows {
-        check_range(what, i64::from(s.multipliers.get(r)), 0, i64::from(i32::MAX))?;
-        check_range(what, i64::from(s.shifts.get(r)), -30, 31)?;
-    }
-    Ok(())
-}
-
-fn check_bias(what: &'static str, b: I32s<'_>, rows: usize) -> Result<(), Error> {
-    check_len(what, rows * 4, b.0.len())?;
-    for r in 0..rows {
-        check_range(what, i64::from(b.get(r)), -i64::from(MAX_BIAS), i64::from(MAX_BIAS))?;
-    }
-    Ok(())
-}
-
 /// The layer list of a body of `version`: a postcard sequence (a varint
 /// count, then each layer's fields in order): split rows without `bits`
 /// before version 4, split rows with it in version 4, fused rows from
@@ -652,41 +445,6 @@ fn take_layers<'a>(bytes: &mut &'a [u8], version: u16) -> Result<heapless::Vec<L
         layers.push(layer).map_err(|_| Error::Malformed)?;
     }
     Ok(layers)
-}
-
-/// Version 5 rows: the bytes of `rows` fused rows of `cols` columns at
-/// `bits`, each weight in range (8 bits: `[-127, 127]`; 4 bits: nibble
-/// 1 to 15, offset binary) and every padding weight zero (4 bits: nibble
-/// 8). A unit's four rows are interleaved word by word, so byte `o` of a
-/// unit's block is byte `o % 4` of word `o / 16` of its row.
-fn check_fused_weights(w: I8s<'_>, bits: u8, rows: usize, cols: usize) -> Result<(), Error> {
-    let padded = padded_cols(bits, cols);
-    let rb = row_bytes(bits, padded);
-    check_len("w", rows * rb, w.len())?;
-    for unit in w.0.chunks(4 * rb.max(1)) {
-        for (o, &b) in unit.iter().enumerate() {
-            let (word, j) = (o / 16, o % 4);
-            if bits == 4 {
-                for (half, nib) in [(0, b & 0x0f), (1, b >> 4)] {
-                    let col = 8 * word + j + 4 * half;
-                    if nib == 0 {
-                        return Err(Error::OutOfRange { what: "w", value: -8, min: -7, max: 7 });
-                    }
-                    if col >= cols && nib != 8 {
-                        return Err(Error::Inconsistent { what: "row padding is not zero" });
-                    }
-                }
-            } else {
-                if b as i8 == i8::MIN {
-                    return Err(Error::OutOfRange { what: "w", value: -128, min: -127, max: 127 });
-                }
-                if 4 * word + j >= cols && b != 0 {
-                    return Err(Error::Inconsistent { what: "row padding is not zero" });
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 impl<'a> Model<'a> {
