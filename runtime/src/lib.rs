@@ -9,9 +9,10 @@
 //! `runtime` is the integer-only LSTM inference engine that runs on Cortex-M
 //! microcontrollers and, bit for bit identically, on the host.
 //!
-//! No `unsafe` code, except the dot-product kernels in [`kernel`]: the
-//! Cortex-M4/M7 one's inline assembly (`kernel/dsp.rs`, `kernel/dsp_q4.rs`,
-//! built for `thumbv7em-*` targets only) and the x86-64 AVX2 one's
+//! No `unsafe` code, except in [`kernel`]: the vector buffer of a fused
+//! layer seen as one slice (`CatBuf`, `kernel/layout.rs`), the Cortex-M4/M7
+//! kernels' inline assembly (`kernel/dsp.rs`, `kernel/dsp_q4.rs`,
+//! built for `thumbv7em-*` targets only) and the x86-64 AVX2 kernels'
 //! intrinsics (`kernel/x86.rs`), which only a [`cpu::Avx2`] token reaches:
 //! with the `std` feature, which the host enables, [`cpu`] detects the CPU
 //! once at run time; without it (every device build) no token exists and
