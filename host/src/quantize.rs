@@ -292,17 +292,13 @@ pub fn fake_quantize_fused(w_x: &mut [f32], w_h: &mut [f32], input: usize, hidde
 }
 
 /// One row of int4 values (each in `[-7, 7]`) in version 5's layout: the
-/// nibble order of [`pack_q4`], offset binary (`v + 8`), padded with
-/// nibbles 8 (zero) to `cols` columns (a multiple of 8).
+/// nibble order of [`pack_q4`], offset binary (`v + 8`: the two's
+/// complement nibble with bit 3 flipped), padded with nibbles 8 (zero) to
+/// `cols` columns (a multiple of 8).
 pub fn pack_q4_offset(row: &[i8], cols: usize) -> Vec<u8> {
-    let mut out = vec![0x88u8; runtime::format::row_bytes(4, cols)];
-    for (k, &v) in row.iter().enumerate() {
-        let (g, j) = (k / 8, k % 8);
-        let byte = &mut out[4 * g + j % 4];
-        let nib = (v + 8) as u8;
-        *byte = if j < 4 { (*byte & 0xf0) | nib } else { (*byte & 0x0f) | (nib << 4) };
-    }
-    out
+    let mut padded = row.to_vec();
+    padded.resize(cols, 0);
+    pack_q4(&padded).into_iter().map(|b| b ^ 0x88).collect()
 }
 
 /// A fused layer's rows (`rows_order`: the runtime's row `k` is float row

@@ -3,6 +3,37 @@
 
 use super::layout::Prepared;
 
+// One row's word of four int8 weights (in register `$w`, clobbered) times
+// the prepared pair of values `x02`, `x13`, added to `$a`: two SXTB16
+// (bytes 0 and 2, then 1 and 3) and two SMLAD. Every four-row loop here
+// is this, after its loads.
+macro_rules! sxtb_row {
+    ($w:literal, $a:literal) => {
+        concat!(
+            "sxtb16 {t}, {",
+            $w,
+            "}\n",
+            "sxtb16 {",
+            $w,
+            "}, {",
+            $w,
+            "}, ror #8\n",
+            "smlad {",
+            $a,
+            "}, {t}, {x02}, {",
+            $a,
+            "}\n",
+            "smlad {",
+            $a,
+            "}, {",
+            $w,
+            "}, {x13}, {",
+            $a,
+            "}\n",
+        )
+    };
+}
+
 /// Two rows, `rows[..n]` and `rows[n..]` with `n = x.len()`, over
 /// their first `n4` columns (a multiple of 4). `x` is in the prepared
 /// layout and word-aligned, as LDRD needs: a `Prepared` always starts
@@ -98,22 +129,7 @@ pub fn dot4_groups_of_4(rows: &[u8], x: Prepared<'_>, n4: usize) -> [i32; 4] {
     let end = x.as_ptr().wrapping_add(n4);
     macro_rules! row {
         ($load:literal, $a:literal) => {
-            concat!(
-                $load,
-                "\n",
-                "sxtb16 {t}, {w}\n",
-                "sxtb16 {w}, {w}, ror #8\n",
-                "smlad {",
-                $a,
-                "}, {t}, {x02}, {",
-                $a,
-                "}\n",
-                "smlad {",
-                $a,
-                "}, {w}, {x13}, {",
-                $a,
-                "}\n",
-            )
+            concat!($load, "\n", sxtb_row!("w", $a))
         };
     }
     macro_rules! group {
@@ -188,42 +204,16 @@ pub fn dot4_fused<const ALIGNED: bool>(rows: &[u8], x: Prepared<'_>, init: [i32;
     assert!(!ALIGNED || (rows.as_ptr() as usize).is_multiple_of(4));
     debug_assert!((x.as_ptr() as usize).is_multiple_of(4), "prepared vector not word-aligned");
     let mut acc = init;
-    macro_rules! row {
-        ($w:literal, $a:literal) => {
-            concat!(
-                "sxtb16 {t}, {",
-                $w,
-                "}\n",
-                "sxtb16 {",
-                $w,
-                "}, {",
-                $w,
-                "}, ror #8\n",
-                "smlad {",
-                $a,
-                "}, {t}, {x02}, {",
-                $a,
-                "}\n",
-                "smlad {",
-                $a,
-                "}, {",
-                $w,
-                "}, {x13}, {",
-                $a,
-                "}\n",
-            )
-        };
-    }
     macro_rules! group {
         (aligned) => {
             concat!(
                 "ldrd {x02}, {x13}, [{px}], #8\n",
                 "ldrd {w0}, {w1}, [{pw}, #8]\n",
-                row!("w0", "a2"),
-                row!("w1", "a3"),
+                sxtb_row!("w0", "a2"),
+                sxtb_row!("w1", "a3"),
                 "ldrd {w0}, {w1}, [{pw}], #16\n",
-                row!("w0", "a0"),
-                row!("w1", "a1"),
+                sxtb_row!("w0", "a0"),
+                sxtb_row!("w1", "a1"),
             )
         };
         (unaligned) => {
@@ -231,12 +221,12 @@ pub fn dot4_fused<const ALIGNED: bool>(rows: &[u8], x: Prepared<'_>, init: [i32;
                 "ldrd {x02}, {x13}, [{px}], #8\n",
                 "ldr {w0}, [{pw}, #8]\n",
                 "ldr {w1}, [{pw}, #12]\n",
-                row!("w0", "a2"),
-                row!("w1", "a3"),
+                sxtb_row!("w0", "a2"),
+                sxtb_row!("w1", "a3"),
                 "ldr {w1}, [{pw}, #4]\n",
                 "ldr {w0}, [{pw}], #16\n",
-                row!("w0", "a0"),
-                row!("w1", "a1"),
+                sxtb_row!("w0", "a0"),
+                sxtb_row!("w1", "a1"),
             )
         };
     }
